@@ -1,0 +1,58 @@
+//! What both binaries' command lines share: the global flags, loading the configuration
+//! from them, and turning a failure into a message and an exit code.
+
+use std::path::PathBuf;
+
+use crate::config::{config_path, Config};
+use crate::error::{exit, Error};
+
+/// Flags accepted by both binaries, before or after the subcommand.
+#[derive(Debug, Clone, clap::Args)]
+pub struct GlobalArgs {
+    /// Configuration file [default: $VPCE_LAB_CONFIG, else /etc/vpce-lab/config.toml]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Override one configuration key, e.g. --set reportsengine.concurrency=8 (repeatable;
+    /// beats the file and VPCE_LAB_* variables)
+    #[arg(long = "set", global = true, value_name = "SECTION.KEY=VALUE")]
+    pub sets: Vec<String>,
+    /// Log level (error, warn, info, debug, trace); RUST_LOG wins when set
+    #[arg(long, global = true, value_name = "LEVEL")]
+    pub log_level: Option<String>,
+}
+
+impl GlobalArgs {
+    /// The configuration file's path, as chosen by the flags and environment.
+    pub fn config_path(&self) -> PathBuf {
+        config_path(self.config.as_deref(), &|name| std::env::var(name).ok())
+    }
+
+    /// Loads and validates the configuration (file, then `VPCE_LAB_*`, then `--set`).
+    pub fn load_config(&self) -> Result<Config, Error> {
+        let env: Vec<(String, String)> =
+            std::env::vars().filter(|(k, _)| k.starts_with("VPCE_LAB_")).collect();
+        Config::load(&self.config_path(), &env, &self.sets)
+    }
+}
+
+/// Prints a failure for a person and returns the exit code SPEC §5 assigns to it.
+pub fn report_failure(program: &str, err: &anyhow::Error) -> i32 {
+    let code = err
+        .chain()
+        .find_map(|e| e.downcast_ref::<Error>())
+        .map(Error::exit_code)
+        .or_else(|| {
+            err.chain().find_map(|e| e.downcast_ref::<std::io::Error>()).map(|_| exit::IOERR)
+        })
+        .unwrap_or(1);
+    match err.chain().find_map(|e| e.downcast_ref::<Error>()) {
+        // Validation errors are one located problem per line (`FILE:LINE: column: reason`):
+        // print them bare under a one-line summary, so editors and grep can jump to them.
+        Some(Error::Invalid(invalid)) => {
+            eprintln!("{program}: {} is not a valid sales file:", invalid.file);
+            eprintln!("{invalid}");
+        }
+        _ => eprintln!("{program}: {err:#}"),
+    }
+    code
+}

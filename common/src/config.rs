@@ -1,0 +1,622 @@
+//! The one configuration of both binaries (SPEC §3): a TOML file, overridden by
+//! `VPCE_LAB_<SECTION>_<KEY>` environment variables, overridden by `--set section.key=value`
+//! flags; parsed once at start, validated once, then passed around read-only.
+//!
+//! Unknown keys are errors wherever they come from (file, environment, flag): a misspelt
+//! `visibilty_timeout` silently falling back to a default is exactly the kind of mistake
+//! that surfaces months later as a message processed twice.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+use crate::error::{Error, Result};
+
+/// Where the configuration is read from when neither `--config` nor `$VPCE_LAB_CONFIG` is set.
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/vpce-lab/config.toml";
+
+/// The environment variable naming the configuration file.
+pub const CONFIG_ENV: &str = "VPCE_LAB_CONFIG";
+
+/// Prefix of the per-key environment overrides.
+const ENV_PREFIX: &str = "VPCE_LAB_";
+
+/// systemd's `TimeoutStopSec=` in our units (`systemd/*.service`). `shutdown_grace` must end
+/// before systemd stops waiting and sends SIGKILL, or in-flight work is cut mid-way.
+pub const SYSTEMD_STOP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// SQS refuses a long poll over 20 s.
+pub const MAX_WAIT_TIME: Duration = Duration::from_secs(20);
+
+/// The whole configuration. Defaults are documented on each field.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// AWS region; unset = the SDK's chain (`AWS_REGION`, profile, IMDS on EC2).
+    #[serde(default)]
+    pub region: Option<String>,
+    /// The restricted bucket (the stack's `RestrictedS3Bucket` output). Required.
+    pub bucket: String,
+    /// The queue's URL (the stack's `SQSQueueURL` output). Required: the lab's policy has no
+    /// `sqs:GetQueueUrl`, so the URL cannot be looked up by name.
+    pub queue_url: String,
+    #[serde(default)]
+    pub endpoints: Endpoints,
+    #[serde(default)]
+    pub compensation: Compensation,
+    #[serde(default)]
+    pub salesapp: SalesappConfig,
+    #[serde(default)]
+    pub reportsengine: EngineConfig,
+}
+
+/// `[endpoints]`: pinned endpoints and how to address them.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Endpoints {
+    /// S3 endpoint URL; unset = the SDK's default for the region (or `AWS_ENDPOINT_URL_S3`).
+    #[serde(default)]
+    pub s3: Option<String>,
+    /// SQS endpoint URL, e.g. the interface endpoint's `https://vpce-….sqs.REGION.vpce.amazonaws.com`;
+    /// unset = the SDK's default (or `AWS_ENDPOINT_URL_SQS`).
+    #[serde(default)]
+    pub sqs: Option<String>,
+    /// Path-style S3 addressing (`http://host/bucket/key`). Default false; true for the emulator.
+    #[serde(default)]
+    pub force_path_style: bool,
+    /// Refuse to start when the SQS endpoint resolves to a non-private address (the interface
+    /// endpoint's private DNS is not in effect). Default false; `configure` writes true.
+    #[serde(default)]
+    pub require_private_sqs: bool,
+}
+
+/// `[compensation]`: the commission rates, read by both binaries so the ledger written by
+/// salesapp and the report written by reportsengine agree to the cent.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Compensation {
+    /// Default rate in basis points. Default 500 (5.00 %).
+    #[serde(default = "default_commission_bps")]
+    pub commission_bps: u32,
+    /// Per-rep rates in basis points, keyed by the exact `sales_rep` string.
+    #[serde(default)]
+    pub overrides: BTreeMap<String, u32>,
+}
+
+fn default_commission_bps() -> u32 {
+    500
+}
+
+impl Default for Compensation {
+    fn default() -> Self {
+        Compensation { commission_bps: default_commission_bps(), overrides: BTreeMap::new() }
+    }
+}
+
+impl Compensation {
+    /// The rate that applies to `sales_rep`: its override, else the default.
+    pub fn rate_bps(&self, sales_rep: &str) -> u32 {
+        self.overrides.get(sales_rep).copied().unwrap_or(self.commission_bps)
+    }
+}
+
+/// `[salesapp]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SalesappConfig {
+    /// The spool daemon's directory (`incoming/`, `done/`, `failed/`). Default
+    /// `/var/lib/salesapp/spool`.
+    #[serde(default = "default_spool_dir")]
+    pub spool_dir: PathBuf,
+}
+
+fn default_spool_dir() -> PathBuf {
+    PathBuf::from("/var/lib/salesapp/spool")
+}
+
+impl Default for SalesappConfig {
+    fn default() -> Self {
+        SalesappConfig { spool_dir: default_spool_dir() }
+    }
+}
+
+/// `[reportsengine]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EngineConfig {
+    /// Messages processed at once. Default 4.
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+    /// Long-poll wait of ReceiveMessage, at most 20 s. Default 20 s.
+    #[serde(default = "default_wait_time", deserialize_with = "de_duration")]
+    pub wait_time: Duration,
+    /// The queue's visibility timeout *as set on the queue* (it cannot be read: no
+    /// `sqs:GetQueueAttributes`). Used to warn before a message is redelivered mid-work.
+    /// Default 30 s, the queue's default.
+    #[serde(default = "default_visibility_timeout", deserialize_with = "de_duration")]
+    pub visibility_timeout: Duration,
+    /// How long in-flight messages may run after SIGTERM. Default 25 s; must be below
+    /// systemd's stop timeout (30 s).
+    #[serde(default = "default_shutdown_grace", deserialize_with = "de_duration")]
+    pub shutdown_grace: Duration,
+    /// Larger sales objects are quarantined unread. Default 10 GiB.
+    #[serde(default = "default_max_object_size", deserialize_with = "de_size")]
+    pub max_object_size: u64,
+}
+
+fn default_concurrency() -> usize {
+    4
+}
+fn default_wait_time() -> Duration {
+    Duration::from_secs(20)
+}
+fn default_visibility_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_shutdown_grace() -> Duration {
+    Duration::from_secs(25)
+}
+fn default_max_object_size() -> u64 {
+    10 << 30
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            concurrency: default_concurrency(),
+            wait_time: default_wait_time(),
+            visibility_timeout: default_visibility_timeout(),
+            shutdown_grace: default_shutdown_grace(),
+            max_object_size: default_max_object_size(),
+        }
+    }
+}
+
+fn de_duration<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Duration, D::Error> {
+    let text = String::deserialize(d)?;
+    humantime::parse_duration(&text).map_err(|e| {
+        serde::de::Error::custom(format!("{text:?} is not a duration like \"20s\": {e}"))
+    })
+}
+
+fn de_size<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<u64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Size {
+        Bytes(u64),
+        Text(String),
+    }
+    match Size::deserialize(d)? {
+        Size::Bytes(n) => Ok(n),
+        Size::Text(t) => parse_size(&t).map_err(serde::de::Error::custom),
+    }
+}
+
+/// Parses `10GiB`, `512 MiB`, `1GB`, `1000` into bytes.
+pub fn parse_size(text: &str) -> std::result::Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let n: u64 = digits.parse().map_err(|_| format!("{text:?} is not a size like \"10GiB\""))?;
+    let mult: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KB" | "kB" => 1_000,
+        "KiB" => 1 << 10,
+        "MB" => 1_000_000,
+        "MiB" => 1 << 20,
+        "GB" => 1_000_000_000,
+        "GiB" => 1 << 30,
+        "TB" => 1_000_000_000_000,
+        "TiB" => 1 << 40,
+        other => {
+            return Err(format!(
+                "{text:?}: unknown size unit {other:?} (use B, KiB, MiB, GiB, TiB)"
+            ))
+        }
+    };
+    n.checked_mul(mult).ok_or_else(|| format!("{text:?} is too large"))
+}
+
+/// The kind of value a key holds, so that `VPCE_LAB_…=8` becomes an integer and
+/// `VPCE_LAB_…=true` a boolean while `VPCE_LAB_BUCKET=123456789012-…` stays a string.
+#[derive(Clone, Copy)]
+enum Kind {
+    Str,
+    Int,
+    Bool,
+}
+
+/// Every scalar key, as (section, key, kind); section "" is the top level. A unit test checks
+/// that each entry is accepted by [`Config`], so this list cannot drift from the struct.
+const KEYS: &[(&str, &str, Kind)] = &[
+    ("", "region", Kind::Str),
+    ("", "bucket", Kind::Str),
+    ("", "queue_url", Kind::Str),
+    ("endpoints", "s3", Kind::Str),
+    ("endpoints", "sqs", Kind::Str),
+    ("endpoints", "force_path_style", Kind::Bool),
+    ("endpoints", "require_private_sqs", Kind::Bool),
+    ("compensation", "commission_bps", Kind::Int),
+    ("salesapp", "spool_dir", Kind::Str),
+    ("reportsengine", "concurrency", Kind::Int),
+    ("reportsengine", "wait_time", Kind::Str),
+    ("reportsengine", "visibility_timeout", Kind::Str),
+    ("reportsengine", "shutdown_grace", Kind::Str),
+    ("reportsengine", "max_object_size", Kind::Str),
+];
+
+/// Where a value came from, for error messages that point at the right place.
+fn typed_value(origin: &str, kind: Kind, raw: &str) -> Result<toml::Value> {
+    match kind {
+        Kind::Str => Ok(toml::Value::String(raw.to_string())),
+        Kind::Int => raw
+            .trim()
+            .parse::<i64>()
+            .map(toml::Value::Integer)
+            .map_err(|_| Error::Config(format!("{origin}: {raw:?} is not an integer"))),
+        Kind::Bool => match raw.trim() {
+            "true" | "1" | "yes" => Ok(toml::Value::Boolean(true)),
+            "false" | "0" | "no" => Ok(toml::Value::Boolean(false)),
+            _ => Err(Error::Config(format!("{origin}: {raw:?} is not true or false"))),
+        },
+    }
+}
+
+fn set_key(table: &mut toml::Table, section: &str, key: &str, value: toml::Value) -> Result<()> {
+    let target = if section.is_empty() {
+        table
+    } else {
+        let entry = table
+            .entry(section.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        match entry {
+            toml::Value::Table(t) => t,
+            _ => return Err(Error::Config(format!("`{section}` must be a table"))),
+        }
+    };
+    target.insert(key.to_string(), value);
+    Ok(())
+}
+
+/// Finds the key an environment variable name stands for: `VPCE_LAB_REPORTSENGINE_WAIT_TIME`
+/// → (`reportsengine`, `wait_time`). Matching against the known list (rather than splitting
+/// on `_`) is what makes keys with underscores unambiguous.
+fn key_for_env(name: &str) -> Option<(&'static str, &'static str, Kind)> {
+    let rest = name.strip_prefix(ENV_PREFIX)?;
+    KEYS.iter().copied().find(|(section, key, _)| {
+        let full = if section.is_empty() {
+            key.to_ascii_uppercase()
+        } else {
+            format!("{}_{}", section.to_ascii_uppercase(), key.to_ascii_uppercase())
+        };
+        full == rest
+    })
+}
+
+/// Finds the key a `--set section.key=value` flag names.
+fn key_for_flag(dotted: &str) -> Option<(&'static str, &'static str, Kind)> {
+    let (section, key) = dotted.rsplit_once('.').unwrap_or(("", dotted));
+    KEYS.iter().copied().find(|(s, k, _)| *s == section && *k == key)
+}
+
+/// Which configuration file to read: the flag, else `$VPCE_LAB_CONFIG`, else the default.
+pub fn config_path(flag: Option<&Path>, env: &dyn Fn(&str) -> Option<String>) -> PathBuf {
+    flag.map(Path::to_path_buf)
+        .or_else(|| env(CONFIG_ENV).filter(|s| !s.is_empty()).map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_PATH))
+}
+
+impl Config {
+    /// Reads the file at `path`, overlays `env_vars` (all of the process's `VPCE_LAB_*`
+    /// variables) and `sets` (`section.key=value` flags), then validates.
+    pub fn load(path: &Path, env_vars: &[(String, String)], sets: &[String]) -> Result<Config> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::Config(format!(
+                "cannot read {}: {e} (choose the file with --config PATH or ${CONFIG_ENV}; \
+                 `salesapp configure` writes one from the lab's stack outputs)",
+                path.display()
+            ))
+        })?;
+        Self::from_parts(&path.display().to_string(), &text, env_vars, sets)
+    }
+
+    /// [`Config::load`] without the file system: `origin` names the text in errors.
+    pub fn from_parts(
+        origin: &str,
+        text: &str,
+        env_vars: &[(String, String)],
+        sets: &[String],
+    ) -> Result<Config> {
+        let mut table: toml::Table =
+            toml::from_str(text).map_err(|e| Error::Config(format!("{origin}: {e}")))?;
+        for (name, raw) in env_vars {
+            if name == CONFIG_ENV || !name.starts_with(ENV_PREFIX) {
+                continue;
+            }
+            let (section, key, kind) = key_for_env(name).ok_or_else(|| {
+                Error::Config(format!("environment variable {name} names no configuration key"))
+            })?;
+            set_key(&mut table, section, key, typed_value(name, kind, raw)?)?;
+        }
+        for set in sets {
+            let (dotted, raw) = set.split_once('=').ok_or_else(|| {
+                Error::Config(format!("--set {set:?}: expected section.key=value"))
+            })?;
+            let (section, key, kind) = key_for_flag(dotted.trim()).ok_or_else(|| {
+                Error::Config(format!("--set {set:?}: {dotted:?} is not a configuration key"))
+            })?;
+            set_key(&mut table, section, key, typed_value(&format!("--set {dotted}"), kind, raw)?)?;
+        }
+        let config: Config = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| Error::Config(format!("{origin}: {}", e.message())))?;
+        config.validate().map_err(|e| Error::Config(format!("{origin}: {e}")))?;
+        Ok(config)
+    }
+
+    /// The checks no type can express, run once at start so a daemon never discovers a bad
+    /// setting hours into its run.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        if !is_valid_bucket_name(&self.bucket) {
+            return Err(format!("bucket {:?} is not a valid S3 bucket name", self.bucket));
+        }
+        check_url("queue_url", &self.queue_url)?;
+        if self.queue_url.trim_end_matches('/').rsplit('/').next().is_none_or(str::is_empty) {
+            return Err(format!(
+                "queue_url {:?} does not end with the queue's name",
+                self.queue_url
+            ));
+        }
+        for (name, url) in
+            [("endpoints.s3", &self.endpoints.s3), ("endpoints.sqs", &self.endpoints.sqs)]
+        {
+            if let Some(url) = url {
+                check_url(name, url)?;
+            }
+        }
+        if let Some(region) = &self.region {
+            if region.is_empty()
+                || !region.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            {
+                return Err(format!("region {region:?} is not a region name like \"us-east-1\""));
+            }
+        }
+        for (rep, bps) in std::iter::once(("commission_bps", &self.compensation.commission_bps))
+            .chain(self.compensation.overrides.iter().map(|(rep, bps)| (rep.as_str(), bps)))
+        {
+            if *bps > 10_000 {
+                return Err(format!("compensation rate for {rep:?} is {bps} bps, above 100 %"));
+            }
+        }
+        let e = &self.reportsengine;
+        if !(1..=64).contains(&e.concurrency) {
+            return Err(format!("reportsengine.concurrency = {} must be 1 to 64", e.concurrency));
+        }
+        if e.wait_time > MAX_WAIT_TIME {
+            return Err(format!(
+                "reportsengine.wait_time = {} exceeds SQS's 20 s long-poll limit",
+                humantime::format_duration(e.wait_time)
+            ));
+        }
+        if e.visibility_timeout < Duration::from_secs(1) {
+            return Err("reportsengine.visibility_timeout must be at least 1s".into());
+        }
+        if e.shutdown_grace >= SYSTEMD_STOP_TIMEOUT {
+            return Err(format!(
+                "reportsengine.shutdown_grace = {} must be below systemd's stop timeout ({}), \
+                 or in-flight work is killed mid-way",
+                humantime::format_duration(e.shutdown_grace),
+                humantime::format_duration(SYSTEMD_STOP_TIMEOUT)
+            ));
+        }
+        if e.max_object_size == 0 {
+            return Err("reportsengine.max_object_size must be above 0".into());
+        }
+        Ok(())
+    }
+}
+
+/// S3's bucket naming rules: 3–63 characters of lowercase letters, digits, `-` and `.`,
+/// starting and ending with a letter or digit.
+pub fn is_valid_bucket_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    (3..=63).contains(&bytes.len())
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-' || *b == b'.')
+        && bytes.first().is_some_and(u8::is_ascii_alphanumeric)
+        && bytes.last().is_some_and(u8::is_ascii_alphanumeric)
+        && !name.contains("..")
+}
+
+fn check_url(name: &str, url: &str) -> std::result::Result<(), String> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| format!("{name} = {url:?} must start with https:// (or http:// locally)"))?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if host.is_empty()
+        || host.contains('@')
+        || url.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(format!("{name} = {url:?} is not a valid URL"));
+    }
+    Ok(())
+}
+
+/// The host (without port) of an `http(s)://host[:port]/…` URL; brackets kept off IPv6.
+pub fn url_host(url: &str) -> Option<&str> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    if let Some(v6) = authority.strip_prefix('[') {
+        return v6.split(']').next();
+    }
+    authority.split(':').next().filter(|h| !h.is_empty())
+}
+
+/// The port of a URL, or the scheme's default.
+pub fn url_port(url: &str) -> u16 {
+    let default = if url.starts_with("http://") { 80 } else { 443 };
+    let Some(rest) = url.split_once("://").map(|(_, r)| r) else { return default };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let after_host = match authority.rfind(']') {
+        Some(i) => &authority[i + 1..],
+        None => authority,
+    };
+    after_host.rsplit_once(':').and_then(|(_, p)| p.parse().ok()).unwrap_or(default)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+bucket = "local-restrictedbucket"
+queue_url = "http://127.0.0.1:5000/123456789012/q"
+"#;
+
+    fn load(text: &str, env: &[(&str, &str)], sets: &[&str]) -> Result<Config> {
+        let env: Vec<(String, String)> =
+            env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+        Config::from_parts("test.toml", text, &env, &sets)
+    }
+
+    #[test]
+    fn defaults_are_documented_values() {
+        let c = load(MINIMAL, &[], &[]).unwrap();
+        assert_eq!(c.compensation.commission_bps, 500);
+        assert_eq!(c.reportsengine.concurrency, 4);
+        assert_eq!(c.reportsengine.wait_time, Duration::from_secs(20));
+        assert_eq!(c.reportsengine.visibility_timeout, Duration::from_secs(30));
+        assert_eq!(c.reportsengine.shutdown_grace, Duration::from_secs(25));
+        assert_eq!(c.reportsengine.max_object_size, 10 << 30);
+        assert_eq!(c.salesapp.spool_dir, PathBuf::from("/var/lib/salesapp/spool"));
+        assert!(!c.endpoints.force_path_style);
+    }
+
+    #[test]
+    fn spec_example_parses() {
+        let text = r#"
+region = "us-east-1"
+bucket = "123456789012-lab-us-east-1-restrictedbucket"
+queue_url = "https://sqs.us-east-1.amazonaws.com/123456789012/lab-us-east-1-sqs-queue"
+[endpoints]
+s3 = "https://s3.us-east-1.amazonaws.com"
+sqs = "https://sqs.us-east-1.amazonaws.com"
+force_path_style = false
+require_private_sqs = true
+[compensation]
+commission_bps = 500
+[compensation.overrides]
+"Ada Lovelace" = 700
+[salesapp]
+spool_dir = "/var/lib/salesapp/spool"
+[reportsengine]
+concurrency = 4
+wait_time = "20s"
+visibility_timeout = "30s"
+shutdown_grace = "25s"
+max_object_size = "10GiB"
+"#;
+        let c = load(text, &[], &[]).unwrap();
+        assert_eq!(c.compensation.rate_bps("Ada Lovelace"), 700);
+        assert_eq!(c.compensation.rate_bps("Grace Hopper"), 500);
+        assert!(c.endpoints.require_private_sqs);
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err =
+            load(&format!("{MINIMAL}\n[reportsengine]\nvisibilty_timeout = \"30s\"\n"), &[], &[])
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains("visibilty_timeout"), "{err}");
+        let err = load(&format!("{MINIMAL}\ncolour = 1\n"), &[], &[]).unwrap_err().to_string();
+        assert!(err.contains("colour"), "{err}");
+    }
+
+    #[test]
+    fn env_beats_file_and_flag_beats_env() {
+        let c = load(
+            MINIMAL,
+            &[("VPCE_LAB_REPORTSENGINE_CONCURRENCY", "8"), ("VPCE_LAB_BUCKET", "other-bucket")],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(c.reportsengine.concurrency, 8);
+        assert_eq!(c.bucket, "other-bucket");
+        let c = load(
+            MINIMAL,
+            &[("VPCE_LAB_REPORTSENGINE_CONCURRENCY", "8")],
+            &["reportsengine.concurrency=2", "endpoints.force_path_style=true"],
+        )
+        .unwrap();
+        assert_eq!(c.reportsengine.concurrency, 2);
+        assert!(c.endpoints.force_path_style);
+    }
+
+    #[test]
+    fn unknown_env_and_flag_keys_are_errors() {
+        assert!(load(MINIMAL, &[("VPCE_LAB_REPORTSENGINE_CONCURENCY", "8")], &[]).is_err());
+        assert!(load(MINIMAL, &[], &["reportsengine.nope=1"]).is_err());
+        assert!(load(MINIMAL, &[], &["no-equals"]).is_err());
+        // The config path variable itself is not a key.
+        assert!(load(MINIMAL, &[("VPCE_LAB_CONFIG", "/x")], &[]).is_ok());
+    }
+
+    #[test]
+    fn every_listed_key_is_accepted() {
+        for (section, key, kind) in KEYS {
+            let raw = match (kind, *key) {
+                (Kind::Int, _) => "4",
+                (Kind::Bool, _) => "true",
+                (_, "wait_time" | "visibility_timeout" | "shutdown_grace") => "5s",
+                (_, "max_object_size") => "1GiB",
+                (_, "bucket") => "some-bucket",
+                (_, "region") => "eu-west-1",
+                (_, "queue_url" | "s3" | "sqs") => "https://example.invalid/1/q",
+                _ => "value",
+            };
+            let dotted =
+                if section.is_empty() { key.to_string() } else { format!("{section}.{key}") };
+            load(MINIMAL, &[], &[&format!("{dotted}={raw}")])
+                .unwrap_or_else(|e| panic!("{dotted}: {e}"));
+        }
+    }
+
+    #[test]
+    fn validation_rejects_unsafe_values() {
+        for bad in [
+            "reportsengine.wait_time=21s",
+            "reportsengine.shutdown_grace=30s",
+            "reportsengine.concurrency=0",
+            "reportsengine.max_object_size=0",
+            "queue_url=ftp://x/q",
+            "bucket=Bad_Bucket",
+            "compensation.commission_bps=10001",
+        ] {
+            assert!(load(MINIMAL, &[], &[bad]).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn sizes_and_urls() {
+        assert_eq!(parse_size("10GiB").unwrap(), 10 << 30);
+        assert_eq!(parse_size("512 MiB").unwrap(), 512 << 20);
+        assert_eq!(parse_size("1000").unwrap(), 1000);
+        assert!(parse_size("1.5GiB").is_err());
+        assert!(parse_size("99999999999TiB").is_err());
+        assert_eq!(
+            url_host("https://sqs.us-east-1.amazonaws.com/1/q"),
+            Some("sqs.us-east-1.amazonaws.com")
+        );
+        assert_eq!(url_host("http://127.0.0.1:5000"), Some("127.0.0.1"));
+        assert_eq!(url_host("http://[::1]:5000/x"), Some("::1"));
+        assert_eq!(url_port("http://127.0.0.1:5000"), 5000);
+        assert_eq!(url_port("https://sqs.us-east-1.amazonaws.com/1/q"), 443);
+        assert_eq!(url_port("http://[::1]/x"), 80);
+    }
+}

@@ -1,0 +1,565 @@
+//! The compensation ledger `compensation/ledger.csv`: rows, merge of one day, CSV round trip. (pure)
+//!
+//! The ledger is the only state shared by salesapp (which writes it) and reportsengine (which
+//! reads it for year-to-date commission), so it is parsed strictly: a hand edit that would make
+//! the two disagree is refused with the line at fault rather than silently reinterpreted.
+//! Its text form is canonical (`parse` then `to_csv` gives the same bytes), which lets salesapp
+//! compare a merged ledger with the stored one and skip a useless conditional write.
+use std::collections::BTreeMap;
+
+use crate::{
+    config::Compensation,
+    money::{self, Cents},
+    sales::{DaySummary, SalesDate},
+};
+
+/// The exact header; anything else is refused so that a column swap cannot go unnoticed.
+pub const LEDGER_HEADER: [&str; 6] =
+    ["date", "sales_rep", "orders", "units", "revenue_cents", "commission_cents"];
+
+/// `date,sales_rep,orders,units,revenue_cents,commission_cents`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerRow {
+    pub date: SalesDate,
+    pub sales_rep: String,
+    pub orders: u64,
+    pub units: u64,
+    pub revenue: Cents,
+    pub commission: Cents,
+}
+
+/// A located problem in the ledger; `line` is the physical line (the header is line 1).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("ledger line {line}: {reason}")]
+pub struct LedgerError {
+    pub line: u64,
+    pub reason: String,
+}
+
+/// The whole ledger, always sorted by (date, sales_rep) bytewise, one row per rep per day.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ledger {
+    rows: Vec<LedgerRow>,
+}
+
+impl Ledger {
+    /// Parses `compensation/ledger.csv`. Zero bytes (or only the header) is an empty ledger,
+    /// because the first upload ever creates the object. A UTF-8 BOM and CRLF line ends are
+    /// tolerated (a spreadsheet may have touched the file); rows are sorted on the way in, so
+    /// an out-of-order but otherwise valid file is accepted and rewritten canonically.
+    pub fn parse(bytes: &[u8]) -> Result<Ledger, LedgerError> {
+        let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+        if bytes.is_empty() {
+            return Ok(Ledger::default());
+        }
+        let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(bytes);
+        let mut records = reader.records();
+
+        match records.next() {
+            None => return Ok(Ledger::default()),
+            Some(Err(e)) => return Err(csv_error(e, 1)),
+            Some(Ok(header)) => {
+                if header.iter().ne(LEDGER_HEADER.iter().copied()) {
+                    return Err(LedgerError {
+                        line: 1,
+                        reason: format!(
+                            "header is `{}`, expected `{}`",
+                            header.iter().collect::<Vec<_>>().join(","),
+                            LEDGER_HEADER.join(",")
+                        ),
+                    });
+                }
+            }
+        }
+
+        let mut rows = Vec::new();
+        // (date, rep) → line of its first occurrence, to name both lines of a duplicate.
+        let mut seen: BTreeMap<(SalesDate, String), u64> = BTreeMap::new();
+        for record in records {
+            let record = record.map_err(|e| csv_error(e, 0))?;
+            let line = record.position().map_or(0, |p| p.line());
+            let err = |reason: String| LedgerError { line, reason };
+            // The reader is not flexible, so every record has the header's 6 fields.
+            let field = |i: usize| record.get(i).unwrap_or("");
+
+            let date = parse_date(field(0))
+                .ok_or_else(|| err(format!("date: `{}` is not a YYYY-MM-DD date", field(0))))?;
+            let sales_rep = field(1);
+            if sales_rep.is_empty() {
+                return Err(err("sales_rep: empty".to_owned()));
+            }
+            let orders =
+                parse_count(field(2)).ok_or_else(|| err(bad_number("orders", field(2))))?;
+            let units = parse_count(field(3)).ok_or_else(|| err(bad_number("units", field(3))))?;
+            let revenue =
+                parse_cents(field(4)).ok_or_else(|| err(bad_number("revenue_cents", field(4))))?;
+            let commission = parse_cents(field(5))
+                .ok_or_else(|| err(bad_number("commission_cents", field(5))))?;
+
+            if let Some(first) = seen.insert((date, sales_rep.to_owned()), line) {
+                return Err(err(format!(
+                    "duplicate row for {} / {sales_rep:?} (first on line {first})",
+                    format_date(date)
+                )));
+            }
+            rows.push(LedgerRow {
+                date,
+                sales_rep: sales_rep.to_owned(),
+                orders,
+                units,
+                revenue,
+                commission,
+            });
+        }
+        rows.sort_by(row_order);
+        Ok(Ledger { rows })
+    }
+
+    /// The canonical text: the header, then the rows in order, LF line ends, RFC 4180 quoting
+    /// only where a field needs it. Always ends with a newline, even when empty (header only).
+    pub fn to_csv(&self) -> Vec<u8> {
+        let mut out = String::with_capacity(64 + self.rows.len() * 48);
+        out.push_str(&LEDGER_HEADER.join(","));
+        out.push('\n');
+        for r in &self.rows {
+            out.push_str(&format_date(r.date));
+            out.push(',');
+            push_csv_field(&mut out, &r.sales_rep);
+            out.push_str(&format!(
+                ",{},{},{},{}\n",
+                r.orders, r.units, r.revenue.0, r.commission.0
+            ));
+        }
+        out.into_bytes()
+    }
+
+    pub fn rows(&self) -> &[LedgerRow] {
+        &self.rows
+    }
+
+    /// Replaces every row of `date` with `rows` (a re-upload never adds a day twice).
+    ///
+    /// `date` is authoritative: each row is stored under `date` whatever its own `date` says,
+    /// so a caller's mistake cannot plant rows in another day. If `rows` names a rep twice the
+    /// last one wins, keeping the one-row-per-rep-per-day invariant.
+    pub fn merge_day(&mut self, date: SalesDate, rows: Vec<LedgerRow>) {
+        let mut day: BTreeMap<String, LedgerRow> = BTreeMap::new();
+        for mut row in rows {
+            row.date = date;
+            day.insert(row.sales_rep.clone(), row);
+        }
+        // Rows are sorted by date first, so the day is one contiguous range.
+        let start = self.rows.partition_point(|r| r.date < date);
+        let end = self.rows.partition_point(|r| r.date <= date);
+        // BTreeMap<String, _> iterates bytewise, which is the ledger's order within a day.
+        self.rows.splice(start..end, day.into_values());
+    }
+
+    /// Sum of `commission` for `sales_rep` from January 1 of `date`'s year to the day before `date`.
+    ///
+    /// Saturates instead of overflowing: no real ledger comes near `i64::MAX` cents, and a
+    /// hostile one must not crash the report.
+    pub fn commission_ytd_before(&self, sales_rep: &str, date: SalesDate) -> Cents {
+        let year = date.0.year();
+        let start = self.rows.partition_point(|r| r.date.0.year() < year);
+        let end = self.rows.partition_point(|r| r.date < date);
+        let total = self.rows[start..end.max(start)]
+            .iter()
+            .filter(|r| r.sales_rep == sales_rep)
+            .fold(0i64, |acc, r| acc.saturating_add(r.commission.0));
+        Cents(total)
+    }
+}
+
+/// The ledger rows for one day: per rep, commission at the rep's rate.
+///
+/// The same function feeds the ledger (salesapp) and nothing else recomputes it differently:
+/// the report recomputes the day's commission with the same `money::commission` and the same
+/// rates, so both agree to the cent.
+pub fn day_rows(day: &DaySummary, comp: &Compensation) -> Vec<LedgerRow> {
+    day.reps
+        .iter()
+        .map(|(rep, d)| LedgerRow {
+            date: day.date,
+            sales_rep: rep.clone(),
+            orders: d.orders,
+            units: d.units,
+            revenue: d.revenue,
+            commission: money::commission(d.revenue, comp.rate_bps(rep)),
+        })
+        .collect()
+}
+
+/// (date, sales_rep bytewise): `str`'s `Ord` is bytewise on UTF-8, which is the order SPEC asks.
+fn row_order(a: &LedgerRow, b: &LedgerRow) -> std::cmp::Ordering {
+    (a.date, a.sales_rep.as_bytes()).cmp(&(b.date, b.sales_rep.as_bytes()))
+}
+
+fn csv_error(e: csv::Error, fallback_line: u64) -> LedgerError {
+    let line = e.position().map_or(fallback_line, |p| p.line());
+    let reason = match e.kind() {
+        csv::ErrorKind::UnequalLengths { len, expected_len, .. } => {
+            format!("{len} fields, expected {expected_len}")
+        }
+        csv::ErrorKind::Utf8 { .. } => "not valid UTF-8".to_owned(),
+        _ => e.to_string(),
+    };
+    LedgerError { line, reason }
+}
+
+fn bad_number(column: &str, value: &str) -> String {
+    format!("{column}: `{value}` is not a non-negative integer")
+}
+
+/// Digits only: `u64::from_str` would also take `+5`, which we never write.
+fn parse_count(s: &str) -> Option<u64> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// Revenue and commission are never negative in a ledger (prices are non-negative).
+fn parse_cents(s: &str) -> Option<Cents> {
+    parse_count(s).and_then(|v| i64::try_from(v).ok()).map(Cents)
+}
+
+/// Appends `field` with RFC 4180 quoting when it holds a comma, a quote, CR or LF.
+/// Written by hand because writing into a `String` cannot fail, unlike `csv::Writer`.
+pub(crate) fn push_csv_field(out: &mut String, field: &str) {
+    if field.contains([',', '"', '\r', '\n']) {
+        out.push('"');
+        out.push_str(&field.replace('"', "\"\""));
+        out.push('"');
+    } else {
+        out.push_str(field);
+    }
+}
+
+/// Strict `YYYY-MM-DD` (exactly 10 ASCII bytes, a real calendar date). Kept here rather than
+/// relying on `SalesDate::from_str` so that the ledger, report and message modules share one
+/// precise definition whatever the sales module accepts.
+pub(crate) fn parse_date(s: &str) -> Option<SalesDate> {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let digits = |r: std::ops::Range<usize>| -> Option<u32> {
+        let part = &b[r];
+        if !part.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        Some(part.iter().fold(0u32, |acc, d| acc * 10 + u32::from(d - b'0')))
+    };
+    let year = i32::try_from(digits(0..4)?).ok()?;
+    let month = time::Month::try_from(u8::try_from(digits(5..7)?).ok()?).ok()?;
+    let day = u8::try_from(digits(8..10)?).ok()?;
+    time::Date::from_calendar_date(year, month, day).ok().map(SalesDate)
+}
+
+/// `YYYY-MM-DD`, the inverse of [`parse_date`] for years 0–9999.
+pub(crate) fn format_date(d: SalesDate) -> String {
+    format!("{:04}-{:02}-{:02}", d.0.year(), u8::from(d.0.month()), d.0.day())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sales::RepDay;
+
+    fn date(s: &str) -> SalesDate {
+        parse_date(s).unwrap()
+    }
+
+    fn row(d: &str, rep: &str, commission: i64) -> LedgerRow {
+        LedgerRow {
+            date: date(d),
+            sales_rep: rep.to_owned(),
+            orders: 1,
+            units: 2,
+            revenue: Cents(commission * 20),
+            commission: Cents(commission),
+        }
+    }
+
+    const HEADER: &str = "date,sales_rep,orders,units,revenue_cents,commission_cents\n";
+
+    #[test]
+    fn date_helpers_are_strict() {
+        assert_eq!(format_date(date("2026-01-05")), "2026-01-05");
+        assert_eq!(format_date(date("2024-02-29")), "2024-02-29");
+        for bad in [
+            "2026-02-29",
+            "2026-13-01",
+            "2026-00-10",
+            "2026-1-05",
+            "2026-01-5",
+            "26-01-05",
+            "2026/01/05",
+            "2026-01-05 ",
+            "+026-01-05",
+            "２026-01-05",
+            "",
+            "2026-01-32",
+        ] {
+            assert_eq!(parse_date(bad), None, "{bad:?}");
+        }
+    }
+
+    /// Depends on `sales.rs` (`SalesDate`'s `FromStr`/`Display`): the private helpers must
+    /// agree with the public type on every input.
+    #[test]
+    fn date_helpers_agree_with_sales_date() {
+        for s in [
+            "2026-01-05",
+            "2024-02-29",
+            "0001-01-01",
+            "9999-12-31",
+            "2026-02-29",
+            "2026-1-5",
+            "2026-01-05T00:00:00",
+            " 2026-01-05",
+            "20260105",
+            "",
+        ] {
+            let ours = parse_date(s);
+            let theirs = s.parse::<SalesDate>().ok();
+            assert_eq!(ours, theirs, "{s:?}");
+            if let Some(d) = ours {
+                assert_eq!(format_date(d), d.to_string());
+            }
+        }
+    }
+
+    #[test]
+    fn empty_inputs_are_an_empty_ledger() {
+        assert_eq!(Ledger::parse(b"").unwrap(), Ledger::default());
+        assert_eq!(Ledger::parse(HEADER.as_bytes()).unwrap(), Ledger::default());
+        assert_eq!(Ledger::default().to_csv(), HEADER.as_bytes());
+    }
+
+    #[test]
+    fn round_trip_with_quoting_and_unicode() {
+        let text = format!(
+            "{HEADER}\
+             2026-01-01,\"Doe, Jane\",3,7,12345,617\n\
+             2026-01-01,\"Say \"\"Hi\"\"\",1,1,100,5\n\
+             2026-01-01,Zoë,2,2,0,0\n\
+             2026-01-02,<script>alert(1)</script>,1,1,9223372036854775807,9223372036854775807\n\
+             2026-01-02,\"Multi\nLine\",1,1,1,0\n"
+        );
+        let ledger = Ledger::parse(text.as_bytes()).unwrap();
+        assert_eq!(ledger.rows().len(), 5);
+        assert_eq!(ledger.rows()[0].sales_rep, "Doe, Jane");
+        assert_eq!(ledger.rows()[1].sales_rep, "Say \"Hi\"");
+        assert_eq!(ledger.rows()[4].sales_rep, "Multi\nLine");
+        assert_eq!(ledger.rows()[0].revenue, Cents(12345));
+        assert_eq!(ledger.rows()[0].commission, Cents(617));
+        assert_eq!(String::from_utf8(ledger.to_csv()).unwrap(), text);
+        assert_eq!(Ledger::parse(&ledger.to_csv()).unwrap(), ledger);
+    }
+
+    #[test]
+    fn bom_crlf_and_disorder_are_tolerated_and_canonicalised() {
+        let text = "\u{feff}date,sales_rep,orders,units,revenue_cents,commission_cents\r\n\
+                    2026-01-02,b,1,1,10,1\r\n2026-01-01,a,1,1,20,1\r\n";
+        let ledger = Ledger::parse(text.as_bytes()).unwrap();
+        assert_eq!(
+            String::from_utf8(ledger.to_csv()).unwrap(),
+            format!("{HEADER}2026-01-01,a,1,1,20,1\n2026-01-02,b,1,1,10,1\n")
+        );
+    }
+
+    #[test]
+    fn sort_order_is_bytewise() {
+        let mut ledger = Ledger::default();
+        let reps = ["zoe", "Zoë", "Zoe", "Ådne", "alice", "Bob", "Zoe Ann", "ZOE"];
+        ledger
+            .merge_day(date("2026-01-02"), reps.iter().map(|r| row("2026-01-02", r, 1)).collect());
+        ledger.merge_day(date("2026-01-01"), vec![row("2026-01-01", "zzz", 1)]);
+        let got: Vec<(String, &str)> =
+            ledger.rows().iter().map(|r| (format_date(r.date), r.sales_rep.as_str())).collect();
+        let d1 = "2026-01-01".to_owned();
+        let d2 = "2026-01-02".to_owned();
+        assert_eq!(
+            got,
+            vec![
+                (d1, "zzz"),
+                (d2.clone(), "Bob"),
+                (d2.clone(), "ZOE"),
+                (d2.clone(), "Zoe"),
+                (d2.clone(), "Zoe Ann"),
+                (d2.clone(), "Zoë"), // 'ë' is 0xC3 0xAB: after every ASCII letter
+                (d2.clone(), "alice"),
+                (d2.clone(), "zoe"),
+                (d2, "Ådne"), // starts with 0xC3: after all ASCII, whatever the case
+            ]
+        );
+        // The text form keeps that order and parses back to the same ledger.
+        assert_eq!(Ledger::parse(&ledger.to_csv()).unwrap(), ledger);
+    }
+
+    #[test]
+    fn merge_replaces_the_day_and_never_adds_it_twice() {
+        let mut ledger = Ledger::default();
+        ledger.merge_day(date("2026-01-01"), vec![row("2026-01-01", "a", 1)]);
+        ledger.merge_day(
+            date("2026-01-03"),
+            vec![row("2026-01-03", "b", 3), row("2026-01-03", "a", 3)],
+        );
+        ledger.merge_day(date("2026-01-02"), vec![row("2026-01-02", "a", 2)]);
+        let before = ledger.clone();
+
+        // Re-uploading the same day twice gives the same ledger as once.
+        let day2 = vec![row("2026-01-02", "c", 20), row("2026-01-02", "a", 10)];
+        ledger.merge_day(date("2026-01-02"), day2.clone());
+        let once = ledger.clone();
+        ledger.merge_day(date("2026-01-02"), day2);
+        assert_eq!(ledger, once);
+        assert_eq!(ledger.rows().len(), 5);
+        let day2_rows: Vec<_> =
+            ledger.rows().iter().filter(|r| r.date == date("2026-01-02")).collect();
+        assert_eq!(day2_rows.len(), 2);
+        assert_eq!(day2_rows[0].sales_rep, "a");
+        assert_eq!(day2_rows[0].commission, Cents(10));
+        assert_eq!(day2_rows[1].sales_rep, "c");
+        // The other days are untouched.
+        for d in ["2026-01-01", "2026-01-03"] {
+            let a: Vec<_> = before.rows().iter().filter(|r| r.date == date(d)).collect();
+            let b: Vec<_> = ledger.rows().iter().filter(|r| r.date == date(d)).collect();
+            assert_eq!(a, b);
+        }
+
+        // Replacing with no rows removes the day; the date argument wins over the rows' dates;
+        // a rep twice in the input keeps the last.
+        ledger.merge_day(date("2026-01-02"), vec![]);
+        assert_eq!(ledger.rows().len(), 3);
+        ledger.merge_day(
+            date("2026-01-04"),
+            vec![row("1999-12-31", "x", 1), row("2026-01-04", "x", 2)],
+        );
+        let last = ledger.rows().last().unwrap();
+        assert_eq!((format_date(last.date), last.commission), ("2026-01-04".to_owned(), Cents(2)));
+        assert_eq!(ledger.rows().len(), 4);
+    }
+
+    #[test]
+    fn ytd_boundaries() {
+        let mut ledger = Ledger::default();
+        for (d, c) in [
+            ("2025-01-01", 1),
+            ("2025-12-31", 10),
+            ("2026-01-01", 100),
+            ("2026-01-14", 1000),
+            ("2026-01-15", 10000),
+            ("2026-01-16", 100000),
+            ("2027-01-01", 1000000),
+        ] {
+            ledger.merge_day(date(d), vec![row(d, "ann", c), row(d, "bob", 7)]);
+        }
+        let ytd = |d: &str| ledger.commission_ytd_before("ann", date(d));
+        // Dec 31 of the previous year is excluded; Jan 1 itself is included; the day is excluded.
+        assert_eq!(ytd("2026-01-15"), Cents(1100));
+        assert_eq!(ytd("2026-01-16"), Cents(11100));
+        assert_eq!(ytd("2026-01-01"), Cents(0));
+        assert_eq!(ytd("2026-01-02"), Cents(100));
+        assert_eq!(ytd("2025-12-31"), Cents(1));
+        assert_eq!(ytd("2026-12-31"), Cents(111100));
+        assert_eq!(ytd("2027-01-01"), Cents(0));
+        assert_eq!(ytd("2027-06-01"), Cents(1000000));
+        assert_eq!(ytd("2024-06-01"), Cents(0));
+        assert_eq!(ledger.commission_ytd_before("bob", date("2026-01-16")), Cents(21));
+        assert_eq!(ledger.commission_ytd_before("nobody", date("2026-01-16")), Cents(0));
+        assert_eq!(ledger.commission_ytd_before("Ann", date("2026-01-16")), Cents(0));
+        assert_eq!(Ledger::default().commission_ytd_before("ann", date("2026-01-16")), Cents(0));
+    }
+
+    #[test]
+    fn malformed_input_names_the_line() {
+        let cases: &[(&str, u64, &str)] = &[
+            ("date,sales_rep,orders,units,revenue,commission\n", 1, "header"),
+            ("sales_rep,date,orders,units,revenue_cents,commission_cents\n", 1, "header"),
+            ("date,sales_rep,orders,units,revenue_cents,commission_cents,x\n", 1, "header"),
+            ("garbage\n", 1, "header"),
+            ("2026-01-01,a,1,1,1,1\n", 1, "header"),
+        ];
+        for (text, line, needle) in cases {
+            let e = Ledger::parse(text.as_bytes()).unwrap_err();
+            assert_eq!(e.line, *line, "{text:?}: {e}");
+            assert!(e.reason.contains(needle), "{text:?}: {e}");
+        }
+        let body_cases: &[(&str, u64, &str)] = &[
+            ("2026-01-01,a,1,1,1,1\n2026-02-30,b,1,1,1,1\n", 3, "date"),
+            ("2026-01-01,a,x,1,1,1\n", 2, "orders"),
+            ("2026-01-01,a,1,-1,1,1\n", 2, "units"),
+            ("2026-01-01,a,1,1,1.5,1\n", 2, "revenue_cents"),
+            ("2026-01-01,a,1,1,1,+1\n", 2, "commission_cents"),
+            ("2026-01-01,a,1,1,1, 1\n", 2, "commission_cents"),
+            ("2026-01-01,a,1,1,9223372036854775808,1\n", 2, "revenue_cents"),
+            ("2026-01-01,a,1,1,1,\n", 2, "commission_cents"),
+            ("2026-01-01,,1,1,1,1\n", 2, "sales_rep"),
+            ("2026-01-01,a,1,1,1\n", 2, "5 fields"),
+            ("2026-01-01,a,1,1,1,1,1\n", 2, "7 fields"),
+            ("2026-01-01,\"x\ny\",1,1,1,1\n2026-01-01,a,1,1,1\n", 4, "fields"),
+            ("2026-01-01,a,1,1,1,1\n2026-01-02,a,1,1,1,1\n2026-01-01,a,2,2,2,2\n", 4, "line 2"),
+        ];
+        for (body, line, needle) in body_cases {
+            let text = format!("{HEADER}{body}");
+            let e = Ledger::parse(text.as_bytes()).unwrap_err();
+            assert_eq!(e.line, *line, "{body:?}: {e}");
+            assert!(e.reason.contains(needle), "{body:?}: {e}");
+        }
+        let mut bad_utf8 = HEADER.as_bytes().to_vec();
+        bad_utf8.extend_from_slice(b"2026-01-01,\xff,1,1,1,1\n");
+        assert_eq!(Ledger::parse(&bad_utf8).unwrap_err().line, 2);
+    }
+
+    #[test]
+    fn day_rows_use_each_reps_rate() {
+        let mut reps = std::collections::BTreeMap::new();
+        let rep = |orders, units, cents| RepDay {
+            orders,
+            units,
+            revenue: Cents(cents),
+            regions: Default::default(),
+        };
+        reps.insert("Ada".to_owned(), rep(2, 5, 10_000));
+        reps.insert("Bob".to_owned(), rep(1, 1, 250)); // 5 % of 2.50 = 12.5 cents → 12 (even)
+        let day = DaySummary {
+            date: date("2026-01-15"),
+            rows: 3,
+            units: 6,
+            revenue: Cents(10_250),
+            reps,
+            regions: Default::default(),
+            products: Default::default(),
+            sha256: [0; 32],
+            bytes: 0,
+            extra_columns: vec![],
+        };
+        let mut comp = Compensation::default();
+        comp.overrides.insert("Ada".to_owned(), 700);
+        let rows = day_rows(&day, &comp);
+        assert_eq!(
+            rows,
+            vec![
+                LedgerRow {
+                    date: date("2026-01-15"),
+                    sales_rep: "Ada".to_owned(),
+                    orders: 2,
+                    units: 5,
+                    revenue: Cents(10_000),
+                    commission: Cents(700),
+                },
+                LedgerRow {
+                    date: date("2026-01-15"),
+                    sales_rep: "Bob".to_owned(),
+                    orders: 1,
+                    units: 1,
+                    revenue: Cents(250),
+                    commission: Cents(12),
+                },
+            ]
+        );
+    }
+}

@@ -1,0 +1,564 @@
+//! The SQS message body `{"datafilelocation":"s3://BUCKET/KEY"}` and the guard on what it may point at. (pure)
+//!
+//! Anyone who can `SendMessage` to the queue chooses what reportsengine reads and where it
+//! writes, with reportsengine's own credentials. [`SalesMessage::trusted_key`] is the guard
+//! against that confused deputy: only the configured bucket, only keys shaped exactly like the
+//! ones salesapp writes, and nothing an S3 client or a later path join could reinterpret.
+use crate::{
+    ledger::{format_date, parse_date},
+    sales::SalesDate,
+};
+
+/// A parsed message. `bucket` is a syntactically valid S3 bucket name and `key` non-empty;
+/// nothing more is promised until [`SalesMessage::trusted_key`] has accepted it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SalesMessage {
+    pub bucket: String,
+    pub key: String,
+    pub date: Option<SalesDate>,
+    /// Lowercase hex, 64 digits.
+    pub sha256: Option<String>,
+    pub rows: Option<u64>,
+}
+
+/// Why a message is refused, in plain words (it goes into the quarantine record).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct MessageError(pub String);
+
+/// The longest key S3 accepts; anything longer cannot be ours.
+const MAX_KEY_BYTES: usize = 1024;
+/// The longest `NAME` in `sales/YYYY-MM-DD/NAME.csv`.
+const MAX_NAME_CHARS: usize = 100;
+
+/// The JSON form. Fields are raw values so that type errors get our own words; serde's derive
+/// refuses a known key given twice, so `{"datafilelocation":A,"datafilelocation":B}` cannot
+/// mean one thing to us and another to some other parser. Unknown keys are ignored.
+#[derive(serde::Deserialize)]
+struct Wire {
+    datafilelocation: Option<serde_json::Value>,
+    date: Option<serde_json::Value>,
+    sha256: Option<serde_json::Value>,
+    rows: Option<serde_json::Value>,
+}
+
+fn err(s: impl Into<String>) -> MessageError {
+    MessageError(s.into())
+}
+
+impl SalesMessage {
+    /// Parses strict JSON or the lab's hand-sent form `{datafilelocation:s3://BUCKET/KEY}`.
+    ///
+    /// In JSON, `null` for an optional field means absent (some producers write it that way).
+    pub fn parse(body: &str) -> Result<SalesMessage, MessageError> {
+        let trimmed = body.trim();
+        if trimmed.is_empty() {
+            return Err(err("empty message body"));
+        }
+        match serde_json::from_str::<serde_json::Value>(trimmed) {
+            Ok(serde_json::Value::Object(_)) => Self::parse_json(trimmed),
+            Ok(other) => Err(err(format!("not a JSON object: the body is {}", json_kind(&other)))),
+            Err(_) => match hand_form(trimmed) {
+                Some(url) => {
+                    let (bucket, key) = parse_s3_url(url)?;
+                    Ok(SalesMessage { bucket, key, date: None, sha256: None, rows: None })
+                }
+                None => Err(err(format!(
+                    "not JSON and not the {{datafilelocation:s3://…}} form: {}",
+                    excerpt(trimmed)
+                ))),
+            },
+        }
+    }
+
+    fn parse_json(body: &str) -> Result<SalesMessage, MessageError> {
+        let wire: Wire = serde_json::from_str(body)
+            .map_err(|e| err(format!("malformed message: {}", e.to_string().replace('`', "'"))))?;
+        let location = match wire.datafilelocation {
+            None => return Err(err("no datafilelocation")),
+            Some(serde_json::Value::String(s)) => s,
+            Some(other) => {
+                return Err(err(format!("datafilelocation is {}, not a string", json_kind(&other))))
+            }
+        };
+        let (bucket, key) = parse_s3_url(&location)?;
+        let date = match wire.date {
+            None => None,
+            Some(serde_json::Value::String(s)) => {
+                Some(parse_date(&s).ok_or_else(|| {
+                    err(format!("date is not a YYYY-MM-DD date: {}", excerpt(&s)))
+                })?)
+            }
+            Some(other) => return Err(err(format!("date is {}, not a string", json_kind(&other)))),
+        };
+        let sha256 = match wire.sha256 {
+            None => None,
+            Some(serde_json::Value::String(s))
+                if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) =>
+            {
+                Some(s.to_ascii_lowercase())
+            }
+            Some(other) => {
+                return Err(err(format!(
+                    "sha256 is not 64 hex digits: {}",
+                    excerpt(&other.to_string())
+                )))
+            }
+        };
+        let rows = match wire.rows {
+            None => None,
+            Some(v) => Some(v.as_u64().ok_or_else(|| {
+                err(format!("rows is not a non-negative integer: {}", excerpt(&v.to_string())))
+            })?),
+        };
+        Ok(SalesMessage { bucket, key, date, sha256, rows })
+    }
+
+    /// The canonical JSON body salesapp sends: keys in the order
+    /// `datafilelocation, date, sha256, rows`, absent options omitted, no whitespace.
+    pub fn to_body(&self) -> String {
+        // `Value::String(..).to_string()` is serde_json's infallible string escaping.
+        let json_str = |s: String| serde_json::Value::String(s).to_string();
+        let mut out = format!(
+            "{{\"datafilelocation\":{}",
+            json_str(format!("s3://{}/{}", self.bucket, self.key))
+        );
+        if let Some(d) = self.date {
+            out.push_str(&format!(",\"date\":{}", json_str(format_date(d))));
+        }
+        if let Some(h) = &self.sha256 {
+            out.push_str(&format!(",\"sha256\":{}", json_str(h.clone())));
+        }
+        if let Some(r) = self.rows {
+            out.push_str(&format!(",\"rows\":{r}"));
+        }
+        out.push('}');
+        out
+    }
+
+    /// Confused-deputy guard: the bucket must be `trusted_bucket` and the key `sales/YYYY-MM-DD/<name>.csv`
+    /// with no tricks; returns the date named by the key.
+    ///
+    /// The checks are deliberately redundant with the final shape test: each names the trick
+    /// it caught, which is what the quarantine record should say. When the message also carries
+    /// a `date`, it must agree with the key's.
+    pub fn trusted_key(&self, trusted_bucket: &str) -> Result<SalesDate, MessageError> {
+        if self.bucket != trusted_bucket {
+            return Err(err(format!(
+                "bucket {} is not the configured bucket {trusted_bucket}",
+                excerpt(&self.bucket)
+            )));
+        }
+        let key = self.key.as_str();
+        if key.len() > MAX_KEY_BYTES {
+            return Err(err(format!("key is {} bytes, over S3's {MAX_KEY_BYTES}", key.len())));
+        }
+        if let Some(c) = key.chars().find(|c| c.is_control() || c.is_whitespace()) {
+            return Err(err(format!("key contains a control or space character {c:?}")));
+        }
+        if let Some(c) = key.chars().find(|c| matches!(c, '\\' | '%' | '?' | '#' | '@')) {
+            return Err(err(format!("key contains {c:?}: {}", excerpt(key))));
+        }
+        if key.starts_with('/') {
+            return Err(err(format!("key is an absolute path: {}", excerpt(key))));
+        }
+        if key.contains("..") || key.contains("//") {
+            return Err(err(format!("key contains `..` or `//`: {}", excerpt(key))));
+        }
+        let shape_error = || err(format!("key is not sales/YYYY-MM-DD/NAME.csv: {}", excerpt(key)));
+        let mut parts = key.split('/');
+        let (Some("sales"), Some(date), Some(file), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(shape_error());
+        };
+        let date = parse_date(date).ok_or_else(shape_error)?;
+        let name = file.strip_suffix(".csv").ok_or_else(shape_error)?;
+        let name_ok = (1..=MAX_NAME_CHARS).contains(&name.len())
+            && !name.starts_with('.')
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        if !name_ok {
+            return Err(shape_error());
+        }
+        if let Some(d) = self.date {
+            if d != date {
+                return Err(err(format!(
+                    "message date {} does not match the key's date {}",
+                    format_date(d),
+                    format_date(date)
+                )));
+            }
+        }
+        Ok(date)
+    }
+}
+
+/// Recognises `{datafilelocation:VALUE}` where the key and the value may each be quoted or not,
+/// with whitespace around the tokens. Returns the URL. Nothing else is accepted: no other key,
+/// no escapes inside quotes, no trailing text.
+fn hand_form(s: &str) -> Option<&str> {
+    let inner = s.strip_prefix('{')?.strip_suffix('}')?.trim();
+    let rest = inner
+        .strip_prefix("\"datafilelocation\"")
+        .or_else(|| inner.strip_prefix("datafilelocation"))?;
+    let value = rest.trim_start().strip_prefix(':')?.trim();
+    let url = match value.strip_prefix('"') {
+        Some(quoted) => quoted.strip_suffix('"')?,
+        None => value,
+    };
+    let bad = |c: char| c.is_whitespace() || c.is_control() || matches!(c, '"' | '{' | '}' | ',');
+    if url.is_empty() || url.contains(bad) {
+        return None;
+    }
+    Some(url)
+}
+
+/// `s3://BUCKET/KEY` → (bucket, key). The key is kept verbatim (no decoding of any kind).
+fn parse_s3_url(url: &str) -> Result<(String, String), MessageError> {
+    let not_s3 = || err(format!("not an s3:// URL: {}", excerpt(url)));
+    let rest = url.strip_prefix("s3://").ok_or_else(not_s3)?;
+    let (bucket, key) = rest.split_once('/').ok_or_else(not_s3)?;
+    if !valid_bucket(bucket) {
+        return Err(err(format!("not a valid S3 bucket name: {}", excerpt(bucket))));
+    }
+    if key.is_empty() {
+        return Err(err(format!("no object key after the bucket: {}", excerpt(url))));
+    }
+    Ok((bucket.to_owned(), key.to_owned()))
+}
+
+/// S3's general-purpose bucket naming rules: 3–63 characters of `a-z0-9.-`, starting and ending
+/// with a letter or digit, no `..`, not shaped like an IPv4 address. This rejects `user@host`,
+/// `host:port` and uppercase lookalikes before anything is compared.
+fn valid_bucket(b: &str) -> bool {
+    let bytes = b.as_bytes();
+    let edge = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+    (3..=63).contains(&bytes.len())
+        && bytes.iter().all(|c| edge(c) || *c == b'-' || *c == b'.')
+        && bytes.first().is_some_and(edge)
+        && bytes.last().is_some_and(edge)
+        && !b.contains("..")
+        && b.parse::<std::net::Ipv4Addr>().is_err()
+}
+
+fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// At most 80 characters of hostile text, with control characters made visible, for errors
+/// that end up in logs and quarantine records.
+fn excerpt(s: &str) -> String {
+    let mut out: String = s.chars().take(80).flat_map(char::escape_debug).collect();
+    if s.chars().nth(80).is_some() {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BUCKET: &str = "123456789012-lab-us-east-1-restrictedbucket";
+
+    fn date(s: &str) -> SalesDate {
+        parse_date(s).unwrap()
+    }
+
+    /// parse then guard; Ok(date) when the message may be acted on.
+    fn check(body: &str) -> Result<SalesDate, MessageError> {
+        SalesMessage::parse(body)?.trusted_key(BUCKET)
+    }
+
+    #[test]
+    fn parses_the_canonical_form() {
+        let m = SalesMessage::parse(&format!(
+            r#"{{"datafilelocation":"s3://{BUCKET}/sales/2026-01-15/sales.csv","date":"2026-01-15","sha256":"{}","rows":1000,"extra":{{"x":1}}}}"#,
+            "AB".repeat(32)
+        ))
+        .unwrap();
+        assert_eq!(m.bucket, BUCKET);
+        assert_eq!(m.key, "sales/2026-01-15/sales.csv");
+        assert_eq!(m.date, Some(date("2026-01-15")));
+        assert_eq!(m.sha256.as_deref(), Some("ab".repeat(32).as_str()));
+        assert_eq!(m.rows, Some(1000));
+        assert_eq!(m.trusted_key(BUCKET), Ok(date("2026-01-15")));
+    }
+
+    #[test]
+    fn to_body_is_canonical_and_round_trips() {
+        let full = SalesMessage {
+            bucket: "my-bucket".into(),
+            key: "sales/2026-01-15/sales.csv".into(),
+            date: Some(date("2026-01-15")),
+            sha256: Some("0f".repeat(32)),
+            rows: Some(42),
+        };
+        assert_eq!(
+            full.to_body(),
+            format!(
+                r#"{{"datafilelocation":"s3://my-bucket/sales/2026-01-15/sales.csv","date":"2026-01-15","sha256":"{}","rows":42}}"#,
+                "0f".repeat(32)
+            )
+        );
+        assert_eq!(SalesMessage::parse(&full.to_body()), Ok(full.clone()));
+        let bare = SalesMessage { date: None, sha256: None, rows: None, ..full };
+        assert_eq!(
+            bare.to_body(),
+            r#"{"datafilelocation":"s3://my-bucket/sales/2026-01-15/sales.csv"}"#
+        );
+        assert_eq!(SalesMessage::parse(&bare.to_body()), Ok(bare));
+        // A key needing JSON escapes still round-trips (the guard refuses it later).
+        let odd = SalesMessage {
+            bucket: "my-bucket".into(),
+            key: "a\"b\\c\n".into(),
+            date: None,
+            sha256: None,
+            rows: None,
+        };
+        assert_eq!(SalesMessage::parse(&odd.to_body()), Ok(odd));
+    }
+
+    #[test]
+    fn hand_forms() {
+        let k = format!("s3://{BUCKET}/sales/2026-01-15/sales.csv");
+        for body in [
+            format!("{{datafilelocation:{k}}}"),
+            format!("  {{ datafilelocation : {k} }}\n"),
+            format!("{{\"datafilelocation\":{k}}}"),
+            format!("{{datafilelocation:\"{k}\"}}"),
+            format!("{{\"datafilelocation\": {k} }}"),
+        ] {
+            assert_eq!(check(&body), Ok(date("2026-01-15")), "{body:?}");
+        }
+        for body in [
+            format!("{{datafilelocation:{k}"),
+            format!("datafilelocation:{k}"),
+            format!("{{datafilelocation:{k}}} x"),
+            format!("{{datafilelocation={k}}}"),
+            format!("{{datafilelocation:{k},rows:3}}"),
+            format!("{{Datafilelocation:{k}}}"),
+            format!("{{data file location:{k}}}"),
+            format!("{{datafilelocation:\"{k}}}"),
+            format!("{{datafilelocation:{k} extra}}"),
+            "{datafilelocation:}".to_owned(),
+            "{}".to_owned(),
+        ] {
+            assert!(SalesMessage::parse(&body).is_err(), "{body:?}");
+        }
+    }
+
+    #[test]
+    fn error_messages_are_plain() {
+        let e = |b: &str| SalesMessage::parse(b).unwrap_err().0;
+        assert!(e("hello").starts_with("not JSON and not the {datafilelocation:s3://…} form"));
+        assert_eq!(e(r#"{"bucket":"x"}"#), "no datafilelocation");
+        assert!(e(r#"{"datafilelocation":"https://x/y"}"#).starts_with("not an s3:// URL: "));
+        assert!(e("{datafilelocation:/tmp/x}").starts_with("not an s3:// URL: "));
+        assert_eq!(e("   "), "empty message body");
+        assert!(e("[1]").contains("an array"));
+        assert!(e(r#"{"datafilelocation":5}"#).contains("a number, not a string"));
+        assert!(e(r#"{"datafilelocation":"s3://Bucket/k"}"#).contains("bucket name"));
+        assert!(e(r#"{"datafilelocation":"s3://bucket"}"#).starts_with("not an s3:// URL"));
+        assert!(e(r#"{"datafilelocation":"s3://bucket/"}"#).contains("no object key"));
+        assert!(e(r#"{"datafilelocation":"s3://bucket/k","date":"2026-02-30"}"#).contains("date"));
+        assert!(e(r#"{"datafilelocation":"s3://bucket/k","sha256":"abc"}"#).contains("sha256"));
+        assert!(e(r#"{"datafilelocation":"s3://bucket/k","rows":-1}"#).contains("rows"));
+        assert!(e(r#"{"datafilelocation":"s3://bucket/k","rows":1.5}"#).contains("rows"));
+        assert!(e(r#"{"datafilelocation":"s3://bucket/k","rows":"3"}"#).contains("rows"));
+        let long = e(&"x".repeat(10_000));
+        assert!(long.chars().count() < 200, "errors are bounded: {long}");
+    }
+
+    #[test]
+    fn nulls_mean_absent() {
+        let m = SalesMessage::parse(
+            r#"{"datafilelocation":"s3://bucket/k","date":null,"sha256":null,"rows":null}"#,
+        )
+        .unwrap();
+        assert_eq!((m.date, m.sha256, m.rows), (None, None, None));
+    }
+
+    #[test]
+    fn bucket_names() {
+        for good in ["abc", "my-bucket", "my.bucket.1", "1bucket", &"a".repeat(63)] {
+            assert!(valid_bucket(good), "{good}");
+        }
+        for bad in [
+            "ab",
+            &"a".repeat(64),
+            "-abc",
+            "abc-",
+            ".abc",
+            "abc.",
+            "a..b",
+            "ABC",
+            "a_b",
+            "192.168.1.1",
+            "user@bucket",
+            "bucket:443",
+            "buсket",
+            "",
+            "a b",
+        ] {
+            assert!(!valid_bucket(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn hostile_and_malformed_bodies() {
+        let ok = |d: &str| Ok::<_, ()>(date(d));
+        let url = |k: &str| format!(r#"{{"datafilelocation":"s3://{BUCKET}/{k}"}}"#);
+        let long_name = format!("sales/2026-01-15/{}.csv", "a".repeat(101));
+        let max_name = format!("sales/2026-01-15/{}.csv", "a".repeat(100));
+        let huge_key = format!("sales/2026-01-15/{}.csv", "a/".repeat(600));
+        let table: Vec<(String, Result<SalesDate, ()>)> = vec![
+            // Accepted.
+            (url("sales/2026-01-15/sales.csv"), ok("2026-01-15")),
+            (url("sales/2024-02-29/Day_1.v2-final.csv"), ok("2024-02-29")),
+            (url(&max_name), ok("2026-01-15")),
+            (
+                format!("{{datafilelocation:s3://{BUCKET}/sales/2026-01-15/sales.csv}}"),
+                ok("2026-01-15"),
+            ),
+            (
+                format!(
+                    r#"{{"datafilelocation":"s3://{BUCKET}/sales/2026-01-15/sales.csv","date":"2026-01-15"}}"#
+                ),
+                ok("2026-01-15"),
+            ),
+            // The lab's own hand-sent example: a file at the bucket's root.
+            (format!("{{datafilelocation:s3://{BUCKET}/test.txt}}"), Err(())),
+            // Other buckets, and tricks around the bucket name.
+            (
+                r#"{"datafilelocation":"s3://other-bucket/sales/2026-01-15/sales.csv"}"#.into(),
+                Err(()),
+            ),
+            (
+                format!(r#"{{"datafilelocation":"s3://{BUCKET}x/sales/2026-01-15/sales.csv"}}"#),
+                Err(()),
+            ),
+            (
+                format!(
+                    r#"{{"datafilelocation":"s3://user@{BUCKET}/sales/2026-01-15/sales.csv"}}"#
+                ),
+                Err(()),
+            ),
+            (
+                format!(r#"{{"datafilelocation":"s3://{BUCKET}:443/sales/2026-01-15/sales.csv"}}"#),
+                Err(()),
+            ),
+            (
+                format!(r#"{{"datafilelocation":"S3://{BUCKET}/sales/2026-01-15/sales.csv"}}"#),
+                Err(()),
+            ),
+            (
+                format!(
+                    r#"{{"datafilelocation":"https://{BUCKET}.s3.amazonaws.com/sales/2026-01-15/sales.csv"}}"#
+                ),
+                Err(()),
+            ),
+            (
+                format!(r#"{{"datafilelocation":"s3:///{BUCKET}/sales/2026-01-15/sales.csv"}}"#),
+                Err(()),
+            ),
+            (
+                format!(
+                    r#"{{"datafilelocation":"s3://{}/sales/2026-01-15/sales.csv"}}"#,
+                    BUCKET.to_uppercase()
+                ),
+                Err(()),
+            ),
+            // Traversal and path games.
+            (url("../x"), Err(())),
+            (url("sales/2026-01-15/../2026-01-16/sales.csv"), Err(())),
+            (url("sales/2026-01-01/%2e%2e/x.csv"), Err(())),
+            (url("sales/2026-01-15/sales%2Ecsv"), Err(())),
+            (url("/sales/2026-01-15/sales.csv"), Err(())),
+            (url("sales//2026-01-15/sales.csv"), Err(())),
+            (url("sales/2026-01-15//sales.csv"), Err(())),
+            (url(r"sales\\2026-01-15\\sales.csv"), Err(())),
+            (url("sales/2026-01-15/sales.csv?versionId=1"), Err(())),
+            (url("sales/2026-01-15/sales.csv#x"), Err(())),
+            (url("sales/2026-01-15/a@b.csv"), Err(())),
+            (url("sales/2026-01-15/sa les.csv"), Err(())),
+            (url(r"sales/2026-01-15/sales.csv\u0000"), Err(())),
+            (url(r"sales/2026-01-15/sa\tles.csv"), Err(())),
+            (url(r"sales/2026-01-15/sales\u00a0.csv"), Err(())),
+            (url("sales/2026-01-15/.hidden.csv"), Err(())),
+            (url("sales/2026-01-15/.csv"), Err(())),
+            (url("sales/2026-01-15/sales.CSV"), Err(())),
+            (url("sales/2026-01-15/sales.csv.exe"), Err(())),
+            (url("sales/2026-01-15/sub/sales.csv"), Err(())),
+            (url("sales/2026-01-15"), Err(())),
+            (url("Sales/2026-01-15/sales.csv"), Err(())),
+            (url("reports/2026-01-15/report.csv"), Err(())),
+            (url("compensation/ledger.csv"), Err(())),
+            (url("sales/2026-02-30/sales.csv"), Err(())),
+            (url("sales/2026-1-15/sales.csv"), Err(())),
+            (url(&long_name), Err(())),
+            (url(&huge_key), Err(())),
+            // Unicode lookalikes: Cyrillic 'а', fullwidth digits, division slash, fullwidth dot.
+            (url("sаles/2026-01-15/sales.csv"), Err(())),
+            (url("sales/２026-01-15/sales.csv"), Err(())),
+            (url("sales∕2026-01-15∕sales.csv"), Err(())),
+            (url("sales/2026-01-15/sales．csv"), Err(())),
+            (url("sales/2026-01-15/ѕales.csv"), Err(())),
+            // Message date disagreeing with the key's.
+            (
+                format!(
+                    r#"{{"datafilelocation":"s3://{BUCKET}/sales/2026-01-15/sales.csv","date":"2026-01-16"}}"#
+                ),
+                Err(()),
+            ),
+            // Not messages at all.
+            ("".into(), Err(())),
+            ("   \n".into(), Err(())),
+            ("[]".into(), Err(())),
+            (format!(r#"["s3://{BUCKET}/sales/2026-01-15/sales.csv"]"#), Err(())),
+            ("42".into(), Err(())),
+            ("null".into(), Err(())),
+            (format!(r#""s3://{BUCKET}/sales/2026-01-15/sales.csv""#), Err(())),
+            (
+                format!(
+                    r#"{{"message":{{"datafilelocation":"s3://{BUCKET}/sales/2026-01-15/sales.csv"}}}}"#
+                ),
+                Err(()),
+            ),
+            (
+                format!(
+                    r#"{{"datafilelocation":{{"s3":"s3://{BUCKET}/sales/2026-01-15/sales.csv"}}}}"#
+                ),
+                Err(()),
+            ),
+            (
+                format!(r#"{{"datafilelocation":["s3://{BUCKET}/sales/2026-01-15/sales.csv"]}}"#),
+                Err(()),
+            ),
+            (r#"{"datafilelocation":123}"#.into(), Err(())),
+            (r#"{"datafilelocation":""}"#.into(), Err(())),
+            (
+                format!(
+                    r#"{{"datafilelocation":"s3://{BUCKET}/sales/2026-01-15/sales.csv","datafilelocation":"s3://evil/x"}}"#
+                ),
+                Err(()),
+            ),
+            (
+                format!(r#"{{"datafilelocation":"s3://{BUCKET}/sales/2026-01-15/sales.csv""#),
+                Err(()),
+            ),
+        ];
+        assert!(table.len() >= 20);
+        for (body, want) in &table {
+            let got = check(body).map_err(|_| ());
+            assert_eq!(&got, want, "{body:?} → {:?}", check(body));
+        }
+    }
+}

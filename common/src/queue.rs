@@ -1,0 +1,116 @@
+//! The three SQS operations the lab's policy allows: SendMessage, ReceiveMessage,
+//! DeleteMessage, on the one configured queue.
+//!
+//! The queue URL comes from configuration (no `sqs:GetQueueUrl`), its visibility timeout
+//! too (no `sqs:GetQueueAttributes`), and a message cannot be hidden for longer while it is
+//! worked on (no `sqs:ChangeMessageVisibility`): none of those calls exist here.
+
+use std::time::Duration;
+
+use aws_sdk_sqs::types::MessageSystemAttributeName;
+
+use crate::aws::{classify, receive_attempt_timeout, to_error};
+use crate::error::{Error, Result};
+
+/// SQS returns at most 10 messages per ReceiveMessage.
+pub const MAX_BATCH: i32 = 10;
+
+/// One received message.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub message_id: String,
+    pub receipt_handle: String,
+    pub body: String,
+    /// `ApproximateReceiveCount`: 1 on first delivery.
+    pub receive_count: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct Queue {
+    client: aws_sdk_sqs::Client,
+    url: String,
+}
+
+impl Queue {
+    pub fn new(client: aws_sdk_sqs::Client, url: impl Into<String>) -> Queue {
+        Queue { client, url: url.into() }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// SendMessage; returns the message id.
+    pub async fn send(&self, body: &str) -> Result<String> {
+        let out = self
+            .client
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(body)
+            .send()
+            .await
+            .map_err(|e| to_error("SendMessage", &self.url, classify(&e)))?;
+        Ok(out.message_id().unwrap_or_default().to_string())
+    }
+
+    /// ReceiveMessage with a long poll of `wait`. Its attempt timeout is raised above the
+    /// poll (the clients' default is shorter) so a healthy empty poll is not cut short.
+    /// Dropping the future cancels the poll at once (used on shutdown).
+    pub async fn receive(&self, max: i32, wait: Duration) -> Result<Vec<Received>> {
+        let wait_secs = i32::try_from(wait.as_secs()).unwrap_or(20).min(20);
+        let timeouts = aws_sdk_sqs::config::timeout::TimeoutConfig::builder()
+            .operation_attempt_timeout(receive_attempt_timeout(wait))
+            .build();
+        let out = self
+            .client
+            .receive_message()
+            .queue_url(&self.url)
+            .max_number_of_messages(max.clamp(1, MAX_BATCH))
+            .wait_time_seconds(wait_secs)
+            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .customize()
+            .config_override(aws_sdk_sqs::config::Builder::default().timeout_config(timeouts))
+            .send()
+            .await
+            .map_err(|e| to_error("ReceiveMessage", &self.url, classify(&e)))?;
+        let mut received = Vec::new();
+        for m in out.messages.unwrap_or_default() {
+            let (Some(message_id), Some(receipt_handle)) = (m.message_id, m.receipt_handle) else {
+                // Without a receipt handle a message cannot be deleted; without an id it
+                // cannot be tracked. SQS always sends both; skip (it will be redelivered).
+                tracing::warn!("ReceiveMessage returned a message without id or receipt handle");
+                continue;
+            };
+            let receive_count = m
+                .attributes
+                .as_ref()
+                .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(1);
+            received.push(Received {
+                message_id,
+                receipt_handle,
+                body: m.body.unwrap_or_default(),
+                receive_count,
+            });
+        }
+        Ok(received)
+    }
+
+    /// DeleteMessage.
+    pub async fn delete(&self, receipt_handle: &str) -> Result<()> {
+        self.client
+            .delete_message()
+            .queue_url(&self.url)
+            .receipt_handle(receipt_handle)
+            .send()
+            .await
+            .map_err(|e| to_error("DeleteMessage", &self.url, classify(&e)))?;
+        Ok(())
+    }
+}
+
+/// True when retrying the same call later may succeed.
+pub fn is_transient(err: &Error) -> bool {
+    matches!(err, Error::Unavailable { .. })
+}

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# THE test command (README, CI via .ci/run):
+#
+#   deploy/local/test.sh                 everything: fmt, clippy, build, all tests
+#   deploy/local/test.sh -- --nocapture  extra arguments go to `cargo test --workspace`
+#   deploy/local/test.sh pipeline        e.g. only tests whose name contains "pipeline"
+#
+# The end-to-end tests (crate e2e, tests/) start their own moto_server per test from
+# $MOTO_SERVER, i.e. <repo>/.venv-moto/bin/moto_server (moto[server]==5.2.5, created here
+# when missing), on 127.0.0.1 only.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+REPO="$PWD"
+START=$SECONDS
+CURRENT="setup"
+
+finish() {
+    local rc=$?
+    if [[ $rc -eq 0 ]]; then
+        printf '\ntest.sh: all checks PASSED in %ds\n' "$((SECONDS - START))"
+    else
+        printf '\ntest.sh: FAILED at step "%s" (exit %d) after %ds\n' "$CURRENT" "$rc" "$((SECONDS - START))" >&2
+    fi
+}
+trap finish EXIT
+
+step() {
+    CURRENT="$1"
+    printf '\n==> [%3ds] %s\n' "$((SECONDS - START))" "$1"
+}
+
+step "moto venv (.venv-moto, moto[server]==5.2.5)"
+deploy/local/emulator.sh venv
+export MOTO_SERVER="$REPO/.venv-moto/bin/moto_server"
+
+step "shell scripts parse"
+for f in deploy/local/*.sh .ci/run; do
+    bash -n "$f"
+done
+if command -v shellcheck >/dev/null; then
+    shellcheck deploy/local/*.sh .ci/run
+fi
+
+step "cargo fmt --all -- --check"
+cargo fmt --all -- --check
+
+step "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "cargo build --workspace --bins"
+cargo build --workspace --bins
+
+step "cargo test --workspace $*"
+cargo test --workspace "$@"
+
+# Further checks go here as they are added, each as its own step, e.g.:
+#   step "cargo deny check";        cargo deny check
+#   step "systemd-analyze verify";  systemd-analyze verify systemd/*.service
+#   step "cfn-lint";                .venv-moto/bin/cfn-lint deploy/cfn/*.yaml
+CURRENT="done"

@@ -1,0 +1,137 @@
+//! `reportsengine`: turns each queued day of sales into a report (SPEC §5).
+//!
+//! `run` is the daemon, `once` drains the queue and exits, `build` makes a report from a
+//! local file without AWS. What happens to one message is in `consumer.rs` (the loop, the
+//! slots, deletion) and `process.rs` (parse → guard → stream → build → upload).
+#![forbid(unsafe_code)]
+
+mod consumer;
+mod process;
+mod quarantine;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use common::cli::GlobalArgs;
+use common::config::Compensation;
+use common::error::Error;
+
+#[derive(Debug, Parser)]
+#[command(name = "reportsengine", version, about = "Builds daily sales reports from the queue")]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run as a daemon: long-poll the queue until SIGTERM/SIGINT.
+    Run,
+    /// Process messages until the queue answers empty, then exit.
+    Once,
+    /// Build the report of a local sales file into DIR (no AWS).
+    Build {
+        /// The day's sales CSV.
+        file: PathBuf,
+        /// Output directory.
+        #[arg(short, long, default_value = ".")]
+        output: PathBuf,
+        /// A local copy of compensation/ledger.csv, for year-to-date commission.
+        #[arg(long)]
+        ledger: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 64 } else { 0 });
+        }
+    };
+    common::logging::init(cli.global.log_level.as_deref());
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => ExitCode::from(common::cli::report_failure("reportsengine", &err) as u8),
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<u8> {
+    match cli.command {
+        Command::Build { file, output, ledger } => {
+            let compensation = build_compensation(&cli.global)?;
+            build(&file, &output, ledger.as_deref(), &compensation)?;
+            Ok(0)
+        }
+        Command::Run | Command::Once => {
+            let mode = if matches!(cli.command, Command::Run) {
+                consumer::Mode::Daemon
+            } else {
+                consumer::Mode::UntilEmpty
+            };
+            let config = cli.global.load_config()?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            runtime.block_on(async {
+                common::aws::check_private_sqs(&config).await?;
+                let engine = Arc::new(process::Engine::connect(config).await?);
+                let stats = consumer::consume(engine, mode, common::shutdown::signals()).await?;
+                Ok(stats.exit_code())
+            })
+        }
+    }
+}
+
+/// `build` needs only the commission rates: from the configuration when there is one, else
+/// the documented defaults (said so, since a report's commission depends on them).
+fn build_compensation(global: &GlobalArgs) -> anyhow::Result<Compensation> {
+    let path = global.config_path();
+    if global.config.is_none()
+        && std::env::var_os(common::config::CONFIG_ENV).is_none()
+        && !path.exists()
+    {
+        tracing::info!("no configuration file: default commission rate of 5.00 %");
+        return Ok(Compensation::default());
+    }
+    Ok(global.load_config()?.compensation)
+}
+
+fn build(
+    file: &Path,
+    out_dir: &Path,
+    ledger: Option<&Path>,
+    comp: &Compensation,
+) -> anyhow::Result<()> {
+    let label = file.display().to_string();
+    let day = common::local::validate_file(file, &label, None, &mut |_| {})?;
+    let ledger = match ledger {
+        Some(path) => {
+            let bytes = std::fs::read(path).map_err(|e| Error::io(path.display(), e))?;
+            common::ledger::Ledger::parse(&bytes)
+                .map_err(|e| Error::Rejected(format!("{}: {e}", path.display())))?
+        }
+        None => common::ledger::Ledger::default(),
+    };
+    let report = common::report::Report::build(
+        &day,
+        &label,
+        &ledger,
+        comp,
+        &common::program_version("reportsengine"),
+    );
+    std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir.display(), e))?;
+    for (name, body) in process::render(&report) {
+        common::local::write_atomically(&out_dir.join(name), body.as_bytes())?;
+    }
+    println!("{}", report.headline());
+    println!("wrote {}", out_dir.join("report.{csv,json,html}").display());
+    Ok(())
+}

@@ -1,0 +1,110 @@
+//! `salesapp`: validates a day's sales file, uploads it to the restricted bucket, merges the
+//! day into the compensation ledger and tells the reports engine (SPEC §5).
+#![forbid(unsafe_code)]
+
+mod upload;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use common::cli::GlobalArgs;
+use common::sales::SalesDate;
+
+#[derive(Debug, Parser)]
+#[command(name = "salesapp", version, about = "Uploads daily sales files for the reports engine")]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Validate FILE, upload it, merge it into the ledger, and queue it for a report.
+    Upload {
+        /// The day's sales CSV.
+        file: PathBuf,
+        /// The day FILE must be for (every row's date must match).
+        #[arg(long)]
+        date: Option<SalesDate>,
+        /// Overwrite a different file already uploaded for the same day.
+        #[arg(long)]
+        replace: bool,
+    },
+    /// Write deterministic, realistic sample sales data.
+    Generate {
+        #[arg(long)]
+        date: SalesDate,
+        #[arg(long)]
+        rows: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Output file [default: stdout]
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 64 } else { 0 });
+        }
+    };
+    common::logging::init(cli.global.log_level.as_deref());
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => ExitCode::from(common::cli::report_failure("salesapp", &err) as u8),
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Generate { date, rows, seed, output } => generate(date, rows, seed, output),
+        Command::Upload { file, date, replace } => {
+            let config = cli.global.load_config()?;
+            let runtime = runtime()?;
+            let summary = runtime.block_on(upload::upload(&config, &file, date, replace))?;
+            println!("{summary}");
+            Ok(())
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// Writes to a temporary file beside OUTPUT and renames it into place, so a spool watcher
+/// (or a person) never sees half a file.
+fn generate(date: SalesDate, rows: u64, seed: u64, output: Option<PathBuf>) -> anyhow::Result<()> {
+    match output {
+        None => {
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
+            common::generate::generate(date, rows, seed, &mut out)?;
+            out.flush()?;
+        }
+        Some(path) => {
+            let tmp = path.with_extension("csv.partial");
+            let file = std::fs::File::create(&tmp)
+                .map_err(|e| common::error::Error::io(tmp.display(), e))?;
+            let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+            common::generate::generate(date, rows, seed, &mut out)
+                .and_then(|()| out.flush())
+                .map_err(|e| common::error::Error::io(tmp.display(), e))?;
+            std::fs::rename(&tmp, &path)
+                .map_err(|e| common::error::Error::io(path.display(), e))?;
+        }
+    }
+    Ok(())
+}

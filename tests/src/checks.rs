@@ -1,0 +1,144 @@
+//! Assertions on what the pipeline leaves in the emulator, against [`crate::reference`].
+
+use serde_json::Value;
+
+use crate::reference::{self, DayRef};
+use crate::Emulator;
+
+/// `sales/D/sales.csv`
+pub fn sales_key(date: &str) -> String {
+    format!("sales/{date}/sales.csv")
+}
+
+/// `reports/D/<name>`
+pub fn report_key(date: &str, name: &str) -> String {
+    format!("reports/{date}/{name}")
+}
+
+pub const LEDGER_KEY: &str = "compensation/ledger.csv";
+
+/// Parses CSV bytes (RFC 4180, any line ending) into records, header included.
+pub fn parse_csv(bytes: &[u8]) -> Vec<Vec<String>> {
+    let mut rdr = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(bytes);
+    rdr.records().map(|r| r.expect("valid CSV").iter().map(str::to_string).collect()).collect()
+}
+
+/// Compares records one by one, reporting the first difference readably.
+#[track_caller]
+pub fn assert_records(what: &str, got: &[Vec<String>], want: &[Vec<String>]) {
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert_eq!(g, w, "{what}: record {i} differs (0 = header)");
+    }
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "{what}: {} records, want {} (extra/missing: {:?})",
+        got.len(),
+        want.len(),
+        if got.len() > want.len() { &got[want.len()..] } else { &want[got.len()..] }
+    );
+}
+
+/// `sales/D/sales.csv` is byte-identical to `bytes`, has metadata `sha256` and SSE AES256.
+#[track_caller]
+pub fn assert_sales_object(em: &Emulator, date: &str, bytes: &[u8]) {
+    let key = sales_key(date);
+    let got = em.get_object(&key).unwrap_or_else(|| panic!("{key} missing"));
+    assert!(
+        got == bytes,
+        "{key} differs from the uploaded file ({} vs {} bytes)",
+        got.len(),
+        bytes.len()
+    );
+    let info = em.head_object(&key).expect("head sales object");
+    let want = reference::sha256_hex(bytes);
+    let meta = info.metadata.get("sha256").map(|s| s.to_ascii_lowercase());
+    assert_eq!(
+        meta.as_deref(),
+        Some(want.as_str()),
+        "{key}: metadata sha256 ({:?})",
+        info.metadata
+    );
+    assert_eq!(info.sse.as_deref(), Some("AES256"), "{key}: server-side encryption");
+}
+
+/// The three report files of `day` exist and every number equals the reference's.
+/// `history`: the other days whose ledger rows exist (for the year-to-date commission).
+#[track_caller]
+pub fn assert_report(em: &Emulator, day: &DayRef, history: &[&DayRef]) {
+    let date = day.date.as_str();
+    // report.csv
+    let key = report_key(date, "report.csv");
+    let csv =
+        em.get_object(&key).unwrap_or_else(|| panic!("{key} missing; keys: {:?}", em.list_keys()));
+    let text = String::from_utf8(csv.clone()).expect("report.csv is UTF-8");
+    assert!(
+        text.starts_with("sales_rep,orders,units,revenue,commission,commission_ytd\n")
+            || text.starts_with("sales_rep,orders,units,revenue,commission,commission_ytd\r\n"),
+        "{key}: header line: {:?}",
+        text.lines().next()
+    );
+    assert_records(&key, &parse_csv(&csv), &reference::report_csv_records(day, history));
+
+    // report.json
+    let key = report_key(date, "report.json");
+    let json = em.get_object(&key).unwrap_or_else(|| panic!("{key} missing"));
+    let got: Value =
+        serde_json::from_slice(&json).unwrap_or_else(|e| panic!("{key}: not JSON: {e}"));
+    let want = reference::report_json(day, &sales_key(date), history);
+    let obj = got.as_object().unwrap_or_else(|| panic!("{key}: not an object"));
+    let mut keys: Vec<&str> = obj.keys().map(String::as_str).collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        ["date", "generated_by", "regions", "reps", "source", "top_products", "totals"],
+        "{key}: top-level keys"
+    );
+    for field in ["date", "source", "totals", "regions", "reps", "top_products"] {
+        assert_eq!(
+            got[field], want[field],
+            "{key}: `{field}` differs\n got: {}\nwant: {}",
+            got[field], want[field]
+        );
+    }
+    let gen = got["generated_by"].to_string();
+    assert!(gen.contains("reportsengine"), "{key}: generated_by = {gen}");
+
+    // report.html: present, self-contained, about this day.
+    let key = report_key(date, "report.html");
+    let html = em.get_object(&key).unwrap_or_else(|| panic!("{key} missing"));
+    let html = String::from_utf8(html).expect("report.html is UTF-8");
+    let lower = html.to_ascii_lowercase();
+    assert!(lower.contains("<html") && lower.contains("</html>"), "{key}: not an HTML document");
+    assert!(html.contains(date), "{key}: does not mention {date}");
+    for pat in ["src=\"http", "src='http", "href=\"http", "href='http", "@import", "url(http"] {
+        assert!(!lower.contains(pat), "{key}: not self-contained ({pat}…)");
+    }
+
+    // Every report object is encrypted.
+    for name in ["report.csv", "report.json", "report.html"] {
+        let info = em.head_object(&report_key(date, name)).expect("head report");
+        assert_eq!(info.sse.as_deref(), Some("AES256"), "{name}: server-side encryption");
+    }
+}
+
+/// `compensation/ledger.csv` holds exactly the rows of `days` (one entry per date).
+#[track_caller]
+pub fn assert_ledger(em: &Emulator, days: &[&DayRef]) {
+    let ledger = em.get_object(LEDGER_KEY).unwrap_or_else(|| panic!("{LEDGER_KEY} missing"));
+    assert_records(LEDGER_KEY, &parse_csv(&ledger), &reference::ledger_records(days));
+}
+
+/// No message left on the queue, visible or in flight.
+#[track_caller]
+pub fn assert_queue_empty(em: &Emulator) {
+    assert_eq!(em.queue_counts(), (0, 0), "queue (visible, in flight) should be empty");
+}
+
+/// Nothing under `quarantine/`.
+#[track_caller]
+pub fn assert_no_quarantine(em: &Emulator) {
+    let q: Vec<String> =
+        em.list_keys().into_iter().filter(|k| k.starts_with("quarantine/")).collect();
+    assert!(q.is_empty(), "unexpected quarantine objects: {q:?}");
+}
