@@ -17,19 +17,22 @@ use crate::error::Error;
 
 /// Attempts per call inside the SDK (the first try plus two retries).
 pub const SDK_MAX_ATTEMPTS: u32 = 3;
-/// A TCP connect to a VPC endpoint takes milliseconds; a security group that drops packets
+/// The default of `endpoints.connect_timeout`. A TCP connect to a VPC endpoint takes milliseconds; a security group that drops packets
 /// makes it hang instead, and this turns the hang into a clear, fast error.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// One attempt of any call but ReceiveMessage (an 8 MiB part at a slow 1 MiB/s fits).
+/// The default of `endpoints.attempt_timeout`: one attempt of any call but ReceiveMessage
+/// (an 8 MiB part at a slow 1 MiB/s fits).
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
 /// A body that sends nothing for this long is treated as stalled (no SDK timeout covers
-/// the body of a streaming GetObject once the headers have arrived).
+/// the body of a streaming GetObject once the headers have arrived). The S3 client's
+/// configured attempt timeout (`endpoints.attempt_timeout`) is used instead when it has one.
 pub const BODY_STALL_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The per-attempt timeout of ReceiveMessage: the long poll plus a margin, so a healthy
-/// 20 s poll is never cut short and a dead connection still ends.
-pub fn receive_attempt_timeout(wait_time: Duration) -> Duration {
-    wait_time + Duration::from_secs(10)
+/// The per-attempt timeout of ReceiveMessage: the long poll plus a margin (the configured
+/// attempt timeout, at most 10 s), so a healthy 20 s poll is never cut short and a dead
+/// connection still ends.
+pub fn receive_attempt_timeout(wait_time: Duration, attempt_timeout: Duration) -> Duration {
+    wait_time + attempt_timeout.min(Duration::from_secs(10))
 }
 
 /// The SDK configuration shared by both clients.
@@ -37,8 +40,8 @@ pub async fn sdk_config(config: &Config) -> Result<SdkConfig, Error> {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .timeout_config(
             TimeoutConfig::builder()
-                .connect_timeout(CONNECT_TIMEOUT)
-                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                .connect_timeout(config.endpoints.connect_timeout)
+                .operation_attempt_timeout(config.endpoints.attempt_timeout)
                 .build(),
         )
         .retry_config(RetryConfig::standard().with_max_attempts(SDK_MAX_ATTEMPTS));
@@ -65,10 +68,17 @@ pub fn s3_client(sdk: &SdkConfig, config: &Config) -> aws_sdk_s3::Client {
 }
 
 /// The SQS client: pinned endpoint from `[endpoints]` (e.g. the interface endpoint's name).
+/// With `require_private_sqs`, always pinned to the URL [`check_private_sqs`] checked.
 pub fn sqs_client(sdk: &SdkConfig, config: &Config) -> aws_sdk_sqs::Client {
     let mut builder = aws_sdk_sqs::config::Builder::from(sdk);
     if let Some(url) = &config.endpoints.sqs {
         builder = builder.endpoint_url(url);
+    } else if config.endpoints.require_private_sqs {
+        let region = configured_region(config)
+            .or_else(|| sdk.region().map(|r| r.to_string()))
+            .unwrap_or_default();
+        builder = builder
+            .endpoint_url(sqs_endpoint_url(config, &region, &|name| std::env::var(name).ok()));
     }
     aws_sdk_sqs::Client::from_conf(builder.build())
 }
@@ -157,6 +167,21 @@ where
     text
 }
 
+/// The IAM action AWS authorizes `operation` as (HeadObject as `s3:GetObject`, multipart
+/// calls as `s3:PutObject`, batches as their single forms).
+pub fn iam_action(operation: &str) -> &'static str {
+    match operation {
+        "GetObject" | "HeadObject" => "s3:GetObject",
+        "PutObject" | "CreateMultipartUpload" | "UploadPart" | "CompleteMultipartUpload" => {
+            "s3:PutObject"
+        }
+        "SendMessage" | "SendMessageBatch" => "sqs:SendMessage",
+        "ReceiveMessage" => "sqs:ReceiveMessage",
+        "DeleteMessage" | "DeleteMessageBatch" => "sqs:DeleteMessage",
+        _ => "an action the lab does not grant",
+    }
+}
+
 /// Which of the lab's controls typically causes a 403 on `operation`, for operators.
 pub fn denial_hint(operation: &str) -> &'static str {
     match operation {
@@ -171,7 +196,8 @@ pub fn denial_hint(operation: &str) -> &'static str {
              table is associated with the endpoint; the gateway endpoint policy (only the \
              restricted bucket); or the instance role lacking s3:PutObject."
         }
-        "SendMessage" | "ReceiveMessage" | "DeleteMessage" | "DeleteMessageBatch" => {
+        "SendMessage" | "SendMessageBatch" | "ReceiveMessage" | "DeleteMessage"
+        | "DeleteMessageBatch" => {
             "Usual causes: the SQS interface endpoint policy (only SendMessage, ReceiveMessage, \
              DeleteMessage on the lab's queue); the queue policy, which allows them only through \
              the interface endpoint (aws:sourceVpce) — check that endpoints.sqs or private DNS \
@@ -189,7 +215,11 @@ pub fn to_error(operation: &'static str, resource: impl Into<String>, failure: F
             operation,
             resource,
             code: if code.is_empty() { String::new() } else { format!(" {code}") },
-            hint: denial_hint(operation).to_string(),
+            hint: format!(
+                "It needs {} on this resource. {}",
+                iam_action(operation),
+                denial_hint(operation)
+            ),
         },
         Failure::NotFound => {
             Error::Service { operation, resource, detail: "not found (404)".into() }
@@ -234,27 +264,68 @@ impl Backoff {
     }
 }
 
-/// The SQS endpoint's host: the pinned `endpoints.sqs`, else the regional default.
+/// The SQS endpoint URL the client will use, as the SDK would choose it: `endpoints.sqs`,
+/// else `AWS_ENDPOINT_URL_SQS`, else `AWS_ENDPOINT_URL` (both ignored when
+/// `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true`), else the regional default. `env` reads the
+/// environment (a parameter so tests need not touch the process's).
+pub fn sqs_endpoint_url(
+    config: &Config,
+    region: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> String {
+    let env_set = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+    let ignore_env = env_set("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    config
+        .endpoints
+        .sqs
+        .clone()
+        .or_else(|| if ignore_env { None } else { env_set("AWS_ENDPOINT_URL_SQS") })
+        .or_else(|| if ignore_env { None } else { env_set("AWS_ENDPOINT_URL") })
+        .unwrap_or_else(|| format!("https://sqs.{region}.amazonaws.com"))
+}
+
+/// The region `check_private_sqs` uses for the default endpoint's name.
+fn configured_region(config: &Config) -> Option<String> {
+    config
+        .region
+        .clone()
+        .or_else(|| std::env::var("AWS_REGION").ok())
+        .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
+        .filter(|r| !r.is_empty())
+}
+
+/// The SQS endpoint's host and port (see [`sqs_endpoint_url`]).
 pub fn sqs_endpoint_host(config: &Config, region: &str) -> (String, u16) {
-    match &config.endpoints.sqs {
-        Some(url) => (
-            crate::config::url_host(url).unwrap_or_default().to_string(),
-            crate::config::url_port(url),
-        ),
-        None => (format!("sqs.{region}.amazonaws.com"), 443),
-    }
+    let url = sqs_endpoint_url(config, region, &|name| std::env::var(name).ok());
+    (crate::config::url_host(&url).unwrap_or_default().to_string(), crate::config::url_port(&url))
 }
 
 /// With `require_private_sqs`, resolves the SQS endpoint's host before anything is sent and
 /// refuses to start when any answer is a public address: then the interface endpoint's
 /// private DNS is not in effect and messages would leave through the NAT gateway.
+///
+/// It runs before any client exists (both binaries call it before [`sdk_config`]), and the
+/// host it checks is the one [`sqs_client`] then pins, so what was checked is what is used
+/// (an `endpoint_url` from a profile file cannot slip in between).
 pub async fn check_private_sqs(config: &Config) -> Result<(), Error> {
     if !config.endpoints.require_private_sqs {
         return Ok(());
     }
-    let region =
-        config.region.clone().or_else(|| std::env::var("AWS_REGION").ok()).unwrap_or_default();
-    let (host, port) = sqs_endpoint_host(config, &region);
+    let region = configured_region(config).unwrap_or_default();
+    let url = sqs_endpoint_url(config, &region, &|name| std::env::var(name).ok());
+    // Nothing pinned and no region: the default name would be `sqs..amazonaws.com`.
+    if region.is_empty() && url == "https://sqs..amazonaws.com" {
+        return Err(Error::Config(
+            "require_private_sqs: no region to name the SQS endpoint by: set `region` or \
+             endpoints.sqs (the interface endpoint's DNS name)"
+                .into(),
+        ));
+    }
+    let (host, port) = (
+        crate::config::url_host(&url).unwrap_or_default().to_string(),
+        crate::config::url_port(&url),
+    );
     let addrs: Vec<std::net::IpAddr> = tokio::net::lookup_host((host.as_str(), port))
         .await
         .map_err(|e| Error::Config(format!("require_private_sqs: cannot resolve {host}: {e}")))?
@@ -297,7 +368,12 @@ mod tests {
 
     #[test]
     fn receive_timeout_outlasts_the_long_poll() {
-        assert!(receive_attempt_timeout(Duration::from_secs(20)) > Duration::from_secs(20));
+        let twenty = Duration::from_secs(20);
+        assert_eq!(receive_attempt_timeout(twenty, ATTEMPT_TIMEOUT), twenty * 3 / 2);
+        assert_eq!(
+            receive_attempt_timeout(Duration::from_secs(1), Duration::from_secs(2)),
+            Duration::from_secs(3)
+        );
     }
 
     #[test]
@@ -305,5 +381,48 @@ mod tests {
         assert!(denial_hint("PutObject").contains("aws:sourceVpce"));
         assert!(denial_hint("GetObject").contains("missing object"));
         assert!(denial_hint("SendMessage").contains("interface endpoint"));
+        let e = to_error("UploadPart", "s3://b/k", Failure::Denied { code: "AccessDenied".into() });
+        let text = e.to_string();
+        assert!(text.starts_with("UploadPart on s3://b/k was denied (HTTP 403 AccessDenied)"));
+        assert!(text.contains("needs s3:PutObject"), "{text}");
+        assert!(text.contains("bucket's policy"), "{text}");
+        assert_eq!(e.exit_code(), crate::error::exit::NOPERM);
+        let e =
+            to_error("DeleteMessageBatch", "https://q", Failure::Denied { code: String::new() });
+        assert!(e.to_string().contains("(HTTP 403). It needs sqs:DeleteMessage"), "{e}");
+        assert!(e.to_string().contains("queue policy"), "{e}");
+    }
+
+    fn config(sqs: Option<&str>) -> Config {
+        let mut c =
+            Config::from_parts("t", "bucket = \"b-b\"\nqueue_url = \"https://q/1/q\"\n", &[], &[])
+                .unwrap();
+        c.endpoints.sqs = sqs.map(str::to_string);
+        c
+    }
+
+    #[test]
+    fn the_checked_sqs_endpoint_is_the_one_the_sdk_would_use() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
+        };
+        let none = env(&[]);
+        assert_eq!(
+            sqs_endpoint_url(&config(None), "eu-west-1", &none),
+            "https://sqs.eu-west-1.amazonaws.com"
+        );
+        let both = env(&[
+            ("AWS_ENDPOINT_URL_SQS", "http://10.0.1.5"),
+            ("AWS_ENDPOINT_URL", "http://10.9.9.9"),
+        ]);
+        assert_eq!(sqs_endpoint_url(&config(None), "r", &both), "http://10.0.1.5");
+        assert_eq!(sqs_endpoint_url(&config(Some("https://vpce-1")), "r", &both), "https://vpce-1");
+        let global = env(&[("AWS_ENDPOINT_URL", "http://10.9.9.9")]);
+        assert_eq!(sqs_endpoint_url(&config(None), "r", &global), "http://10.9.9.9");
+        let ignored = env(&[
+            ("AWS_ENDPOINT_URL_SQS", "http://10.0.1.5"),
+            ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true"),
+        ]);
+        assert_eq!(sqs_endpoint_url(&config(None), "r", &ignored), "https://sqs.r.amazonaws.com");
     }
 }

@@ -31,8 +31,31 @@ impl GlobalArgs {
     pub fn load_config(&self) -> Result<Config, Error> {
         let env: Vec<(String, String)> =
             std::env::vars().filter(|(k, _)| k.starts_with("VPCE_LAB_")).collect();
-        Config::load(&self.config_path(), &env, &self.sets)
+        let sets = sets_in_order(std::env::args().skip(1));
+        // clap keeps only the occurrences after the subcommand when a `global` flag is given
+        // on both sides (`--set a=1 upload F --set b=2` yields just `b=2`), which would drop
+        // settings silently; the command line itself is the authority, read in order.
+        let sets = if sets.len() >= self.sets.len() { sets } else { self.sets.clone() };
+        Config::load(&self.config_path(), &env, &sets)
     }
+}
+
+/// Every `--set VALUE` / `--set=VALUE` of a command line, in order, up to a bare `--`.
+pub fn sets_in_order(args: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut sets = Vec::new();
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        if arg == "--" {
+            break;
+        } else if arg == "--set" {
+            if let Some(value) = args.next() {
+                sets.push(value);
+            }
+        } else if let Some(value) = arg.strip_prefix("--set=") {
+            sets.push(value.to_string());
+        }
+    }
+    sets
 }
 
 /// Prints a failure for a person and returns the exit code SPEC §5 assigns to it.
@@ -55,4 +78,29 @@ pub fn report_failure(program: &str, err: &anyhow::Error) -> i32 {
         _ => eprintln!("{program}: {err:#}"),
     }
     code
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sets_before_and_after_the_subcommand_are_all_kept_in_order() {
+        let args = [
+            "--set",
+            "a.b=1",
+            "upload",
+            "f.csv",
+            "--set=c.d=2",
+            "--set",
+            "a.b=3",
+            "--",
+            "--set",
+            "x=y",
+        ];
+        assert_eq!(
+            sets_in_order(args.iter().map(|s| s.to_string())),
+            vec!["a.b=1".to_string(), "c.d=2".into(), "a.b=3".into()]
+        );
+    }
 }

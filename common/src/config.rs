@@ -50,10 +50,23 @@ pub struct Config {
     pub salesapp: SalesappConfig,
     #[serde(default)]
     pub reportsengine: EngineConfig,
+    #[serde(default)]
+    pub doctor: DoctorConfig,
 }
 
-/// `[endpoints]`: pinned endpoints and how to address them.
+/// `[doctor]`: what only `doctor` reads.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DoctorConfig {
+    /// The lab's *other* bucket (the stack's `UnrestrictedS3Bucket` output): `doctor --controls`
+    /// checks that a write to it is denied through the S3 gateway endpoint. `configure` writes
+    /// it; unset = that check is skipped unless `--unrestricted-bucket` names one.
+    #[serde(default)]
+    pub unrestricted_bucket: Option<String>,
+}
+
+/// `[endpoints]`: pinned endpoints, how to address them, and how long to wait for them.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Endpoints {
     /// S3 endpoint URL; unset = the SDK's default for the region (or `AWS_ENDPOINT_URL_S3`).
@@ -70,6 +83,35 @@ pub struct Endpoints {
     /// endpoint's private DNS is not in effect). Default false; `configure` writes true.
     #[serde(default)]
     pub require_private_sqs: bool,
+    /// TCP connect timeout of every AWS call. Default 5 s: a connect to a VPC endpoint takes
+    /// milliseconds; a security group that drops packets makes it hang instead.
+    #[serde(default = "default_connect_timeout", deserialize_with = "de_duration")]
+    pub connect_timeout: Duration,
+    /// Timeout of one attempt of an AWS call (ReceiveMessage: the long poll plus up to 10 s
+    /// more), and the longest a GetObject body may send nothing. Default 30 s. Lower it to
+    /// notice a dead endpoint sooner (the end-to-end tests use 2 s).
+    #[serde(default = "default_attempt_timeout", deserialize_with = "de_duration")]
+    pub attempt_timeout: Duration,
+}
+
+fn default_connect_timeout() -> Duration {
+    Duration::from_secs(5)
+}
+fn default_attempt_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+
+impl Default for Endpoints {
+    fn default() -> Self {
+        Endpoints {
+            s3: None,
+            sqs: None,
+            force_path_style: false,
+            require_private_sqs: false,
+            connect_timeout: default_connect_timeout(),
+            attempt_timeout: default_attempt_timeout(),
+        }
+    }
 }
 
 /// `[compensation]`: the commission rates, read by both binaries so the ledger written by
@@ -110,15 +152,39 @@ pub struct SalesappConfig {
     /// `/var/lib/salesapp/spool`.
     #[serde(default = "default_spool_dir")]
     pub spool_dir: PathBuf,
+    /// How often `watch` scans `incoming/`. Default 2 s: a daily file does not need
+    /// sub-second latency, and a scan is one `readdir`.
+    #[serde(default = "default_poll_interval", deserialize_with = "de_duration")]
+    pub poll_interval: Duration,
+    /// How long a file's size and mtime must stay unchanged before `watch` takes it, so a
+    /// file still being written in place is not taken half-way. Default 5 s.
+    #[serde(default = "default_settle_time", deserialize_with = "de_duration")]
+    pub settle_time: Duration,
+    /// How long the file being uploaded may run after SIGTERM. Default 25 s; must be below
+    /// systemd's stop timeout (30 s).
+    #[serde(default = "default_shutdown_grace", deserialize_with = "de_duration")]
+    pub shutdown_grace: Duration,
 }
 
 fn default_spool_dir() -> PathBuf {
     PathBuf::from("/var/lib/salesapp/spool")
 }
 
+fn default_poll_interval() -> Duration {
+    Duration::from_secs(2)
+}
+fn default_settle_time() -> Duration {
+    Duration::from_secs(5)
+}
+
 impl Default for SalesappConfig {
     fn default() -> Self {
-        SalesappConfig { spool_dir: default_spool_dir() }
+        SalesappConfig {
+            spool_dir: default_spool_dir(),
+            poll_interval: default_poll_interval(),
+            settle_time: default_settle_time(),
+            shutdown_grace: default_shutdown_grace(),
+        }
     }
 }
 
@@ -238,13 +304,19 @@ const KEYS: &[(&str, &str, Kind)] = &[
     ("endpoints", "sqs", Kind::Str),
     ("endpoints", "force_path_style", Kind::Bool),
     ("endpoints", "require_private_sqs", Kind::Bool),
+    ("endpoints", "connect_timeout", Kind::Str),
+    ("endpoints", "attempt_timeout", Kind::Str),
     ("compensation", "commission_bps", Kind::Int),
     ("salesapp", "spool_dir", Kind::Str),
+    ("salesapp", "poll_interval", Kind::Str),
+    ("salesapp", "settle_time", Kind::Str),
+    ("salesapp", "shutdown_grace", Kind::Str),
     ("reportsengine", "concurrency", Kind::Int),
     ("reportsengine", "wait_time", Kind::Str),
     ("reportsengine", "visibility_timeout", Kind::Str),
     ("reportsengine", "shutdown_grace", Kind::Str),
     ("reportsengine", "max_object_size", Kind::Str),
+    ("doctor", "unrestricted_bucket", Kind::Str),
 ];
 
 /// Where a value came from, for error messages that point at the right place.
@@ -369,6 +441,13 @@ impl Config {
                 self.queue_url
             ));
         }
+        if let Some(b) = &self.doctor.unrestricted_bucket {
+            if !is_valid_bucket_name(b) {
+                return Err(format!(
+                    "doctor.unrestricted_bucket {b:?} is not a valid S3 bucket name"
+                ));
+            }
+        }
         for (name, url) in
             [("endpoints.s3", &self.endpoints.s3), ("endpoints.sqs", &self.endpoints.sqs)]
         {
@@ -388,6 +467,28 @@ impl Config {
         {
             if *bps > 10_000 {
                 return Err(format!("compensation rate for {rep:?} is {bps} bps, above 100 %"));
+            }
+        }
+        let s = &self.salesapp;
+        if s.poll_interval < Duration::from_millis(10)
+            || s.poll_interval > Duration::from_secs(3600)
+        {
+            return Err("salesapp.poll_interval must be between 10ms and 1h".into());
+        }
+        if s.shutdown_grace >= SYSTEMD_STOP_TIMEOUT {
+            return Err(format!(
+                "salesapp.shutdown_grace = {} must be below systemd's stop timeout ({}), \
+                 or the upload in progress is killed mid-way",
+                humantime::format_duration(s.shutdown_grace),
+                humantime::format_duration(SYSTEMD_STOP_TIMEOUT)
+            ));
+        }
+        for (name, t) in [
+            ("endpoints.connect_timeout", self.endpoints.connect_timeout),
+            ("endpoints.attempt_timeout", self.endpoints.attempt_timeout),
+        ] {
+            if t < Duration::from_millis(100) {
+                return Err(format!("{name} must be at least 100ms"));
             }
         }
         let e = &self.reportsengine;
@@ -494,7 +595,12 @@ queue_url = "http://127.0.0.1:5000/123456789012/q"
         assert_eq!(c.reportsengine.shutdown_grace, Duration::from_secs(25));
         assert_eq!(c.reportsengine.max_object_size, 10 << 30);
         assert_eq!(c.salesapp.spool_dir, PathBuf::from("/var/lib/salesapp/spool"));
+        assert_eq!(c.salesapp.poll_interval, Duration::from_secs(2));
+        assert_eq!(c.salesapp.settle_time, Duration::from_secs(5));
+        assert_eq!(c.salesapp.shutdown_grace, Duration::from_secs(25));
         assert!(!c.endpoints.force_path_style);
+        assert_eq!(c.endpoints.connect_timeout, Duration::from_secs(5));
+        assert_eq!(c.endpoints.attempt_timeout, Duration::from_secs(30));
     }
 
     #[test]
@@ -573,7 +679,11 @@ max_object_size = "10GiB"
             let raw = match (kind, *key) {
                 (Kind::Int, _) => "4",
                 (Kind::Bool, _) => "true",
-                (_, "wait_time" | "visibility_timeout" | "shutdown_grace") => "5s",
+                (
+                    _,
+                    "wait_time" | "visibility_timeout" | "shutdown_grace" | "poll_interval"
+                    | "settle_time" | "connect_timeout" | "attempt_timeout",
+                ) => "5s",
                 (_, "max_object_size") => "1GiB",
                 (_, "bucket") => "some-bucket",
                 (_, "region") => "eu-west-1",
@@ -592,11 +702,15 @@ max_object_size = "10GiB"
         for bad in [
             "reportsengine.wait_time=21s",
             "reportsengine.shutdown_grace=30s",
+            "salesapp.shutdown_grace=30s",
+            "salesapp.poll_interval=0s",
             "reportsengine.concurrency=0",
             "reportsengine.max_object_size=0",
             "queue_url=ftp://x/q",
             "bucket=Bad_Bucket",
             "compensation.commission_bps=10001",
+            "endpoints.attempt_timeout=0s",
+            "endpoints.connect_timeout=10ms",
         ] {
             assert!(load(MINIMAL, &[], &[bad]).is_err(), "{bad} accepted");
         }

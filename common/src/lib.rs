@@ -23,6 +23,8 @@
 pub mod aws;
 pub mod cli;
 pub mod config;
+pub mod configure;
+pub mod doctor;
 pub mod error;
 pub mod generate;
 pub mod keys;

@@ -100,6 +100,42 @@ impl Cents {
     }
 }
 
+/// A price of the usual form, fast: 1 to 15 digits, then optionally `.` and 1 or 2 digits.
+/// `None` for anything else, which [`Cents::parse_price`] then accepts or explains; where
+/// both accept, they agree.
+pub(crate) fn plain_price(b: &[u8]) -> Option<Cents> {
+    let (int, frac) = match b.len().checked_sub(3) {
+        Some(i) if b[i] == b'.' => (&b[..i], &b[i + 1..]),
+        _ => match b.len().checked_sub(2) {
+            Some(i) if b[i] == b'.' => (&b[..i], &b[i + 1..]),
+            _ => (b, &b[..0]),
+        },
+    };
+    if int.is_empty() || int.len() > 15 {
+        return None;
+    }
+    let mut units = 0i64;
+    for &c in int {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        units = units * 10 + i64::from(d);
+    }
+    let mut cents = 0i64;
+    for k in 0..2 {
+        let d = match frac.get(k) {
+            Some(&c) => c.wrapping_sub(b'0'),
+            None => 0,
+        };
+        if d > 9 {
+            return None;
+        }
+        cents = cents * 10 + i64::from(d);
+    }
+    Some(Cents(units * 100 + cents))
+}
+
 /// Commission = revenue × rate_bps / 10 000, rounded half to even to the cent.
 ///
 /// Half to even (banker's rounding) because it does not drift upward when summed over many
@@ -178,6 +214,48 @@ pub(crate) fn shown(s: &str) -> Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_price_agrees_with_parse_price() {
+        let inputs = [
+            "0",
+            "0.00",
+            "12",
+            "12.5",
+            "12.50",
+            "12.05",
+            "0.99",
+            "007.50",
+            "2499.00",
+            ".5",
+            "5.",
+            "",
+            "1.234",
+            "-1",
+            "+1",
+            "1,00",
+            "1 ",
+            "1e3",
+            "1.2.3",
+            "..1",
+            "1..",
+            "a.bc",
+            "1.a",
+            "999999999999999",
+            "9999999999999999",
+            "999999999999999.99",
+            "1.\u{e9}",
+            "1.5.",
+        ];
+        for s in inputs {
+            match plain_price(s.as_bytes()) {
+                Some(c) => assert_eq!(Cents::parse_price(s), Ok(c), "{s:?}"),
+                None => assert!(Cents::parse_price(s).is_err() || s.len() > 15, "{s:?}"),
+            }
+        }
+        assert_eq!(plain_price(b"12.5"), Some(Cents(1250)));
+        assert_eq!(plain_price(b"1.234"), None);
+    }
 
     #[test]
     fn parse_price_accepts() {

@@ -174,6 +174,39 @@ mod tests {
         }
     }
 
+    /// Addresses `require_private_sqs` meets in practice, and the literals its end-to-end test
+    /// uses (tests/tests/private_endpoints.rs).
+    #[test]
+    fn addresses_met_in_practice() {
+        let table: &[(&str, bool)] = &[
+            ("10.0.1.87", true),                // the interface endpoint's ENI in the lab VPC
+            ("10.0.2.14", true),                // … in the second private subnet
+            ("127.0.0.1", true),                // the local emulator
+            ("172.31.0.2", true),               // the default VPC's range
+            ("100.100.100.100", true),          // CGNAT
+            ("169.254.169.254", true),          // IMDS
+            ("fd00:ec2::254", true),            // IMDS over IPv6 (unique local)
+            ("fd12:3456:789a::5", true),        // unique local
+            ("fe80::1ff:fe23:4567:890a", true), // link-local
+            ("::1", true),
+            ("::ffff:192.168.1.1", true), // IPv4-mapped private
+            ("52.94.133.131", false),     // sqs.us-east-1.amazonaws.com's public answers
+            ("3.218.180.1", false),
+            ("192.0.2.1", false), // TEST-NET-1: public, never routed (tests)
+            ("8.8.8.8", false),
+            ("2001:db8::1", false),     // IPv6 documentation range: public
+            ("64:ff9b::a00:1", false),  // NAT64 of 10.0.0.1: leaves through a NAT gateway
+            ("2600:1f18:4f::1", false), // an AWS public IPv6 range
+            ("0.0.0.0", false),
+            ("::", false),
+            ("224.0.0.1", false),
+        ];
+        for (text, private) in table {
+            let ip: std::net::IpAddr = text.parse().unwrap();
+            assert_eq!(AddressClass::of(ip).is_private(), *private, "{text}");
+        }
+    }
+
     #[test]
     fn privacy_and_labels() {
         for c in [Loopback, Private, LinkLocal, Cgnat, UniqueLocal] {

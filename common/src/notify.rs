@@ -21,14 +21,29 @@ pub fn stopping() {
     let _ = sd_notify::notify(false, &[NotifyState::Stopping]);
 }
 
+/// The watchdog interval systemd asks for, by sd_watchdog_enabled(3)'s rules: `WATCHDOG_USEC`
+/// set to a positive number, and `WATCHDOG_PID`, *if set*, naming this process (a child that
+/// inherited the variables must not ping for its parent). `sd_notify::watchdog_enabled`
+/// insists on `WATCHDOG_PID`, which systemd does set but a test harness cannot know before
+/// spawning; this follows libsystemd instead.
+pub fn watchdog_interval(usec: Option<&str>, pid: Option<&str>, me: u32) -> Option<Duration> {
+    let usec: u64 = usec?.trim().parse().ok().filter(|u| *u > 0)?;
+    match pid {
+        Some(pid) if pid.trim().parse::<u32>().ok() != Some(me) => None,
+        _ => Some(Duration::from_micros(usec)),
+    }
+}
+
 /// Pings the watchdog at half its interval for as long as the returned task runs. The ping
 /// comes from the runtime, so a wedged runtime stops pinging and systemd restarts it.
 pub fn spawn_watchdog() -> Option<tokio::task::JoinHandle<()>> {
-    let mut usec = 0u64;
-    if !sd_notify::watchdog_enabled(false, &mut usec) || usec == 0 {
-        return None;
-    }
-    let every = Duration::from_micros(usec / 2);
+    let interval = watchdog_interval(
+        std::env::var("WATCHDOG_USEC").ok().as_deref(),
+        std::env::var("WATCHDOG_PID").ok().as_deref(),
+        std::process::id(),
+    )?;
+    tracing::debug!(?interval, "systemd watchdog enabled");
+    let every = interval / 2;
     Some(tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         loop {
@@ -36,4 +51,20 @@ pub fn spawn_watchdog() -> Option<tokio::task::JoinHandle<()>> {
             let _ = sd_notify::notify(false, &[NotifyState::Watchdog]);
         }
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn watchdog_follows_libsystemd_rules() {
+        let d = Some(Duration::from_secs(2));
+        assert_eq!(watchdog_interval(Some("2000000"), None, 42), d);
+        assert_eq!(watchdog_interval(Some("2000000"), Some("42"), 42), d);
+        assert_eq!(watchdog_interval(Some("2000000"), Some("41"), 42), None);
+        assert_eq!(watchdog_interval(Some("0"), None, 42), None);
+        assert_eq!(watchdog_interval(Some("x"), None, 42), None);
+        assert_eq!(watchdog_interval(None, Some("42"), 42), None);
+    }
 }

@@ -54,12 +54,18 @@ impl Queue {
     }
 
     /// ReceiveMessage with a long poll of `wait`. Its attempt timeout is raised above the
-    /// poll (the clients' default is shorter) so a healthy empty poll is not cut short.
-    /// Dropping the future cancels the poll at once (used on shutdown).
+    /// poll (the clients' attempt timeout may be shorter) so a healthy empty poll is not cut
+    /// short. Dropping the future cancels the poll at once (used on shutdown).
     pub async fn receive(&self, max: i32, wait: Duration) -> Result<Vec<Received>> {
         let wait_secs = i32::try_from(wait.as_secs()).unwrap_or(20).min(20);
+        let attempt = self
+            .client
+            .config()
+            .timeout_config()
+            .and_then(|t| t.operation_attempt_timeout())
+            .unwrap_or(crate::aws::ATTEMPT_TIMEOUT);
         let timeouts = aws_sdk_sqs::config::timeout::TimeoutConfig::builder()
-            .operation_attempt_timeout(receive_attempt_timeout(wait))
+            .operation_attempt_timeout(receive_attempt_timeout(wait, attempt))
             .build();
         let out = self
             .client

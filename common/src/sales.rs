@@ -272,6 +272,8 @@ pub struct Validator {
     scratch: Vec<u8>,
     /// Field boundaries in the current record (or in `scratch`).
     spans: Vec<(usize, usize)>,
+    /// Field boundaries in `scratch` of a record the fast path unescaped.
+    unescaped: Vec<(usize, usize)>,
     checker: Checker,
 }
 
@@ -288,6 +290,7 @@ impl Validator {
             line: 1,
             scratch: Vec::new(),
             spans: Vec::with_capacity(16),
+            unescaped: Vec::with_capacity(16),
             checker: Checker::new(file_label),
         }
     }
@@ -303,19 +306,22 @@ impl Validator {
         if self.checker.fatal {
             return Err(self.checker.errors());
         }
-        self.hasher.update(chunk);
         self.bytes += chunk.len() as u64;
+        let mut hashing =
+            Hashing { hasher: std::mem::take(&mut self.hasher), data: chunk, done: 0 };
         let mut chunk = chunk;
         if !self.bom_done {
             let take = (BOM.len() - self.bom_buf.len()).min(chunk.len());
             self.bom_buf.extend_from_slice(&chunk[..take]);
             chunk = &chunk[take..];
             if self.bom_buf.len() < BOM.len() && BOM.starts_with(&self.bom_buf) {
+                self.hasher = hashing.all();
                 return Ok(()); // could still be a BOM: wait for more bytes
             }
-            self.release_bom_buf();
+            self.release_bom_buf(&mut hashing);
         }
-        self.ingest(chunk);
+        self.ingest(chunk, &mut hashing);
+        self.hasher = hashing.all();
         if self.checker.fatal {
             Err(self.checker.errors())
         } else {
@@ -325,7 +331,10 @@ impl Validator {
 
     pub fn finish(mut self) -> Result<DaySummary, ValidationErrors> {
         if !self.checker.fatal && !self.bom_done {
-            self.release_bom_buf();
+            let mut hashing =
+                Hashing { hasher: std::mem::take(&mut self.hasher), data: &[], done: 0 };
+            self.release_bom_buf(&mut hashing);
+            self.hasher = hashing.all();
         }
         if self.checker.fatal {
             return Err(self.checker.errors());
@@ -370,23 +379,23 @@ impl Validator {
     }
 
     /// Processes the bytes held for BOM detection, without the BOM itself.
-    fn release_bom_buf(&mut self) {
+    fn release_bom_buf(&mut self, hashing: &mut Hashing) {
         self.bom_done = true;
         let pre = std::mem::take(&mut self.bom_buf);
         let rest = pre.strip_prefix(BOM).unwrap_or(&pre);
-        self.ingest(rest);
+        self.ingest(rest, hashing);
     }
 
     /// Stops at a NUL byte: a text file never has one, and it is the cheapest sure sign of
     /// binary content (an image, a spreadsheet, a compressed file).
-    fn ingest(&mut self, data: &[u8]) {
+    fn ingest(&mut self, data: &[u8], hashing: &mut Hashing) {
         if self.checker.fatal {
             return;
         }
         match memchr(0, data) {
-            None => self.process(data),
+            None => self.process(data, hashing),
             Some(i) => {
-                self.process(&data[..i]);
+                self.process(&data[..i], hashing);
                 if !self.checker.fatal {
                     let line = self.line + memchr::memchr_iter(b'\n', &self.carry).count() as u64;
                     self.checker.fatal(
@@ -411,7 +420,7 @@ impl Validator {
     }
 
     /// Splits `buf` into records, completing the carried-over one first.
-    fn process(&mut self, buf: &[u8]) {
+    fn process(&mut self, buf: &[u8], hashing: &mut Hashing) {
         let max = self.limits.max_record_bytes;
         let mut p = 0;
         if !self.carry.is_empty() {
@@ -450,48 +459,317 @@ impl Validator {
             }
         }
         while p < buf.len() && !self.checker.fatal {
-            let rest = &buf[p..];
-            let window = &rest[..rest.len().min(max + 1)];
-            if let Some(i) = memchr(b'\n', window) {
-                if memchr(b'"', &window[..i]).is_none() {
-                    let line = self.line;
-                    self.line += handle_record(
-                        &mut self.checker,
-                        &mut self.scratch,
-                        &mut self.spans,
-                        line,
-                        &window[..i],
-                        Some(true),
-                    );
-                    p += i + 1;
-                    continue;
+            if self.checker.header.is_some() {
+                match self.fast_records(buf, p, hashing) {
+                    Some(q) => p = q,
+                    None => return,
                 }
             }
-            let mut state = Scan::FieldStart;
-            match scan(window, &mut state) {
-                Some(end) => {
-                    let line = self.line;
-                    self.line += handle_record(
-                        &mut self.checker,
-                        &mut self.scratch,
-                        &mut self.spans,
-                        line,
-                        &window[..end],
-                        Some(false),
-                    );
-                    p += end + 1;
+            match self.careful_record(buf, p) {
+                Some(q) => p = q,
+                None => return,
+            }
+        }
+    }
+
+    /// One record at `p` the simple way (the header, and any record the fast path declines):
+    /// `Some(next record's start)`, or `None` when the rest was carried over or was fatal.
+    fn careful_record(&mut self, buf: &[u8], p: usize) -> Option<usize> {
+        let max = self.limits.max_record_bytes;
+        let rest = &buf[p..];
+        let window = &rest[..rest.len().min(max + 1)];
+        if let Some(i) = memchr(b'\n', window) {
+            if memchr(b'"', &window[..i]).is_none() {
+                let line = self.line;
+                self.line += handle_record(
+                    &mut self.checker,
+                    &mut self.scratch,
+                    &mut self.spans,
+                    line,
+                    &window[..i],
+                    Some(true),
+                );
+                return Some(p + i + 1);
+            }
+        }
+        let mut state = Scan::FieldStart;
+        match scan(window, &mut state) {
+            Some(end) => {
+                let line = self.line;
+                self.line += handle_record(
+                    &mut self.checker,
+                    &mut self.scratch,
+                    &mut self.spans,
+                    line,
+                    &window[..end],
+                    Some(false),
+                );
+                Some(p + end + 1)
+            }
+            None => {
+                if window.len() < rest.len() || window.len() > max {
+                    self.too_long();
+                    return None;
                 }
-                None => {
-                    if window.len() < rest.len() || window.len() > max {
-                        return self.too_long();
+                self.carry.extend_from_slice(rest);
+                self.carry_scan = state;
+                None
+            }
+        }
+    }
+
+    /// The fast path, once the header is known: the records from `p` on, found by looking
+    /// only at the bytes that matter (`,` `"` LF), located 64 bytes at a time as bit masks,
+    /// so the loop runs once per field rather than once per byte. A record is taken here
+    /// only when its quoting is regular (a quote opens a field and closes right before a
+    /// delimiter); otherwise `Some(start)` hands it to [`Validator::careful_record`], whose
+    /// byte-by-byte rules decide. `None`: the buffer is used up (the incomplete last record
+    /// carried over) or the file turned out hopeless.
+    fn fast_records(&mut self, buf: &[u8], mut p: usize, hashing: &mut Hashing) -> Option<usize> {
+        let max = self.limits.max_record_bytes;
+        let len = buf.len();
+        let mut base = p;
+        let (mut bits, mut high) = block_masks(buf, base);
+        loop {
+            if p >= len {
+                return None;
+            }
+            let start = p;
+            let mut field_start = p;
+            let mut lines = 1u64;
+            // The content of the field just closed by a quote, pushed at its delimiter.
+            let mut quoted: Option<(usize, usize)> = None;
+            let mut escaped = false;
+            let mut non_ascii = false;
+            self.spans.clear();
+            // The next byte that matters, or the end of the buffer (the record is carried).
+            macro_rules! next {
+                () => {{
+                    while bits == 0 {
+                        non_ascii |= mask_has(high, base, start, base + 64);
+                        base += 64;
+                        if base >= len {
+                            return self.carry_rest(buf, start);
+                        }
+                        (bits, high) = block_masks(buf, base);
                     }
-                    self.carry.extend_from_slice(rest);
-                    self.carry_scan = state;
-                    return;
+                    let s = base + bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    s
+                }};
+            }
+            loop {
+                let s = next!();
+                match buf[s] {
+                    b',' => {
+                        self.spans.push(quoted.take().unwrap_or((field_start, s)));
+                        field_start = s + 1;
+                    }
+                    b'\n' => {
+                        if s - start > max {
+                            self.too_long();
+                            return None;
+                        }
+                        let mut end = s;
+                        if end > start && buf[end - 1] == b'\r' {
+                            end -= 1;
+                        }
+                        self.spans.push(quoted.take().unwrap_or((field_start, end)));
+                        non_ascii |= mask_has(high, base, start, s);
+                        let line = self.line;
+                        self.line += lines;
+                        p = s + 1;
+                        hashing.keep_up(p);
+                        if end > start {
+                            self.fast_record(line, buf, start, s, non_ascii, escaped);
+                            if self.checker.fatal {
+                                return None;
+                            }
+                        }
+                        break;
+                    }
+                    _ => {
+                        // A quote: regular only at the start of a field.
+                        if s != field_start {
+                            return Some(start);
+                        }
+                        let close = loop {
+                            let q = next!();
+                            match buf[q] {
+                                b'"' => match buf.get(q + 1) {
+                                    None => return self.carry_rest(buf, start),
+                                    Some(b'"') => {
+                                        // `""`: a quote inside the field; skip its second half.
+                                        escaped = true;
+                                        let _ = next!();
+                                    }
+                                    Some(_) => break q,
+                                },
+                                b'\n' => lines += 1,
+                                _ => {}
+                            }
+                        };
+                        match (buf.get(close + 1), buf.get(close + 2)) {
+                            (Some(b',' | b'\n'), _) | (Some(b'\r'), Some(b'\n')) => {}
+                            (Some(b'\r'), None) => return self.carry_rest(buf, start),
+                            _ => return Some(start),
+                        }
+                        quoted = Some((s + 1, close));
+                    }
                 }
             }
         }
     }
+
+    /// Hands a complete record found by the fast path to the checker; `start..lf` is the
+    /// record up to its LF, `self.spans` its fields (positions in `buf`).
+    fn fast_record(
+        &mut self,
+        line: u64,
+        buf: &[u8],
+        start: usize,
+        lf: usize,
+        non_ascii: bool,
+        escaped: bool,
+    ) {
+        // Commas, quotes and line ends are ASCII, so the record is UTF-8 exactly when each
+        // of its fields is: one check per record, and none at all for an ASCII record.
+        let utf8 = !non_ascii || std::str::from_utf8(&buf[start..lf]).is_ok();
+        self.checker.data_records += 1;
+        if !escaped {
+            self.checker.data_row(line, buf, &self.spans, utf8);
+            return;
+        }
+        // `""` inside a quoted field: copy the fields, unescaped, into `scratch`. (The
+        // quoting is regular here: inside quotes, quotes come in pairs.)
+        self.scratch.clear();
+        self.unescaped.clear();
+        for &(a, b) in &self.spans {
+            let from = self.scratch.len();
+            let field = &buf[a..b];
+            if a > start && buf[a - 1] == b'"' {
+                let mut rest = field;
+                while let Some(i) = memchr(b'"', rest) {
+                    self.scratch.extend_from_slice(&rest[..=i]);
+                    rest = rest.get(i + 2..).unwrap_or(&[]);
+                }
+                self.scratch.extend_from_slice(rest);
+            } else {
+                self.scratch.extend_from_slice(field);
+            }
+            self.unescaped.push((from, self.scratch.len()));
+        }
+        self.checker.data_row(line, &self.scratch, &self.unescaped, utf8);
+    }
+
+    /// The end of the buffer cut a record: keep it for the next chunk (or fail if it is
+    /// already over the limit). `None`, as [`Validator::fast_records`] returns then.
+    fn carry_rest(&mut self, buf: &[u8], start: usize) -> Option<usize> {
+        let rest = &buf[start..];
+        let mut state = Scan::FieldStart;
+        if scan(rest, &mut state).is_some() {
+            // Never expected (the fast path saw no record end), but the careful rules decide.
+            return Some(start);
+        }
+        if rest.len() > self.limits.max_record_bytes {
+            self.too_long();
+            return None;
+        }
+        self.carry.extend_from_slice(rest);
+        self.carry_scan = state;
+        None
+    }
+}
+
+/// The SHA-256 of a chunk, computed a block at a time as the parsing advances rather than
+/// in one go: the SHA instructions wait on each other (a chain of dependent rounds), so
+/// the processor runs the parsing beside them instead of after them.
+struct Hashing<'a> {
+    hasher: Sha256,
+    data: &'a [u8],
+    done: usize,
+}
+
+impl Hashing<'_> {
+    /// Hashes whole blocks up to about `parsed` bytes into the chunk.
+    #[inline]
+    fn keep_up(&mut self, parsed: usize) {
+        while self.done + 64 <= parsed {
+            match self.data.get(self.done..self.done + 64) {
+                Some(block) => self.hasher.update(block),
+                None => return,
+            }
+            self.done += 64;
+        }
+    }
+    /// Hashes the rest of the chunk.
+    fn all(mut self) -> Sha256 {
+        self.hasher.update(&self.data[self.done.min(self.data.len())..]);
+        self.hasher
+    }
+}
+
+/// Whether `mask` (bit `i` for byte `base + i`) has a bit for a byte in `from..to`.
+fn mask_has(mask: u64, base: usize, from: usize, to: usize) -> bool {
+    let lo = from.saturating_sub(base);
+    let hi = to.saturating_sub(base).min(64);
+    if lo >= hi {
+        return false;
+    }
+    let m = mask >> lo;
+    let width = hi - lo;
+    let m = if width >= 64 { m } else { m & ((1u64 << width) - 1) };
+    m != 0
+}
+
+/// The bytes that matter in `buf[base..base + 64]` (fewer at the end, as if padded with
+/// NULs): bit `i` of the first mask is set when byte `base + i` is `,` `"` or LF, of the
+/// second when it is not ASCII.
+fn block_masks(buf: &[u8], base: usize) -> (u64, u64) {
+    match buf.get(base..base + 64).and_then(|b| <&[u8; 64]>::try_from(b).ok()) {
+        Some(block) => masks64(block),
+        None => {
+            let mut padded = [0u8; 64];
+            let tail = buf.get(base..).unwrap_or(&[]);
+            padded[..tail.len()].copy_from_slice(tail);
+            masks64(&padded)
+        }
+    }
+}
+
+/// [`block_masks`] of 64 bytes, 16 at a time with SSE2 (always there on x86-64): three
+/// byte compares and two byte-mask moves per 16 bytes.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+fn masks64(block: &[u8; 64]) -> (u64, u64) {
+    use safe_arch::{cmp_eq_mask_i8_m128i, m128i, move_mask_i8_m128i, set_splat_i8_m128i};
+    let comma = set_splat_i8_m128i(b',' as i8);
+    let quote = set_splat_i8_m128i(b'"' as i8);
+    let lf = set_splat_i8_m128i(b'\n' as i8);
+    let mut special = 0u64;
+    let mut high = 0u64;
+    for (k, part) in block.chunks_exact(16).enumerate() {
+        let mut lanes = [0u8; 16];
+        lanes.copy_from_slice(part);
+        let v = m128i::from(lanes);
+        let hit = cmp_eq_mask_i8_m128i(v, comma)
+            | cmp_eq_mask_i8_m128i(v, quote)
+            | cmp_eq_mask_i8_m128i(v, lf);
+        special |= u64::from(move_mask_i8_m128i(hit) as u16) << (16 * k);
+        high |= u64::from(move_mask_i8_m128i(v) as u16) << (16 * k);
+    }
+    (special, high)
+}
+
+/// [`block_masks`] of 64 bytes, portably.
+#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+fn masks64(block: &[u8; 64]) -> (u64, u64) {
+    let mut special = 0u64;
+    let mut high = 0u64;
+    for (i, &b) in block.iter().enumerate() {
+        special |= u64::from(matches!(b, b',' | b'"' | b'\n')) << i;
+        high |= u64::from(b >> 7) << i;
+    }
+    (special, high)
 }
 
 /// Handles one complete record (without its `\n`); returns how many physical lines it took.
@@ -631,24 +909,420 @@ struct Header {
     extra: Vec<usize>,
 }
 
-/// The set of order ids seen, with the line of each, behind a small type so that an exact
-/// `HashMap` can later give way to something leaner (SPEC budget: ≤ 8 bytes per row).
+/// The order ids seen, exactly, in at most 8 bytes per row for the usual shapes of id.
+///
+/// # Encoding
+/// An id is mapped *injectively* to a `u64` when it has a usual shape:
+/// - a prefix followed by 1 to 16 digits (`ORD-20260115-000042`, `INV7`, `123456`): the
+///   prefix gets one of [`ID_PREFIXES`] slots the first time it is seen, and the code is
+///   (slot, number of digits, value), so leading zeros count and the order of numbers is
+///   kept within a prefix;
+/// - otherwise an id of at most 7 bytes: its bytes and length.
+///
+/// Whether a prefix has a slot is settled the first time it is seen, before any id with
+/// it is stored, so an id always gets the same code. Codes are appended, in line order, to
+/// chunks of [`ID_CHUNK`] (no doubling of one huge vector), with their lines (implicit
+/// while they are consecutive: 2 more bytes per row only in a chunk where rows do not
+/// follow each other line after line). Any other id (more distinct prefixes, long ids
+/// without a numeric tail) is kept whole in a hash map, checked at once.
+///
+/// # Finding duplicates
+/// While every code is larger than the one before (ids in increasing order, as most
+/// exports write them), there cannot be a duplicate: nothing more is done. Otherwise, at
+/// the end, each chunk is sorted (with the permutation, 2 bytes per row, to recover lines)
+/// and the chunks are merged: equal codes are equal ids. Exact: no false duplicate, none
+/// missed. A duplicate's lines come from the chunks, so this works the same on a stream
+/// that cannot be read twice (an S3 object).
 #[derive(Default)]
 struct OrderIds {
-    first_line: HashMap<Box<str>, u64>,
+    prefixes: Vec<Box<[u8]>>,
+    last_slot: usize,
+    chunks: Vec<IdChunk>,
+    last_code: Option<u64>,
+    /// Every code so far was larger than the previous one.
+    increasing: bool,
+    /// Ids without a compact code, with the line of their first occurrence.
+    others: HashMap<Box<[u8]>, u64, FastHash>,
+}
+
+/// How many prefixes get a compact code (5 bits of the code; 0 is for short ids).
+const ID_PREFIXES: usize = 31;
+const ID_CHUNK: usize = 1 << 16;
+const SLOT_SHIFT: u32 = 59;
+const DIGITS_SHIFT: u32 = 55;
+
+struct IdChunk {
+    codes: Vec<u64>,
+    first_line: u64,
+    last_line: u64,
+    /// Once a step is not 1: `steps[i - 1]` = line(i) − line(i − 1), 0 meaning "see `far`".
+    steps: Option<Vec<u16>>,
+    far: Vec<(u32, u64)>,
+    increasing: bool,
+    /// After sorting: the original index of each code.
+    order: Option<Vec<u16>>,
+}
+
+impl IdChunk {
+    fn new(line: u64) -> IdChunk {
+        IdChunk {
+            codes: Vec::with_capacity(ID_CHUNK),
+            first_line: line,
+            last_line: line,
+            steps: None,
+            far: Vec::new(),
+            increasing: true,
+            order: None,
+        }
+    }
+    fn push(&mut self, code: u64, line: u64) {
+        if let Some(&prev) = self.codes.last() {
+            self.increasing &= code > prev;
+            let step = line - self.last_line;
+            if step != 1 || self.steps.is_some() {
+                let index = self.codes.len();
+                let steps = self.steps.get_or_insert_with(|| {
+                    let mut v = Vec::with_capacity(ID_CHUNK);
+                    v.resize(index - 1, 1);
+                    v
+                });
+                match u16::try_from(step) {
+                    Ok(s) if s > 0 => steps.push(s),
+                    _ => {
+                        steps.push(0);
+                        self.far.push((index as u32, line));
+                    }
+                }
+            }
+        } else {
+            self.first_line = line;
+        }
+        self.last_line = line;
+        self.codes.push(code);
+    }
+    /// The line of the code that was at `index` when appended.
+    fn line(&self, index: usize) -> u64 {
+        let Some(steps) = &self.steps else { return self.first_line + index as u64 };
+        let mut line = self.first_line;
+        for (i, &s) in steps.iter().enumerate().take(index) {
+            line = match s {
+                0 => self.far.iter().find(|&&(k, _)| k as usize == i + 1).map_or(line, |&(_, l)| l),
+                s => line + u64::from(s),
+            };
+        }
+        line
+    }
+    /// Sorts the codes, keeping where each was (idempotent).
+    fn sort(&mut self) {
+        if self.increasing || self.order.is_some() {
+            return;
+        }
+        let mut pairs: Vec<(u64, u16)> =
+            self.codes.iter().enumerate().map(|(i, &c)| (c, i as u16)).collect();
+        pairs.sort_unstable();
+        self.codes = pairs.iter().map(|p| p.0).collect();
+        self.order = Some(pairs.iter().map(|p| p.1).collect());
+    }
+    fn original_index(&self, sorted: usize) -> usize {
+        self.order.as_ref().map_or(sorted, |o| usize::from(o[sorted]))
+    }
+}
+
+/// One later occurrence of an id: where it is and where its first occurrence is, as
+/// (chunk, original index), which orders them like lines.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Repeat {
+    at: (usize, usize),
+    first: (usize, usize),
+    code: u64,
 }
 
 impl OrderIds {
-    /// Records `id`; `Err(line of its first occurrence)` if it was already there.
-    fn insert(&mut self, id: &str, line: u64) -> Result<(), u64> {
-        // One hash per row: ids are expected to be new, so the key is built up front.
-        match self.first_line.entry(Box::from(id)) {
-            std::collections::hash_map::Entry::Occupied(e) => Err(*e.get()),
-            std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert(line);
-                Ok(())
+    fn new() -> OrderIds {
+        OrderIds { increasing: true, ..OrderIds::default() }
+    }
+
+    /// Records `id` at `line`. `Err(line of its first occurrence)` when a duplicate is known
+    /// at once (ids kept whole); the others are settled by [`OrderIds::duplicates`].
+    fn insert(&mut self, id: &[u8], line: u64) -> Result<(), u64> {
+        let Some(code) = self.encode(id) else {
+            return match self.others.get(id) {
+                Some(&first) => Err(first),
+                None => {
+                    self.others.insert(Box::from(id), line);
+                    Ok(())
+                }
+            };
+        };
+        if let Some(last) = self.last_code {
+            self.increasing &= code > last;
+        }
+        self.last_code = Some(code);
+        match self.chunks.last_mut() {
+            Some(chunk) if chunk.codes.len() < ID_CHUNK => chunk.push(code, line),
+            _ => {
+                let mut chunk = IdChunk::new(line);
+                chunk.push(code, line);
+                self.chunks.push(chunk);
             }
         }
+        Ok(())
+    }
+
+    /// The compact code of `id`, if it has a usual shape (see the type's documentation).
+    fn encode(&mut self, id: &[u8]) -> Option<u64> {
+        // The usual case: the prefix of the previous id again, then up to 16 digits. (The
+        // prefix must not end with a digit, or the split below would take a longer tail.)
+        if let Some(prefix) = self.prefixes.get(self.last_slot) {
+            let n = prefix.len();
+            let tail = id.get(n..).unwrap_or_default();
+            if (1..=16).contains(&tail.len())
+                && !prefix.last().is_some_and(u8::is_ascii_digit)
+                && same_bytes(&id[..n], prefix)
+            {
+                let mut value = 0u64;
+                let mut digits = true;
+                for &b in tail {
+                    let d = b.wrapping_sub(b'0');
+                    digits &= d <= 9;
+                    value = value.wrapping_mul(10).wrapping_add(u64::from(d));
+                }
+                if digits {
+                    let slot = self.last_slot as u64 + 1;
+                    let len = tail.len() as u64 - 1;
+                    return Some(slot << SLOT_SHIFT | len << DIGITS_SHIFT | value);
+                }
+            }
+        }
+        let digits = id.iter().rev().take(16).take_while(|b| b.is_ascii_digit()).count();
+        if digits > 0 {
+            let (prefix, tail) = id.split_at(id.len() - digits);
+            if let Some(slot) = self.prefix_slot(prefix) {
+                let value = tail.iter().fold(0u64, |v, &d| v * 10 + u64::from(d - b'0'));
+                let slot = slot as u64 + 1;
+                return Some(slot << SLOT_SHIFT | (digits as u64 - 1) << DIGITS_SHIFT | value);
+            }
+        }
+        if id.len() <= 7 {
+            let bytes = id.iter().fold(0u64, |v, &b| v << 8 | u64::from(b));
+            return Some((id.len() as u64) << 56 | bytes);
+        }
+        None
+    }
+
+    fn prefix_slot(&mut self, prefix: &[u8]) -> Option<usize> {
+        if self.prefixes.get(self.last_slot).is_some_and(|p| same_bytes(p, prefix)) {
+            return Some(self.last_slot);
+        }
+        let slot = match self.prefixes.iter().position(|p| **p == *prefix) {
+            Some(slot) => slot,
+            None if self.prefixes.len() < ID_PREFIXES => {
+                self.prefixes.push(Box::from(prefix));
+                self.prefixes.len() - 1
+            }
+            None => return None,
+        };
+        self.last_slot = slot;
+        Some(slot)
+    }
+
+    /// The id a code stands for.
+    fn decode(&self, code: u64) -> String {
+        let slot = (code >> SLOT_SHIFT) as usize;
+        if slot == 0 {
+            let len = (code >> 56) as usize & 7;
+            let bytes: Vec<u8> = (0..len).rev().map(|i| (code >> (8 * i)) as u8).collect();
+            return String::from_utf8_lossy(&bytes).into_owned();
+        }
+        let digits = ((code >> DIGITS_SHIFT) & 0xF) as usize + 1;
+        let value = code & ((1 << DIGITS_SHIFT) - 1);
+        let prefix = self.prefixes.get(slot - 1).map(|p| String::from_utf8_lossy(p));
+        format!("{}{value:0digits$}", prefix.unwrap_or_default())
+    }
+
+    /// Every later occurrence of an id among the compact codes: how many, and the first
+    /// `keep` of them as (line, line of the first occurrence, id), in line order.
+    fn duplicates(&mut self, keep: usize) -> (u64, Vec<(u64, u64, String)>) {
+        if self.increasing {
+            return (0, Vec::new());
+        }
+        for chunk in &mut self.chunks {
+            chunk.sort();
+        }
+        // Merge the sorted chunks; equal codes come out in (chunk, original index) order,
+        // so the first of a run is the first occurrence.
+        let mut heap: std::collections::BinaryHeap<std::cmp::Reverse<(u64, usize, usize)>> = self
+            .chunks
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| !c.codes.is_empty())
+            .map(|(k, c)| std::cmp::Reverse((c.codes[0], k, 0)))
+            .collect();
+        let mut total = 0u64;
+        let mut kept: Vec<Repeat> = Vec::new();
+        let mut run: Option<(u64, (usize, usize))> = None;
+        while let Some(std::cmp::Reverse((code, k, i))) = heap.pop() {
+            let chunk = &self.chunks[k];
+            let at = (k, chunk.original_index(i));
+            if let Some(&c) = chunk.codes.get(i + 1) {
+                heap.push(std::cmp::Reverse((c, k, i + 1)));
+            }
+            match run {
+                Some((c, first)) if c == code => {
+                    total += 1;
+                    kept.push(Repeat { at, first, code });
+                    if kept.len() >= 4 * keep.max(1) {
+                        kept.sort_unstable();
+                        kept.truncate(keep);
+                    }
+                }
+                _ => run = Some((code, at)),
+            }
+        }
+        kept.sort_unstable();
+        kept.truncate(keep);
+        let line = |(k, i): (usize, usize)| self.chunks[k].line(i);
+        let shown = kept.iter().map(|r| (line(r.at), line(r.first), self.decode(r.code))).collect();
+        (total, shown)
+    }
+}
+
+/// The hasher of the validator's maps: fast on short keys, seeded per process.
+type FastHash = foldhash::fast::RandomState;
+
+/// Names (of reps, regions, products) seen so far, each with a dense index: an
+/// open-addressing table looked up by the name's bytes, three times per row, so it is
+/// made cheap: a slot keeps the first and last 8 bytes and the length, which decide
+/// equality outright for names of up to 16 bytes (and leave only the middle to compare
+/// for longer ones), and the hash is a seeded multiply-fold of those words.
+struct Names {
+    slots: Vec<NameSlot>,
+    names: Vec<Box<[u8]>>,
+    seed: u64,
+}
+
+#[derive(Clone, Copy, Default)]
+struct NameSlot {
+    head: u64,
+    tail: u64,
+    hash: u64,
+    len: u32,
+    /// index + 1; 0 for an empty slot.
+    entry: u32,
+}
+
+/// The first and last 8 bytes of `k` (overlapping when shorter than 16; zero-padded when
+/// shorter than 8).
+#[inline]
+fn name_words(k: &[u8]) -> (u64, u64) {
+    let word = |b: &[u8]| b.try_into().map_or(0, u64::from_le_bytes);
+    match k.len() {
+        n if n >= 8 => (word(&k[..8]), word(&k[n - 8..])),
+        _ => (k.iter().rev().fold(0u64, |w, &b| w << 8 | u64::from(b)), 0),
+    }
+}
+
+/// `a == b`, 8 bytes at a time and inline (names and id prefixes are short: a call to
+/// `memcmp` would cost more than the comparison).
+#[inline]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    if a.len() < 8 {
+        return a == b;
+    }
+    let word = |x: &[u8], i: usize| x[i..i + 8].try_into().map_or(0, u64::from_le_bytes);
+    let last = a.len() - 8;
+    let mut i = 0;
+    while i < last {
+        if word(a, i) != word(b, i) {
+            return false;
+        }
+        i += 8;
+    }
+    word(a, last) == word(b, last)
+}
+
+#[inline]
+fn fold_mul(a: u64, b: u64) -> u64 {
+    let r = u128::from(a) * u128::from(b);
+    (r as u64) ^ ((r >> 64) as u64)
+}
+
+impl Names {
+    fn new() -> Names {
+        use std::hash::BuildHasher;
+        let seed = std::collections::hash_map::RandomState::new().hash_one(0x5EED_u64) | 1;
+        Names { slots: vec![NameSlot::default(); 64], names: Vec::new(), seed }
+    }
+
+    #[inline]
+    fn hash(&self, k: &[u8], head: u64, tail: u64) -> u64 {
+        const K: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut h = fold_mul(head ^ self.seed, tail ^ K ^ k.len() as u64);
+        let n = k.len();
+        if n > 16 {
+            let middle = &k[8..n - 8];
+            let mut words = middle.chunks_exact(8);
+            for w in &mut words {
+                h = fold_mul(h ^ w.try_into().map_or(0, u64::from_le_bytes), K);
+            }
+            if !words.remainder().is_empty() {
+                let w = k[n - 16..n - 8].try_into().map_or(0, u64::from_le_bytes);
+                h = fold_mul(h ^ w, K);
+            }
+        }
+        h
+    }
+
+    /// The index of `name`, adding it the first time.
+    #[inline]
+    fn slot(&mut self, name: &[u8]) -> usize {
+        let (head, tail) = name_words(name);
+        let hash = self.hash(name, head, tail);
+        let mask = self.slots.len() - 1;
+        let mut i = (hash >> 7) as usize & mask;
+        loop {
+            let s = self.slots[i];
+            if s.entry == 0 {
+                return self.add(i, name, head, tail, hash);
+            }
+            if s.hash == hash
+                && s.head == head
+                && s.tail == tail
+                && s.len as usize == name.len()
+                && (name.len() <= 16 || same_bytes(&self.names[s.entry as usize - 1], name))
+            {
+                return s.entry as usize - 1;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    fn add(&mut self, at: usize, name: &[u8], head: u64, tail: u64, hash: u64) -> usize {
+        let index = self.names.len();
+        self.names.push(Box::from(name));
+        let len = name.len() as u32;
+        self.slots[at] = NameSlot { head, tail, hash, len, entry: index as u32 + 1 };
+        if self.names.len() * 2 > self.slots.len() {
+            let grown = vec![NameSlot::default(); 2 * self.slots.len()];
+            let old = std::mem::replace(&mut self.slots, grown);
+            let mask = self.slots.len() - 1;
+            for s in old.into_iter().filter(|s| s.entry != 0) {
+                let mut i = (s.hash >> 7) as usize & mask;
+                while self.slots[i].entry != 0 {
+                    i = (i + 1) & mask;
+                }
+                self.slots[i] = s;
+            }
+        }
+        index
+    }
+
+    /// The name at `i` as text (names come only from rows found valid UTF-8).
+    fn text(&self, i: usize) -> String {
+        String::from_utf8_lossy(&self.names[i]).into_owned()
     }
 }
 
@@ -657,25 +1331,15 @@ struct RepAcc {
     orders: u64,
     units: u64,
     revenue: Cents,
-    /// Indexes into `Checker::region_names`, sorted: a rep sells in few regions.
-    regions: Vec<usize>,
+    /// Regions 0..64 as bits; a rep sells in few regions.
+    region_bits: u64,
+    /// Regions from 64 on, sorted.
+    more_regions: Vec<usize>,
 }
 #[derive(Default)]
 struct ProductAcc {
     units: u64,
     revenue: Cents,
-}
-
-/// Looks `key` up by `&str`, allocating its `Box<str>` only the first time it is seen.
-fn with_acc<V: Default, R>(
-    map: &mut HashMap<Box<str>, V>,
-    key: &str,
-    f: impl FnOnce(&mut V) -> R,
-) -> R {
-    match map.get_mut(key) {
-        Some(v) => f(v),
-        None => f(map.entry(Box::from(key)).or_default()),
-    }
 }
 
 /// The rules on records, the aggregation and the problem list; knows nothing of chunks.
@@ -687,17 +1351,26 @@ struct Checker {
     header: Option<Header>,
     data_records: u64,
     order_ids: OrderIds,
-    reps: HashMap<Box<str>, RepAcc>,
-    region_index: HashMap<Box<str>, usize>,
-    region_names: Vec<Box<str>>,
-    region_accs: Vec<RegionDay>,
-    products: HashMap<Box<str>, ProductAcc>,
+    rep_names: Names,
+    reps: Vec<RepAcc>,
+    region_names: Names,
+    regions: Vec<RegionDay>,
+    product_names: Names,
+    products: Vec<ProductAcc>,
     rows: u64,
     units: u64,
     revenue: Cents,
     problems: Vec<Problem>,
+    /// For each kept problem: whether it comes before an order id check of the same line
+    /// (UTF-8 and date problems), to place duplicates found later where a row-by-row check
+    /// would have put them.
+    early: Vec<bool>,
+    /// Set while a row's UTF-8 and date checks run.
+    in_early_checks: bool,
     total: u64,
     fatal: bool,
+    /// Duplicate order ids, once settled: how many, and the first ones as problems.
+    duplicates: Option<(u64, Vec<Problem>)>,
 }
 
 impl Checker {
@@ -708,18 +1381,22 @@ impl Checker {
             first_date: None,
             header: None,
             data_records: 0,
-            order_ids: OrderIds::default(),
-            reps: HashMap::new(),
-            region_index: HashMap::new(),
-            region_names: Vec::new(),
-            region_accs: Vec::new(),
-            products: HashMap::new(),
+            order_ids: OrderIds::new(),
+            rep_names: Names::new(),
+            reps: Vec::new(),
+            region_names: Names::new(),
+            regions: Vec::new(),
+            product_names: Names::new(),
+            products: Vec::new(),
             rows: 0,
             units: 0,
             revenue: Cents::ZERO,
             problems: Vec::new(),
+            early: Vec::new(),
+            in_early_checks: false,
             total: 0,
             fatal: false,
+            duplicates: None,
         }
     }
 
@@ -728,18 +1405,48 @@ impl Checker {
         self.total += 1;
         if self.problems.len() < MAX_SHOWN_PROBLEMS {
             self.problems.push(Problem { line, column: column.to_string(), reason: reason() });
+            self.early.push(self.in_early_checks);
         }
     }
     fn fatal(&mut self, line: u64, column: &str, reason: String) {
         self.problem(line, column, || reason);
         self.fatal = true;
     }
-    fn errors(&self) -> ValidationErrors {
-        ValidationErrors {
-            file: self.file.clone(),
-            problems: self.problems.clone(),
-            total: self.total,
+    /// Settles the duplicate order ids (once: called when the input ended or turned out
+    /// hopeless, so no id comes after).
+    fn settle_duplicates(&mut self) -> u64 {
+        if self.duplicates.is_none() {
+            let (total, first) = self.order_ids.duplicates(MAX_SHOWN_PROBLEMS);
+            let problems = first
+                .into_iter()
+                .map(|(line, first_line, id)| Problem {
+                    line,
+                    column: "order_id".to_string(),
+                    reason: duplicate_reason(&id, first_line),
+                })
+                .collect();
+            self.duplicates = Some((total, problems));
         }
+        self.duplicates.as_ref().map_or(0, |d| d.0)
+    }
+
+    /// All problems: those found row by row and the duplicate ids, in line order.
+    fn errors(&mut self) -> ValidationErrors {
+        let duplicates = self.settle_duplicates();
+        let mut dups = self.duplicates.as_ref().map(|d| d.1.as_slice()).unwrap_or(&[]).iter();
+        let mut problems = Vec::with_capacity(MAX_SHOWN_PROBLEMS);
+        let mut next_dup = dups.next();
+        for (p, &early) in self.problems.iter().zip(&self.early) {
+            while let Some(d) = next_dup.filter(|d| d.line < p.line || (d.line == p.line && !early))
+            {
+                problems.push(d.clone());
+                next_dup = dups.next();
+            }
+            problems.push(p.clone());
+        }
+        problems.extend(next_dup.into_iter().chain(dups).cloned());
+        problems.truncate(MAX_SHOWN_PROBLEMS);
+        ValidationErrors { file: self.file.clone(), problems, total: self.total + duplicates }
     }
     fn column_name(&self, field: usize) -> String {
         match &self.header {
@@ -776,7 +1483,8 @@ impl Checker {
             self.header(line, base, spans);
         } else {
             self.data_records += 1;
-            self.data_row(line, base, spans);
+            let utf8 = std::str::from_utf8(base).is_ok();
+            self.data_row(line, base, spans, utf8);
         }
     }
 
@@ -843,10 +1551,63 @@ impl Checker {
         self.header = Some(Header { line, names, index, extra });
     }
 
-    fn data_row(&mut self, line: u64, base: &[u8], spans: &[(usize, usize)]) {
+    /// A data row; `utf8`: whether all of its fields are valid UTF-8.
+    fn data_row(&mut self, line: u64, base: &[u8], spans: &[(usize, usize)], utf8: bool) {
+        if utf8 && self.good_row(line, base, spans) {
+            return;
+        }
         let Some(h) = self.header.take() else { return };
         self.data_row_with(&h, line, base, spans);
         self.header = Some(h);
+    }
+
+    /// The common case, fast: a row that passes every check is added and `true` returned.
+    /// Anything unusual returns `false` having changed nothing, and [`Checker::data_row_with`]
+    /// checks the row again, the long way, to say what is wrong.
+    fn good_row(&mut self, line: u64, base: &[u8], spans: &[(usize, usize)]) -> bool {
+        let Some(h) = &self.header else { return false };
+        if spans.len() != h.names.len() {
+            return false;
+        }
+        let index = h.index;
+        let field = |r: usize| spans.get(index[r]).and_then(|&(s, e)| base.get(s..e));
+        let (Some(date), Some(id), Some(rep), Some(region), Some(product), Some(q), Some(p)) = (
+            field(DATE),
+            field(ORDER_ID),
+            field(SALES_REP),
+            field(REGION),
+            field(PRODUCT),
+            field(QUANTITY),
+            field(UNIT_PRICE),
+        ) else {
+            return false;
+        };
+        let reference = match (&self.expected, &self.first_date) {
+            (Some((_, b)), _) | (None, Some((_, b, _))) => b,
+            (None, None) => return false,
+        };
+        if date != reference
+            || !surely_not_blank(id)
+            || !surely_not_blank(rep)
+            || !surely_not_blank(region)
+            || !surely_not_blank(product)
+        {
+            return false;
+        }
+        let (Some(q), Some(p)) = (plain_quantity(q), crate::money::plain_price(p)) else {
+            return false;
+        };
+        let Some(revenue) = p.checked_mul(q) else { return false };
+        if self.revenue.checked_add(revenue).is_none()
+            || self.units.checked_add(q).is_none()
+            || self.order_ids.insert(id, line).is_err()
+        {
+            // A duplicate is not recorded a second time by the long way: `insert` of a known
+            // id changes nothing.
+            return false;
+        }
+        self.add(line, rep, region, product, q, revenue);
+        true
     }
 
     fn data_row_with(&mut self, h: &Header, line: u64, base: &[u8], spans: &[(usize, usize)]) {
@@ -861,6 +1622,7 @@ impl Checker {
             });
         }
         // UTF-8 first: every later check needs text.
+        self.in_early_checks = true;
         let mut vals: [Option<&str>; 7] = [None; 7];
         let mut ok = true;
         let field = |k: usize| {
@@ -885,18 +1647,14 @@ impl Checker {
         if let Some(v) = vals[DATE] {
             ok &= self.check_date(line, v);
         }
+        self.in_early_checks = false;
         if let Some(v) = vals[ORDER_ID] {
             if is_blank(v) {
                 ok = false;
                 self.problem(line, "order_id", || blank_reason(v, "an order id"));
-            } else if let Err(first) = self.order_ids.insert(v, line) {
+            } else if let Err(first) = self.order_ids.insert(v.as_bytes(), line) {
                 ok = false;
-                self.problem(line, "order_id", || {
-                    format!(
-                        "{:?} was already used on line {first}; each order id must appear once",
-                        shown(v)
-                    )
-                });
+                self.problem(line, "order_id", || duplicate_reason(v, first));
             }
         }
         for (r, what) in [(SALES_REP, "a sales rep"), (REGION, "a region"), (PRODUCT, "a product")]
@@ -932,7 +1690,7 @@ impl Checker {
                 format!("quantity {q} × unit_price {p} is too large an amount to hold")
             });
         };
-        self.add(line, rep, region, product, q, revenue);
+        self.add(line, rep.as_bytes(), region.as_bytes(), product.as_bytes(), q, revenue);
     }
 
     /// The date rule: the expected date, or else the same date as the first row's.
@@ -976,7 +1734,7 @@ impl Checker {
 
     /// Adds a valid row. The totals are checked; each part (rep, region, product) is at most
     /// its total since all amounts are ≥ 0, so once the total fits the parts cannot overflow.
-    fn add(&mut self, line: u64, rep: &str, region: &str, product: &str, q: u64, rev: Cents) {
+    fn add(&mut self, line: u64, rep: &[u8], region: &[u8], product: &[u8], q: u64, rev: Cents) {
         let (Some(rows), Some(units), Some(revenue)) =
             (self.rows.checked_add(1), self.units.checked_add(q), self.revenue.checked_add(rev))
         else {
@@ -991,33 +1749,37 @@ impl Checker {
         (self.rows, self.units, self.revenue) = (rows, units, revenue);
         let add = |a: Cents, b: Cents| Cents(a.0.saturating_add(b.0)); // bounded, see above
 
-        let region_idx = match self.region_index.get(region) {
-            Some(&i) => i,
-            None => {
-                let i = self.region_names.len();
-                self.region_index.insert(Box::from(region), i);
-                self.region_names.push(Box::from(region));
-                self.region_accs.push(RegionDay::default());
-                i
-            }
-        };
-        if let Some(acc) = self.region_accs.get_mut(region_idx) {
+        let region_idx = self.region_names.slot(region);
+        if region_idx == self.regions.len() {
+            self.regions.push(RegionDay::default());
+        }
+        if let Some(acc) = self.regions.get_mut(region_idx) {
             acc.orders += 1;
             acc.units = acc.units.saturating_add(q);
             acc.revenue = add(acc.revenue, rev);
         }
-        with_acc(&mut self.reps, rep, |acc| {
+        let rep_idx = self.rep_names.slot(rep);
+        if rep_idx == self.reps.len() {
+            self.reps.push(RepAcc::default());
+        }
+        if let Some(acc) = self.reps.get_mut(rep_idx) {
             acc.orders += 1;
             acc.units = acc.units.saturating_add(q);
             acc.revenue = add(acc.revenue, rev);
-            if let Err(pos) = acc.regions.binary_search(&region_idx) {
-                acc.regions.insert(pos, region_idx);
+            if region_idx < 64 {
+                acc.region_bits |= 1 << region_idx;
+            } else if let Err(pos) = acc.more_regions.binary_search(&region_idx) {
+                acc.more_regions.insert(pos, region_idx);
             }
-        });
-        with_acc(&mut self.products, product, |acc| {
+        }
+        let product_idx = self.product_names.slot(product);
+        if product_idx == self.products.len() {
+            self.products.push(ProductAcc::default());
+        }
+        if let Some(acc) = self.products.get_mut(product_idx) {
             acc.units = acc.units.saturating_add(q);
             acc.revenue = add(acc.revenue, rev);
-        });
+        }
     }
 
     fn finish(mut self, sha256: [u8; 32], bytes: u64) -> Result<DaySummary, ValidationErrors> {
@@ -1030,7 +1792,7 @@ impl Checker {
                 "no sales rows: the file has a header but no data rows".into()
             });
         }
-        if self.total > 0 {
+        if self.total + self.settle_duplicates() > 0 {
             return Err(self.errors());
         }
         let date = match (self.expected, self.first_date) {
@@ -1045,22 +1807,27 @@ impl Checker {
         let reps = self
             .reps
             .into_iter()
-            .map(|(name, a)| {
-                let regions = a
-                    .regions
-                    .iter()
-                    .filter_map(|&i| region_names.get(i).map(|r| r.to_string()))
-                    .collect();
+            .enumerate()
+            .map(|(i, a)| {
+                let bits = (0..64).filter(|k| a.region_bits & (1 << k) != 0);
+                let regions = bits.chain(a.more_regions).map(|k| region_names.text(k)).collect();
                 let day = RepDay { orders: a.orders, units: a.units, revenue: a.revenue, regions };
-                (name.into_string(), day)
+                (self.rep_names.text(i), day)
             })
             .collect();
-        let regions =
-            self.region_names.iter().map(|n| n.to_string()).zip(self.region_accs).collect();
+        let regions = self
+            .regions
+            .into_iter()
+            .enumerate()
+            .map(|(i, day)| (self.region_names.text(i), day))
+            .collect();
         let products = self
             .products
             .into_iter()
-            .map(|(k, a)| (k.into_string(), ProductDay { units: a.units, revenue: a.revenue }))
+            .enumerate()
+            .map(|(i, a)| {
+                (self.product_names.text(i), ProductDay { units: a.units, revenue: a.revenue })
+            })
             .collect();
         let extra_columns = header.extra.iter().map(|&k| header.names[k].clone()).collect();
         Ok(DaySummary {
@@ -1076,6 +1843,35 @@ impl Checker {
             extra_columns,
         })
     }
+}
+
+/// Whether a field surely holds a name, judged from its first byte: a visible ASCII
+/// character, or the start of a character that is not a space (Unicode spaces start with
+/// 0xC2, 0xE1, 0xE2 or 0xE3). `false` only means "look closer" ([`is_blank`]).
+fn surely_not_blank(v: &[u8]) -> bool {
+    matches!(v.first(), Some(&b) if (0x21..0x7F).contains(&b)
+        || (b >= 0x80 && !matches!(b, 0xC2 | 0xE1 | 0xE2 | 0xE3)))
+}
+
+/// A quantity of the usual form, 1 to 10 digits within 1 ..= [`MAX_QUANTITY`]; `None` when
+/// it needs [`parse_quantity`]'s judgement.
+fn plain_quantity(v: &[u8]) -> Option<u64> {
+    if v.is_empty() || v.len() > 10 {
+        return None;
+    }
+    let mut q = 0u64;
+    for &b in v {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        q = q * 10 + u64::from(d);
+    }
+    (1..=MAX_QUANTITY).contains(&q).then_some(q)
+}
+
+fn duplicate_reason(id: &str, first: u64) -> String {
+    format!("{:?} was already used on line {first}; each order id must appear once", shown(id))
 }
 
 /// Empty, or only whitespace: either way there is no name.
@@ -1575,6 +2371,91 @@ hello,2.50,4,Widget,EMEA,Ada,X1,2026-01-15,web
         let data = file(&["2026-01-15,1,Ada,E,W,\"1\nt.csv:1: fake\",1.00\n".into()]);
         let ps = problems(data.as_bytes());
         assert!(!ps[0].2.contains('\n'));
+    }
+
+    /// Duplicate ids in any order, of every shape, across chunks of the id store and with
+    /// irregular lines, against a plain map.
+    #[test]
+    fn duplicates_match_a_plain_map() {
+        let mut seed = 7;
+        let shapes = |n: u64, r: u64| match r % 6 {
+            0 => format!("ORD-{n:06}"),
+            1 => format!("{n}"),
+            2 => format!("P{}-{n}", n % 40), // more prefixes than slots
+            3 => format!("x{}", n % 1000),
+            4 => format!("long-id-without-digits-{}x", n % 5000),
+            _ => format!("{:020}", n * 7919),
+        };
+        let mut data = H.to_string();
+        let mut first: HashMap<String, u64> = HashMap::new();
+        let mut want = Vec::new();
+        let mut line = 1;
+        for k in 0..150_000u64 {
+            let r = rng(&mut seed);
+            let id = shapes(if r.is_multiple_of(3) { r % 100_000 } else { k }, r >> 8);
+            if r.is_multiple_of(97) {
+                data.push('\n'); // an empty line
+                line += 1;
+            }
+            line += 1;
+            if r.is_multiple_of(89) {
+                data.push_str(&format!("2026-01-15,{id},Ada,E,\"two\nlines\",1,1.00\n"));
+                line += 1;
+            } else {
+                data.push_str(&format!("2026-01-15,{id},Ada,E,W,1,1.00\n"));
+            }
+            let at = line - u64::from(r.is_multiple_of(89));
+            match first.get(&id) {
+                Some(&f) => want.push((at, f, id)),
+                None => {
+                    first.insert(id, at);
+                }
+            }
+        }
+        assert!(want.len() > 100);
+        let e = check(data.as_bytes()).unwrap_err();
+        assert_eq!(e.total, want.len() as u64);
+        let got: Vec<_> = e.problems.iter().map(|p| (p.line, p.reason.clone())).collect();
+        let expected: Vec<_> = want
+            .iter()
+            .take(MAX_SHOWN_PROBLEMS)
+            .map(|(l, f, id)| (*l, duplicate_reason(id, *f)))
+            .collect();
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn id_codes_are_injective_and_decode() {
+        let mut ids = OrderIds::new();
+        let samples = [
+            "1",
+            "01",
+            "001",
+            "10",
+            "A",
+            "A1",
+            "A01",
+            "A-1",
+            "abcdefg",
+            "abcdefgh",
+            "ORD-000001",
+            "ORD-1",
+            "12345678901234567890",
+            "1234567890123456",
+            "é1",
+            "\u{e9}",
+        ];
+        let mut seen = HashMap::new();
+        for s in samples {
+            if let Some(code) = ids.encode(s.as_bytes()) {
+                assert_eq!(ids.decode(code), s);
+                assert!(seen.insert(code, s).is_none(), "{s} collides with {:?}", seen[&code]);
+            }
+        }
+        // Numbers keep their order within a prefix, also across lengths.
+        let a = ids.encode(b"ORD-999999").unwrap();
+        let b = ids.encode(b"ORD-1000000").unwrap();
+        assert!(a < b);
     }
 
     /// Feeds `data` cut at the given sizes (cycled), then finishes.

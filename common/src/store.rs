@@ -6,6 +6,8 @@
 //! type is what keeps them out of the code (the action audit of the tests follows from it).
 //! Every write asks for SSE `AES256`, as the bucket's policy expects.
 
+use std::time::Duration;
+
 use aws_sdk_s3::operation::RequestId;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ServerSideEncryption};
@@ -58,17 +60,19 @@ pub struct ObjectStream {
     pub size: Option<u64>,
     body: ByteStream,
     resource: String,
+    stall: Duration,
 }
 
 impl ObjectStream {
-    /// The next chunk, `None` at the end. A body that sends nothing for
-    /// [`BODY_STALL_TIMEOUT`] is a transient failure (no SDK timeout covers a streaming body).
+    /// The next chunk, `None` at the end. A body that sends nothing for `stall` (the S3
+    /// client's attempt timeout, else [`BODY_STALL_TIMEOUT`]) is a transient failure (no SDK
+    /// timeout covers a streaming body).
     pub async fn next_chunk(&mut self) -> Result<Option<Bytes>> {
-        match tokio::time::timeout(BODY_STALL_TIMEOUT, self.body.next()).await {
+        match tokio::time::timeout(self.stall, self.body.next()).await {
             Err(_) => Err(Error::Unavailable {
                 operation: "GetObject",
                 resource: self.resource.clone(),
-                detail: format!("the body stalled for {}s", BODY_STALL_TIMEOUT.as_secs()),
+                detail: format!("the body stalled for {:?}", self.stall),
             }),
             Ok(None) => Ok(None),
             Ok(Some(Ok(bytes))) => Ok(Some(bytes)),
@@ -142,6 +146,12 @@ impl Store {
                     size: o.content_length().and_then(|n| u64::try_from(n).ok()),
                     body: o.body,
                     resource: self.url(key),
+                    stall: self
+                        .client
+                        .config()
+                        .timeout_config()
+                        .and_then(|t| t.operation_attempt_timeout())
+                        .unwrap_or(BODY_STALL_TIMEOUT),
                 },
             })),
             Err(e) => match classify(&e) {

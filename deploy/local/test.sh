@@ -41,11 +41,37 @@ if command -v shellcheck >/dev/null; then
     shellcheck deploy/local/*.sh .ci/run
 fi
 
+step "cfn-lint deploy/cloudformation/*.yaml (pinned, .venv-cfn)"
+bash -n deploy/build-release.sh deploy/check-glibc.sh deploy/cloudformation/lint.sh
+deploy/cloudformation/lint.sh
+
+step "systemd units + install.sh: verify, exposure <= 1.5 (systemd-analyze, offline)"
+deploy/check-units.sh
+
 step "cargo fmt --all -- --check"
 cargo fmt --all -- --check
 
 step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
+
+step "cargo deny check licenses bans sources (deny.toml)"
+# Installed once into the git-ignored .cache/cargo-bin (a few minutes cold). `advisories` is
+# not checked here: it needs the RustSec database from GitHub, unreachable from the builders.
+DENY_VERSION=0.20.2
+DENY_ROOT="$REPO/.cache/cargo-bin"
+DENY="$DENY_ROOT/bin/cargo-deny"
+if ! "$DENY" --version 2>/dev/null | grep -qx "cargo-deny $DENY_VERSION"; then
+    mkdir -p "$DENY_ROOT"
+    exec 8>"$DENY_ROOT/.install.lock"
+    flock 8
+    if ! "$DENY" --version 2>/dev/null | grep -qx "cargo-deny $DENY_VERSION"; then
+        echo "installing cargo-deny $DENY_VERSION into $DENY_ROOT (one-time, a few minutes)"
+        cargo install --locked --quiet --root "$DENY_ROOT" --version "$DENY_VERSION" cargo-deny
+    fi
+    flock -u 8
+    exec 8>&-
+fi
+"$DENY" check licenses bans sources
 
 step "cargo build --workspace --bins"
 cargo build --workspace --bins
@@ -56,5 +82,4 @@ cargo test --workspace "$@"
 # Further checks go here as they are added, each as its own step, e.g.:
 #   step "cargo deny check";        cargo deny check
 #   step "systemd-analyze verify";  systemd-analyze verify systemd/*.service
-#   step "cfn-lint";                .venv-moto/bin/cfn-lint deploy/cfn/*.yaml
 CURRENT="done"

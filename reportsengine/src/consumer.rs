@@ -150,7 +150,15 @@ pub async fn consume(
             received = engine.queue.receive(max, wait) => received,
         };
         let messages = match received {
-            Ok(messages) => messages,
+            Ok(messages) => {
+                // The queue answered: the endpoint is back. Without this reset an empty
+                // answer (the usual one) would keep the delay of the last outage, and the
+                // next single failure would wait the cap.
+                if !must_back_off {
+                    backoff.reset();
+                }
+                messages
+            }
             Err(err) => {
                 log_receive_failure(&err);
                 if matches!(err, Error::Denied { .. }) {
@@ -177,9 +185,6 @@ pub async fn consume(
                 }
             }
             continue;
-        }
-        if !must_back_off {
-            backoff.reset();
         }
         for message in messages {
             {
@@ -282,6 +287,7 @@ async fn handle(
     stats: Arc<Stats>,
 ) -> Disposition {
     let started = Instant::now();
+    tracing::info!(bytes = message.body.len(), "processing message");
     let visibility = engine.config.reportsengine.visibility_timeout;
     let work = process::process(&engine, &message.body);
     tokio::pin!(work);

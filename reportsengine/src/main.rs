@@ -34,6 +34,11 @@ enum Command {
     Run,
     /// Process messages until the queue answers empty, then exit.
     Once,
+    /// Write the configuration file from the lab's CloudFormation stack outputs.
+    Configure(common::configure::ConfigureArgs),
+    /// Check configuration, credentials, endpoints (DNS, TCP) and a harmless read/write;
+    /// --controls also verifies the lab's denials. Exit 0, or 78/77/69 on a FAIL.
+    Doctor(common::doctor::DoctorArgs),
     /// Build the report of a local sales file into DIR (no AWS).
     Build {
         /// The day's sales CSV.
@@ -64,6 +69,15 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
+        Command::Configure(args) => {
+            common::configure::run("reportsengine", &args)?;
+            Ok(0)
+        }
+        Command::Doctor(args) => {
+            let code =
+                common::doctor::main(common::doctor::Program::Reportsengine, &cli.global, &args);
+            Ok(u8::try_from(code).unwrap_or(1))
+        }
         Command::Build { file, output, ledger } => {
             let compensation = build_compensation(&cli.global)?;
             build(&file, &output, ledger.as_deref(), &compensation)?;
@@ -81,10 +95,17 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 .build()
                 .context("cannot start the async runtime")?;
             runtime.block_on(async {
+                // Handlers first: a SIGTERM while connecting is graceful too.
+                let shutdown = common::shutdown::signals();
                 common::aws::check_private_sqs(&config).await?;
                 let engine = Arc::new(process::Engine::connect(config).await?);
-                let stats = consumer::consume(engine, mode, common::shutdown::signals()).await?;
-                Ok(stats.exit_code())
+                let stats = consumer::consume(engine, mode, shutdown).await?;
+                // `run` stopped by a signal exits 0 (SPEC §5), whatever failed on the way;
+                // `once` says whether it left messages behind.
+                Ok(match mode {
+                    consumer::Mode::Daemon => 0,
+                    consumer::Mode::UntilEmpty => stats.exit_code(),
+                })
             })
         }
     }
@@ -127,7 +148,14 @@ fn build(
         comp,
         &common::program_version("reportsengine"),
     );
-    std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir.display(), e))?;
+    // Created 0750 whatever the umask (a world-writable report directory would let anyone
+    // swap the files); an existing directory keeps its mode.
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o750)
+        .create(out_dir)
+        .map_err(|e| Error::io(out_dir.display(), e))?;
     for (name, body) in process::render(&report) {
         common::local::write_atomically(&out_dir.join(name), body.as_bytes())?;
     }

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod upload;
+mod watch;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -35,6 +36,14 @@ enum Command {
         #[arg(long)]
         replace: bool,
     },
+    /// Run as a daemon over [salesapp] spool_dir: upload each complete incoming/*.csv, then
+    /// move it to done/ (or to failed/ with NAME.error.txt) until SIGTERM/SIGINT.
+    Watch,
+    /// Write the configuration file from the lab's CloudFormation stack outputs.
+    Configure(common::configure::ConfigureArgs),
+    /// Check configuration, credentials, endpoints (DNS, TCP) and a harmless read/write;
+    /// --controls also verifies the lab's denials. Exit 0, or 78/77/69 on a FAIL.
+    Doctor(common::doctor::DoctorArgs),
     /// Write deterministic, realistic sample sales data.
     Generate {
         #[arg(long)]
@@ -67,6 +76,24 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Generate { date, rows, seed, output } => generate(date, rows, seed, output),
+        Command::Configure(args) => {
+            common::configure::run("salesapp", &args)?;
+            Ok(())
+        }
+        Command::Doctor(args) => std::process::exit(common::doctor::main(
+            common::doctor::Program::Salesapp,
+            &cli.global,
+            &args,
+        )),
+        Command::Watch => {
+            let config = cli.global.load_config()?;
+            // signals() installs its handlers when called: inside the runtime, first thing.
+            runtime()?.block_on(async {
+                let shutdown = common::shutdown::signals();
+                watch::watch(config, shutdown).await
+            })?;
+            Ok(())
+        }
         Command::Upload { file, date, replace } => {
             let config = cli.global.load_config()?;
             let runtime = runtime()?;
@@ -96,7 +123,9 @@ fn generate(date: SalesDate, rows: u64, seed: u64, output: Option<PathBuf>) -> a
         }
         Some(path) => {
             let tmp = path.with_extension("csv.partial");
-            let file = std::fs::File::create(&tmp)
+            // Mode 0640 whatever the umask; a stale temporary (or a planted symlink) is
+            // replaced, not followed.
+            let file = common::local::create_new_file(&tmp, common::local::DATA_FILE_MODE)
                 .map_err(|e| common::error::Error::io(tmp.display(), e))?;
             let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
             common::generate::generate(date, rows, seed, &mut out)

@@ -26,6 +26,15 @@
 //!   [`Emulator::peek_messages`], [`Emulator::drain_messages`], [`Emulator::send_raw`],
 //!   [`Emulator::write_file`], [`Emulator::start_recording`] /
 //!   [`Emulator::stop_recording`] (moto's recorder: which API actions the binaries called).
+//! - IAM enforcement ([`iam`]): [`Emulator::create_user`] (an IAM user with an inline
+//!   identity policy, e.g. [`iam::lab_policy`]), then [`Emulator::enforce_iam`] (policies
+//!   enforced from then on; the harness signs as an admin user); [`iam::Keys::apply`] runs a
+//!   binary as a user.
+//! - Fault injection: [`Emulator::pid`], [`Emulator::pause`] / [`Emulator::resume`]
+//!   (SIGSTOP/SIGCONT of the server: an outage), [`Emulator::set_queue_visibility`] (short
+//!   visibility timeouts for redelivery tests); [`daemon::Daemon`] runs a binary in the
+//!   background (logs readable while it runs, signals by PID, killed on drop) and
+//!   [`daemon::wait_until`] polls with a deadline.
 //! - [`salesapp`] / [`reportsengine`]: a `std::process::Command` for the workspace's built
 //!   binary with `--config` and the fake AWS credentials set and nothing inherited that could
 //!   reach real AWS; [`run`] runs one with a timeout and captures its output.
@@ -34,6 +43,8 @@
 #![forbid(unsafe_code)]
 
 pub mod checks;
+pub mod daemon;
+pub mod iam;
 pub mod reference;
 
 use std::collections::{BTreeMap, HashMap};
@@ -347,6 +358,37 @@ impl Emulator {
         self.process.log_text()
     }
 
+    /// The moto server's PID (the launcher execs it, so this is the server itself), for
+    /// fault injection: SIGSTOP/SIGCONT make an outage ([`Emulator::pause`]).
+    pub fn pid(&self) -> u32 {
+        self.process.child.id()
+    }
+
+    /// SIGSTOP the server: connections are accepted by the kernel but nothing answers, as
+    /// with a stalled endpoint. [`Emulator::resume`] ends the outage.
+    pub fn pause(&self) {
+        daemon::signal(self.pid(), "STOP");
+    }
+
+    /// SIGCONT the server after [`Emulator::pause`].
+    pub fn resume(&self) {
+        daemon::signal(self.pid(), "CONT");
+    }
+
+    /// Sets the queue's VisibilityTimeout (the harness creates it with 30 s); tests of
+    /// redelivery use a few seconds, with `reportsengine.visibility_timeout` to match.
+    pub fn set_queue_visibility(&self, secs: u32) {
+        self.block_on(async {
+            self.sqs
+                .set_queue_attributes()
+                .queue_url(&self.queue_url)
+                .attributes(QueueAttributeName::VisibilityTimeout, secs.to_string())
+                .send()
+                .await
+                .expect("SetQueueAttributes");
+        })
+    }
+
     /// Runs a future (e.g. an SDK call) to completion on the emulator's runtime.
     pub fn block_on<F: Future>(&self, f: F) -> F::Output {
         self.rt.block_on(f)
@@ -547,8 +589,11 @@ impl Emulator {
         let (st, body) = self.http("GET", "/moto-api/recorder/download-recording");
         assert!(st < 300, "download-recording: {st}");
         let mut out = Vec::new();
-        for line in String::from_utf8_lossy(&body).lines().filter(|l| !l.trim().is_empty()) {
-            let v: serde_json::Value = serde_json::from_str(line).expect("recording line");
+        // moto appends an entry and its newline in two writes, so concurrent requests (the
+        // parts of a multipart upload) can leave two entries on one line: read a stream of
+        // JSON values, not lines.
+        for v in serde_json::Deserializer::from_slice(&body).into_iter::<serde_json::Value>() {
+            let v = v.expect("recording entry");
             let headers = v["headers"].as_object().cloned().unwrap_or_default();
             let header = |name: &str| {
                 headers
@@ -614,10 +659,21 @@ impl Recorded {
         }
         let path = self.s3_path();
         let object = path.trim_start_matches('/').contains('/');
+        // The SDK sends no `x-id` on these; their query names them.
+        let has = |name: &str| {
+            query.split('&').any(|kv| kv == name || kv.starts_with(&format!("{name}=")))
+        };
         match (self.method.as_str(), object) {
             ("GET", true) if query.is_empty() => "s3:GetObject".into(),
             ("HEAD", true) => "s3:HeadObject".into(),
             ("PUT", true) if query.is_empty() => "s3:PutObject".into(),
+            ("POST", true) if has("uploads") => "s3:CreateMultipartUpload".into(),
+            ("POST", true) if has("uploadId") => "s3:CompleteMultipartUpload".into(),
+            ("PUT", true) if has("uploadId") && has("partNumber") => "s3:UploadPart".into(),
+            ("DELETE", true) if has("uploadId") => "s3:AbortMultipartUpload".into(),
+            ("DELETE", true) => "s3:DeleteObject".into(),
+            ("GET", false) if has("uploads") => "s3:ListMultipartUploads".into(),
+            ("GET", false) => "s3:ListBucket".into(),
             (m, _) => format!("s3:? {m} {path}?{query}"),
         }
     }

@@ -1,4 +1,5 @@
 //! Self-test of the harness: needs only moto, not the binaries.
+#![forbid(unsafe_code)]
 
 use e2e::Emulator;
 

@@ -1,0 +1,326 @@
+#!/usr/bin/env bash
+# The performance benchmarks of issue 6, side by side with the alternatives, in one run:
+#
+#   bench/run.sh                 everything (≈ 15–25 min on 2 cores; needs ~6 GB in bench/out)
+#   BENCH_SIZES="1" bench/run.sh     only the 1 GiB input for the report build
+#   BENCH_QUICK=1 bench/run.sh       a smoke run: 64 MiB inputs, 1 run each, 10 s idle window
+#   bench/run.sh build upload queue latency idle startup    any subset of the sections
+#
+# Knobs: BENCH_RUNS (3: median of N runs), BENCH_SIZES (GiB, "1 4"), BENCH_IDLE_SECS (60),
+# BENCH_QUEUE_DAYS (300), BENCH_OUT (bench/out). Release builds (cargo build --release);
+# CARGO_TARGET_DIR is honoured.
+#
+# Everything talks to 127.0.0.1 only: each section starts its own moto_server (the pinned
+# one, <repo>/.venv-moto, created by deploy/local/emulator.sh venv) on a free port and stops
+# it by PID; a fresh one for each large upload, since moto keeps objects in memory. Baselines
+# (awscli, duckdb) live in a venv of their own, bench/.venv (git-ignored). Peak memory is
+# /usr/bin/time's "maximum resident set size"; CPU times are user+sys of the process.
+# The figures are printed as a table at the end and kept in bench/out/results.md.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+REPO="$PWD"
+OUT="${BENCH_OUT:-$REPO/bench/out}"
+RUNS="${BENCH_RUNS:-3}"
+SIZES="${BENCH_SIZES:-1 4}"
+IDLE_SECS="${BENCH_IDLE_SECS:-60}"
+QUEUE_DAYS="${BENCH_QUEUE_DAYS:-300}"
+ROWS_PER_GIB=11880000 # generated rows are ~90.4 bytes: this many make ~1 GiB
+if [[ -n "${BENCH_QUICK:-}" ]]; then
+    RUNS=1 SIZES="0.0625" IDLE_SECS=10 QUEUE_DAYS=60
+fi
+SECTIONS="${*:-build upload queue latency idle startup}"
+TARGET="${CARGO_TARGET_DIR:-$REPO/target}/release"
+VENV="$REPO/bench/.venv"
+MOTO="$REPO/.venv-moto/bin/moto_server"
+SETUP="$REPO/deploy/local/emulator_setup.py"
+RESULTS="$OUT/results.md"
+mkdir -p "$OUT/data" "$OUT/logs"
+
+say() { printf '\n== %s\n' "$*" >&2; }
+die() {
+    printf 'bench: ERROR: %s\n' "$*" >&2
+    exit 1
+}
+
+# ---------------------------------------------------------------- setup
+setup() {
+    say "release build"
+    cargo build --release -q -p salesapp -p reportsengine -p benches --bins
+    [[ -x /usr/bin/time ]] || die "/usr/bin/time missing: apt-get install time"
+    deploy/local/emulator.sh venv >/dev/null
+    if [[ ! -x "$VENV/bin/python" ]]; then
+        say "bench venv (awscli, duckdb) in $VENV"
+        python3 -m venv "$VENV"
+    fi
+    "$VENV/bin/python" -c 'import duckdb, awscli' 2>/dev/null ||
+        "$VENV/bin/pip" install -q --disable-pip-version-check duckdb awscli ||
+        echo "bench: could not install duckdb/awscli; those baselines are skipped" >&2
+    export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
+    export AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
+    unset AWS_PROFILE AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3 AWS_ENDPOINT_URL_SQS VPCE_LAB_CONFIG
+    printf '# Benchmark results\n\n%s, %s cores (%s), %s\n\n| figure | ours | baseline | ratio |\n|---|---|---|---|\n' \
+        "$(date -u +%Y-%m-%dT%H:%MZ)" "$(nproc)" \
+        "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" \
+        "$(git rev-parse --short HEAD 2>/dev/null || echo '?')" >"$RESULTS"
+}
+
+# A result line: figure, ours, baseline, ratio (printed now and kept for the table).
+row() {
+    printf '| %s | %s | %s | %s |\n' "$@" >>"$RESULTS"
+    printf '  %-52s ours %-26s baseline %-26s %s\n' "$@"
+}
+
+# median of the numbers on stdin
+median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b+0 == 0) print "n/a"; else printf "%.2f×", a/b }'; }
+
+# timed NAME CMD…: runs CMD under /usr/bin/time; appends "wall user sys maxrss_kib" to
+# $OUT/logs/NAME.times, CMD's output to $OUT/logs/NAME.log.
+timed() {
+    local name="$1"
+    shift
+    /usr/bin/time -f '%e %U %S %M' -o "$OUT/logs/$name.time1" "$@" >>"$OUT/logs/$name.log" 2>&1 ||
+        { tail -n 20 "$OUT/logs/$name.log" >&2; die "$name failed: $*"; }
+    cat "$OUT/logs/$name.time1" >>"$OUT/logs/$name.times"
+}
+# med NAME COLUMN: median of a column of NAME.times (1 wall, 2 user, 3 sys, 4 rss KiB, 5 cpu)
+med() { awk -v c="$2" '{ if (c == 5) print $2 + $3; else print $c }' "$OUT/logs/$1.times" | median; }
+
+# ---------------------------------------------------------------- emulator
+EMU_PID=""
+EMU_PORT=""
+CONFIG="$OUT/config.toml"
+emulator_start() {
+    local py="$REPO/.venv-moto/bin/python"
+    EMU_PORT="$("$py" "$SETUP" free-port)"
+    "$MOTO" -H 127.0.0.1 -p "$EMU_PORT" >"$OUT/logs/moto.log" 2>&1 </dev/null &
+    EMU_PID=$!
+    "$py" "$SETUP" wait --port "$EMU_PORT" --pid "$EMU_PID" --timeout 30 || die "moto did not start"
+    local queue_url
+    queue_url="$("$py" "$SETUP" provision --port "$EMU_PORT" --bucket bench-bucket --queue bench-queue)"
+    cat >"$CONFIG" <<EOF
+region = "us-east-1"
+bucket = "bench-bucket"
+queue_url = "$queue_url"
+[endpoints]
+s3 = "http://127.0.0.1:$EMU_PORT"
+sqs = "http://127.0.0.1:$EMU_PORT"
+force_path_style = true
+require_private_sqs = true
+[compensation]
+commission_bps = 500
+[salesapp]
+spool_dir = "$OUT/spool"
+[reportsengine]
+concurrency = 8
+wait_time = "20s"
+visibility_timeout = "120s"
+shutdown_grace = "10s"
+max_object_size = "10GiB"
+EOF
+}
+emulator_stop() {
+    [[ -n "$EMU_PID" ]] || return 0
+    kill -TERM "$EMU_PID" 2>/dev/null || true
+    local i
+    for i in $(seq 100); do
+        kill -0 "$EMU_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$EMU_PID" 2>/dev/null || true
+    wait "$EMU_PID" 2>/dev/null || true
+    EMU_PID=""
+}
+DAEMON_PID=""
+cleanup() {
+    [[ -z "$DAEMON_PID" ]] || { kill -TERM "$DAEMON_PID" 2>/dev/null || true; wait "$DAEMON_PID" 2>/dev/null || true; }
+    emulator_stop
+}
+trap cleanup EXIT
+
+# ---------------------------------------------------------------- data
+data_file() { # GiB → path (generated once, kept)
+    local gib="$1" rows path
+    rows="$(awk -v g="$gib" -v r="$ROWS_PER_GIB" 'BEGIN { printf "%d", g * r }')"
+    path="$OUT/data/sales-${gib}g.csv"
+    if [[ ! -s "$path" ]]; then
+        say "generating $path ($rows rows)"
+        "$TARGET/salesapp" generate --date 2026-01-15 --rows "$rows" --seed 1 -o "$path" >/dev/null
+    fi
+    printf '%s\n' "$path"
+}
+mbps() { awk -v b="$1" -v s="$2" 'BEGIN { if (s+0 == 0) print "inf"; else printf "%.0f", b / s / 1e6 }'; }
+
+# ---------------------------------------------------------------- 1. report build
+section_build() {
+    local gib file bytes rows name
+    for gib in $SIZES; do
+        file="$(data_file "$gib")"
+        bytes="$(stat -c %s "$file")"
+        rows="$(awk -v g="$gib" -v r="$ROWS_PER_GIB" 'BEGIN { printf "%d", g * r }')"
+        say "report build on ${gib} GiB ($bytes bytes, $rows rows), median of $RUNS"
+        cat "$file" >/dev/null # into the page cache
+        rm -f "$OUT"/logs/build-"$gib"-*.times
+        for _ in $(seq "$RUNS"); do
+            timed "build-$gib-wc" wc -l "$file"
+            timed "build-$gib-ours" "$TARGET/reportsengine" build "$file" -o "$OUT/report-$gib"
+            timed "build-$gib-csv" "$TARGET/perfkit" csv-baseline "$file"
+            if "$VENV/bin/python" -c 'import duckdb' 2>/dev/null; then
+                timed "build-$gib-duckdb" "$VENV/bin/python" bench/duckdb_baseline.py "$file"
+            fi
+        done
+        # Python's csv module is ~15 times slower: one run.
+        timed "build-$gib-python" python3 bench/python_baseline.py "$file"
+        local ours_w ours_c ours_rss budget
+        ours_w="$(med "build-$gib-ours" 1)"
+        ours_c="$(med "build-$gib-ours" 5)"
+        ours_rss="$(med "build-$gib-ours" 4)"
+        budget=$(((32 << 10) + rows * 8 / 1024))
+        row "build ${gib} GiB: MB/s (wall)" "$(mbps "$bytes" "$ours_w") MB/s" "" ""
+        row "build ${gib} GiB: MB/s per CPU-second (user+sys)" "$(mbps "$bytes" "$ours_c") MB/s" "" ""
+        row "build ${gib} GiB: peak RSS (budget 32 MiB + 8 B/row)" "$((ours_rss / 1024)) MiB" "budget $((budget / 1024)) MiB" "$(ratio "$ours_rss" "$budget") of budget"
+        for name in wc csv duckdb python; do
+            [[ -s "$OUT/logs/build-$gib-$name.times" ]] || continue
+            local w c r
+            w="$(med "build-$gib-$name" 1)"
+            c="$(med "build-$gib-$name" 5)"
+            r="$(med "build-$gib-$name" 4)"
+            row "build ${gib} GiB vs $name: wall" "${ours_w}s" "${w}s ($(mbps "$bytes" "$w") MB/s, $((r / 1024)) MiB, cpu ${c}s)" "$(ratio "$w" "$ours_w") faster"
+        done
+    done
+}
+
+# ---------------------------------------------------------------- 2+3. upload, engine on a big object
+section_upload() {
+    local file bytes i
+    file="$(data_file 1)"
+    [[ -n "${BENCH_QUICK:-}" ]] && file="$(data_file 0.0625)"
+    bytes="$(stat -c %s "$file")"
+    say "upload of $file ($bytes bytes): aws s3 cp vs salesapp upload, fresh emulator each, $RUNS runs"
+    rm -f "$OUT"/logs/upload-*.times "$OUT"/logs/engine-once-big.times
+    for i in $(seq "$RUNS"); do
+        if [[ -x "$VENV/bin/aws" ]]; then
+            emulator_start
+            timed upload-awscli "$VENV/bin/aws" --endpoint-url "http://127.0.0.1:$EMU_PORT" \
+                s3 cp --only-show-errors "$file" "s3://bench-bucket/awscli/sales-$i.csv"
+            emulator_stop
+        fi
+        emulator_start
+        timed upload-ours "$TARGET/salesapp" --config "$CONFIG" upload "$file"
+        # 2. the engine on that object: report built while it streams in.
+        timed engine-once-big "$TARGET/reportsengine" --config "$CONFIG" once
+        emulator_stop
+    done
+    local ow orss aw arss ew erss
+    ow="$(med upload-ours 1)"
+    orss="$(med upload-ours 4)"
+    row "upload 1 GiB: wall (incl. validation)" "${ow}s ($(mbps "$bytes" "$ow") MB/s)" "" ""
+    row "upload 1 GiB: peak RSS (target < 64 MiB)" "$((orss / 1024)) MiB" "" ""
+    if [[ -s "$OUT/logs/upload-awscli.times" ]]; then
+        aw="$(med upload-awscli 1)"
+        arss="$(med upload-awscli 4)"
+        row "upload 1 GiB vs aws s3 cp: wall" "${ow}s" "${aw}s" "$(ratio "$aw" "$ow") faster"
+        row "upload 1 GiB vs aws s3 cp: peak RSS" "$((orss / 1024)) MiB" "$((arss / 1024)) MiB" "$(ratio "$orss" "$arss")"
+    fi
+    ew="$(med engine-once-big 1)"
+    erss="$(med engine-once-big 4)"
+    row "engine once, 1 GiB object: wall, streamed" "${ew}s ($(mbps "$bytes" "$ew") MB/s)" "" ""
+    row "engine once, 1 GiB object: peak RSS" "$((erss / 1024)) MiB" "" ""
+}
+
+# ---------------------------------------------------------------- 4a. queue throughput
+section_queue() {
+    say "queue throughput: $QUEUE_DAYS small days, reportsengine once (concurrency 8) vs a plain client loop"
+    emulator_start
+    rm -f "$OUT"/logs/queue-*.times
+    local i ours plain
+    for i in $(seq "$RUNS"); do
+        "$TARGET/perfkit" seed "$CONFIG" "$QUEUE_DAYS" 200 0 >/dev/null
+        local t0 t1
+        t0="$(date +%s.%N)"
+        timed queue-ours env VPCE_LAB_REPORTSENGINE_CONCURRENCY=8 "$TARGET/reportsengine" --config "$CONFIG" once
+        t1="$(date +%s.%N)"
+        awk -v n="$QUEUE_DAYS" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f\n", n / (b - a) }' >>"$OUT/logs/queue-ours.rate"
+        "$TARGET/perfkit" seed "$CONFIG" "$QUEUE_DAYS" 200 0 >/dev/null
+        t0="$(date +%s.%N)"
+        timed queue-plain "$TARGET/perfkit" queue-loop "$CONFIG"
+        t1="$(date +%s.%N)"
+        awk -v n="$QUEUE_DAYS" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f\n", n / (b - a) }' >>"$OUT/logs/queue-plain.rate"
+    done
+    emulator_stop
+    ours="$(median <"$OUT/logs/queue-ours.rate")"
+    plain="$(median <"$OUT/logs/queue-plain.rate")"
+    rm -f "$OUT/logs/queue-ours.rate" "$OUT/logs/queue-plain.rate"
+    row "queue: messages/s, once + concurrency 8 (target ≥ 80 %)" "$ours msg/s" "$plain msg/s (plain loop)" "$(awk -v a="$ours" -v b="$plain" 'BEGIN { printf "%.0f %%", 100 * a / b }')"
+}
+
+# ---------------------------------------------------------------- 4b + 5. latency and idle
+section_latency_idle() {
+    local want_latency="$1" want_idle="$2"
+    say "engine daemon: latency SendMessage → report.html (idle, long poll), then idle cost over ${IDLE_SECS}s"
+    emulator_start
+    "$TARGET/reportsengine" --config "$CONFIG" run >"$OUT/logs/daemon.log" 2>&1 &
+    DAEMON_PID=$!
+    sleep 1
+    if [[ "$want_latency" == 1 ]]; then
+        "$TARGET/perfkit" latency "$CONFIG" 15 | tee "$OUT/logs/latency.log"
+        local med
+        med="$(awk '{ print $3 }' "$OUT/logs/latency.log")"
+        row "latency SendMessage → report uploaded, median (target < 100 ms)" "$med ms" "" "$(sed 's/latency_ms //' "$OUT/logs/latency.log")"
+    fi
+    if [[ "$want_idle" == 1 ]]; then
+        sleep 2
+        local hz t0 t1 rss hwm
+        hz="$(getconf CLK_TCK)"
+        t0="$(awk '{ print $14 + $15 }' "/proc/$DAEMON_PID/stat")"
+        sleep "$IDLE_SECS"
+        t1="$(awk '{ print $14 + $15 }' "/proc/$DAEMON_PID/stat")"
+        rss="$(awk '/^VmRSS/ { print $2 }' "/proc/$DAEMON_PID/status")"
+        hwm="$(awk '/^VmHWM/ { print $2 }' "/proc/$DAEMON_PID/status")"
+        row "idle run: resident memory (target < 15 MiB)" "$((rss / 1024)) MiB (peak $((hwm / 1024)) MiB)" "" ""
+        row "idle run: CPU over ${IDLE_SECS}s idle" "$(awk -v a="$t0" -v b="$t1" -v hz="$hz" -v s="$IDLE_SECS" 'BEGIN { printf "%.0f ms (%.3f %%)", (b - a) * 1000 / hz, (b - a) * 100 / hz / s }')" "" ""
+    fi
+    kill -TERM "$DAEMON_PID"
+    wait "$DAEMON_PID" || true
+    DAEMON_PID=""
+    emulator_stop
+}
+
+# ---------------------------------------------------------------- 6. start-up
+section_startup() {
+    say "start-up: --version, and ready (first request in flight)"
+    emulator_start
+    local bin out small
+    for bin in reportsengine salesapp; do
+        out="$("$TARGET/perfkit" spawn 20 -- "$TARGET/$bin" --version)"
+        row "$bin --version, median of 20 (target < 20 ms)" "$(awk '{ print $3 }' <<<"$out") ms" "" "$out"
+    done
+    out="$("$TARGET/perfkit" ready 10 -- "$TARGET/reportsengine" --config "$CONFIG" run)"
+    row "reportsengine run: ready, median of 10 (target < 200 ms)" "$(awk '{ print $3 }' <<<"$out") ms" "" "$out"
+    small="$OUT/data/small.csv"
+    "$TARGET/salesapp" generate --date 2026-01-15 --rows 10 -o "$small" >/dev/null
+    out="$("$TARGET/perfkit" ready 10 -- "$TARGET/salesapp" --config "$CONFIG" upload "$small")"
+    row "salesapp upload (10 rows): ready, median of 10 (target < 200 ms)" "$(awk '{ print $3 }' <<<"$out") ms" "" "$out"
+    emulator_stop
+}
+
+setup
+for s in $SECTIONS; do
+    case "$s" in
+        build) section_build ;;
+        upload) section_upload ;;
+        queue) section_queue ;;
+        latency)
+            if [[ " $SECTIONS " == *" idle "* ]]; then
+                section_latency_idle 1 1
+            else
+                section_latency_idle 1 0
+            fi
+            ;;
+        idle) [[ " $SECTIONS " == *" latency "* ]] || section_latency_idle 0 1 ;;
+        startup) section_startup ;;
+        *) die "unknown section $s (build upload queue latency idle startup)" ;;
+    esac
+done
+say "results ($RESULTS)"
+cat "$RESULTS"

@@ -1,0 +1,376 @@
+//! Helper programs for `bench/run.sh` (not shipped). Every network call goes to the
+//! endpoints of the configuration given, which the script points at a local emulator.
+//!
+//! ```text
+//! perfkit csv-baseline FILE            the same aggregation, written plainly with the csv crate
+//! perfkit seed CONFIG N ROWS FIRST     put N small days from day FIRST (0-based) and queue them
+//! perfkit queue-loop CONFIG            plain client loop: receive 10, get, put, delete batch
+//! perfkit latency CONFIG N             SendMessage → report uploaded, with an engine running
+//! perfkit ready N -- CMD ARGS…         time until CMD's first request is in flight
+//! perfkit spawn N -- CMD ARGS…         time for CMD to run to its end (e.g. --version)
+//! ```
+#![forbid(unsafe_code)]
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::io::Read;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use bytes::Bytes;
+use common::config::Config;
+use common::sales::SalesDate;
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let arg = |i: usize| args.get(i).map(String::as_str).unwrap_or("");
+    match arg(0) {
+        "csv-baseline" => csv_baseline(Path::new(arg(1))),
+        "seed" => runtime()?.block_on(seed(arg(1), arg(2).parse()?, arg(3).parse()?, arg(4).parse()?)),
+        "queue-loop" => runtime()?.block_on(queue_loop(arg(1))),
+        "latency" => runtime()?.block_on(latency(arg(1), arg(2).parse()?)),
+        "ready" => ready(arg(1).parse()?, command_after_dashes(&args)?),
+        "spawn" => spawn(arg(1).parse()?, command_after_dashes(&args)?),
+        other => bail!("unknown command {other:?}; see the source's header"),
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
+fn command_after_dashes(args: &[String]) -> Result<&[String]> {
+    match args.iter().position(|a| a == "--") {
+        Some(i) if i + 1 < args.len() => Ok(&args[i + 1..]),
+        _ => bail!("expected -- CMD ARGS…"),
+    }
+}
+
+/// What a straightforward program does with the csv crate: serde records, a map per key, a
+/// set of order ids (exact), SHA-256 of the bytes. Prints the totals and the counts.
+fn csv_baseline(path: &Path) -> Result<()> {
+    use sha2::{Digest, Sha256};
+    #[derive(serde::Deserialize)]
+    struct Row {
+        date: String,
+        order_id: String,
+        sales_rep: String,
+        region: String,
+        product: String,
+        quantity: u64,
+        unit_price: String,
+    }
+    #[derive(Default)]
+    struct Acc {
+        orders: u64,
+        units: u64,
+        cents: i64,
+    }
+    let mut file = std::fs::File::open(path).with_context(|| path.display().to_string())?;
+    // Hash while reading, as our validator does: one pass over the bytes.
+    let mut hasher = Sha256::new();
+    let reader = std::io::BufReader::with_capacity(1 << 20, HashingReader {
+        inner: &mut file,
+        hasher: &mut hasher,
+    });
+    let mut csv = csv::Reader::from_reader(reader);
+    let mut reps: HashMap<String, (Acc, BTreeSet<String>)> = HashMap::new();
+    let mut regions: HashMap<String, Acc> = HashMap::new();
+    let mut products: HashMap<String, Acc> = HashMap::new();
+    let mut ids: HashSet<String> = HashSet::new();
+    let mut first_date: Option<String> = None;
+    let (mut rows, mut total) = (0u64, 0i64);
+    for row in csv.deserialize::<Row>() {
+        let row = row?;
+        let cents = common::money::Cents::parse_price(&row.unit_price)
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .0;
+        let revenue = cents * row.quantity as i64;
+        match &first_date {
+            None => first_date = Some(row.date.clone()),
+            Some(d) if *d != row.date => bail!("two dates"),
+            Some(_) => {}
+        }
+        if !ids.insert(row.order_id) {
+            bail!("duplicate order id");
+        }
+        let rep = reps.entry(row.sales_rep).or_default();
+        rep.0.orders += 1;
+        rep.0.units += row.quantity;
+        rep.0.cents += revenue;
+        rep.1.insert(row.region.clone());
+        for acc in [regions.entry(row.region).or_default(), products.entry(row.product).or_default()] {
+            acc.orders += 1;
+            acc.units += row.quantity;
+            acc.cents += revenue;
+        }
+        rows += 1;
+        total += revenue;
+    }
+    drop(csv);
+    let sorted: BTreeMap<_, _> = reps.iter().map(|(k, v)| (k, v.0.cents)).collect();
+    println!(
+        "rows {rows} revenue_cents {total} reps {} regions {} products {} sha256 {}",
+        sorted.len(),
+        regions.len(),
+        products.len(),
+        hex::encode(hasher.finalize())
+    );
+    Ok(())
+}
+
+struct HashingReader<'a, R> {
+    inner: R,
+    hasher: &'a mut sha2::Sha256,
+}
+impl<R: Read> Read for HashingReader<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        sha2::Digest::update(self.hasher, &buf[..n]);
+        Ok(n)
+    }
+}
+
+struct Clients {
+    config: Config,
+    s3: aws_sdk_s3::Client,
+    sqs: aws_sdk_sqs::Client,
+}
+
+async fn clients(config_path: &str) -> Result<Clients> {
+    let env: Vec<(String, String)> =
+        std::env::vars().filter(|(k, _)| k.starts_with("VPCE_LAB_")).collect();
+    let config = Config::load(Path::new(config_path), &env, &[])?;
+    let sdk = common::aws::sdk_config(&config).await?;
+    let s3 = common::aws::s3_client(&sdk, &config);
+    let sqs = common::aws::sqs_client(&sdk, &config);
+    Ok(Clients { config, s3, sqs })
+}
+
+fn day(index: u32) -> Result<SalesDate> {
+    let first = SalesDate::from_ymd(2001, 1, 1).context("date")?;
+    let d = first.0.checked_add(time::Duration::days(i64::from(index))).context("date")?;
+    Ok(SalesDate(d))
+}
+
+fn sales_key(date: SalesDate) -> String {
+    format!("sales/{date}/sales.csv")
+}
+
+async fn put_day(c: &Clients, index: u32, rows: u64) -> Result<SalesDate> {
+    let date = day(index)?;
+    let mut body = Vec::new();
+    common::generate::generate(date, rows, 7, &mut body)?;
+    c.s3.put_object()
+        .bucket(&c.config.bucket)
+        .key(sales_key(date))
+        .body(Bytes::from(body).into())
+        .send()
+        .await
+        .context("PutObject")?;
+    Ok(date)
+}
+
+async fn send(c: &Clients, date: SalesDate) -> Result<()> {
+    let body = format!(
+        "{{\"datafilelocation\":\"s3://{}/{}\",\"date\":\"{date}\"}}",
+        c.config.bucket,
+        sales_key(date)
+    );
+    c.sqs.send_message().queue_url(&c.config.queue_url).message_body(body).send().await?;
+    Ok(())
+}
+
+/// Puts `n` small days (from day index `first`) and queues one message for each.
+async fn seed(config: &str, n: u32, rows: u64, first: u32) -> Result<()> {
+    let c = clients(config).await?;
+    for i in first..first + n {
+        let date = put_day(&c, i, rows).await?;
+        send(&c, date).await?;
+    }
+    println!("seeded {n} days of {rows} rows");
+    Ok(())
+}
+
+/// The emulator's ceiling for the engine's calls, done plainly: receive up to 10, then for
+/// each message (concurrently) GET the sales object and the ledger, PUT three report-sized
+/// objects, then one DeleteMessageBatch. Stops when a receive answers empty.
+async fn queue_loop(config: &str) -> Result<()> {
+    let c = std::sync::Arc::new(clients(config).await?);
+    let started = Instant::now();
+    let mut done = 0u64;
+    loop {
+        let out = c
+            .sqs
+            .receive_message()
+            .queue_url(&c.config.queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await?;
+        let messages = out.messages.unwrap_or_default();
+        if messages.is_empty() {
+            break;
+        }
+        let mut tasks = tokio::task::JoinSet::new();
+        for m in &messages {
+            let c = c.clone();
+            let body = m.body().unwrap_or_default().to_string();
+            tasks.spawn(async move { one_message(&c, &body).await });
+        }
+        while let Some(r) = tasks.join_next().await {
+            r??;
+        }
+        let entries: Vec<_> = messages
+            .iter()
+            .enumerate()
+            .filter_map(|(i, m)| {
+                aws_sdk_sqs::types::DeleteMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .receipt_handle(m.receipt_handle().unwrap_or_default())
+                    .build()
+                    .ok()
+            })
+            .collect();
+        c.sqs
+            .delete_message_batch()
+            .queue_url(&c.config.queue_url)
+            .set_entries(Some(entries))
+            .send()
+            .await?;
+        done += messages.len() as u64;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!("messages {done} seconds {secs:.3} per_second {:.1}", done as f64 / secs);
+    Ok(())
+}
+
+async fn one_message(c: &Clients, body: &str) -> Result<()> {
+    let key = body
+        .split("s3://")
+        .nth(1)
+        .and_then(|rest| rest.split_once('/'))
+        .and_then(|(_, k)| k.split('"').next())
+        .context("message without a key")?
+        .to_string();
+    let object = c.s3.get_object().bucket(&c.config.bucket).key(&key).send().await?;
+    let sales = object.body.collect().await?.into_bytes();
+    // The ledger: absent here, as in the engine's run.
+    let _ = c.s3.get_object().bucket(&c.config.bucket).key("compensation/ledger.csv").send().await;
+    let date = key.split('/').nth(1).unwrap_or("x").to_string();
+    // Report-sized bodies: the engine's three files for such a day are a few KiB to a few
+    // tens of KiB; use slices of the sales file of those sizes.
+    for (name, len) in [("report.csv", 16 << 10), ("report.json", 48 << 10), ("report.html", 64 << 10)] {
+        let part = sales.slice(..sales.len().min(len));
+        c.s3.put_object()
+            .bucket(&c.config.bucket)
+            .key(format!("plain/{date}/{name}"))
+            .body(part.into())
+            .send()
+            .await?;
+    }
+    Ok(())
+}
+
+/// With an engine running (idle, long-polling): put a small day, send its message, and
+/// poll (every 2 ms) for its report.html. Prints each latency and the median.
+async fn latency(config: &str, n: u32) -> Result<()> {
+    let c = clients(config).await?;
+    let mut samples = Vec::new();
+    for i in 0..n {
+        let date = put_day(&c, 5000 + i, 50).await?;
+        tokio::time::sleep(Duration::from_millis(300)).await; // let the engine go idle again
+        let key = format!("reports/{date}/report.html");
+        let sent = Instant::now();
+        send(&c, date).await?;
+        loop {
+            if c.s3.head_object().bucket(&c.config.bucket).key(&key).send().await.is_ok() {
+                break;
+            }
+            if sent.elapsed() > Duration::from_secs(30) {
+                bail!("no report for {date} after 30 s");
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        samples.push(sent.elapsed().as_secs_f64() * 1000.0);
+    }
+    println!("latency_ms {}", summary(&mut samples));
+    Ok(())
+}
+
+/// "median X min Y max Z (n)"
+fn summary(samples: &mut [f64]) -> String {
+    samples.sort_by(f64::total_cmp);
+    let median = samples.get(samples.len() / 2).copied().unwrap_or(f64::NAN);
+    format!(
+        "median {median:.1} min {:.1} max {:.1} n {}",
+        samples.first().copied().unwrap_or(f64::NAN),
+        samples.last().copied().unwrap_or(f64::NAN),
+        samples.len()
+    )
+}
+
+/// Starts CMD with every endpoint pointed at a listener here and measures the time until
+/// its first request arrives (configuration read and validated, clients built, the first
+/// call in flight), then kills it. The listener never answers.
+fn ready(n: u32, cmd: &[String]) -> Result<()> {
+    use std::net::TcpListener;
+    let mut samples = Vec::new();
+    for _ in 0..n {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let url = format!("http://127.0.0.1:{}", listener.local_addr()?.port());
+        let started = Instant::now();
+        let mut child = std::process::Command::new(&cmd[0])
+            .args(&cmd[1..])
+            .env("VPCE_LAB_ENDPOINTS_S3", &url)
+            .env("VPCE_LAB_ENDPOINTS_SQS", &url)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()?;
+        listener.set_nonblocking(true)?;
+        let arrived = loop {
+            match listener.accept() {
+                Ok((mut stream, _)) => {
+                    stream.set_nonblocking(false)?;
+                    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+                    let mut first = [0u8; 1];
+                    let _ = stream.read(&mut first);
+                    break Some(started.elapsed());
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    if started.elapsed() > Duration::from_secs(10) || child.try_wait()?.is_some() {
+                        break None;
+                    }
+                    std::thread::sleep(Duration::from_micros(200));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
+        let _ = child.kill();
+        let _ = child.wait();
+        match arrived {
+            Some(t) => samples.push(t.as_secs_f64() * 1000.0),
+            None => bail!("{} sent no request within 10 s", cmd[0]),
+        }
+    }
+    println!("ready_ms {}", summary(&mut samples));
+    Ok(())
+}
+
+/// Runs CMD to its end `n` times; prints the wall times.
+fn spawn(n: u32, cmd: &[String]) -> Result<()> {
+    let mut samples = Vec::new();
+    for _ in 0..n {
+        let started = Instant::now();
+        let status = std::process::Command::new(&cmd[0])
+            .args(&cmd[1..])
+            .stdout(std::process::Stdio::null())
+            .status()?;
+        samples.push(started.elapsed().as_secs_f64() * 1000.0);
+        if !status.success() {
+            bail!("{} failed: {status}", cmd[0]);
+        }
+    }
+    println!("spawn_ms {}", summary(&mut samples));
+    Ok(())
+}

@@ -1,0 +1,116 @@
+//! Helpers shared by the fault-injection tests (`poison`, `faults`, `shutdown`, `scale`).
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use e2e::daemon::{wait_until, Daemon};
+use e2e::reference::{self, DayRef};
+use e2e::{reportsengine, run, salesapp, Emulator, Run};
+use serde_json::Value;
+
+/// Generous deadlines: these tests run beside others on a loaded 2-core machine.
+pub const LONG: Duration = Duration::from_secs(60);
+
+/// Settings for a daemon under test: short polls and timeouts so an outage is noticed in
+/// seconds, not minutes.
+pub const FAST: &[&str] = &[
+    "--set",
+    "reportsengine.wait_time=1s",
+    "--set",
+    "endpoints.attempt_timeout=2s",
+    "--set",
+    "endpoints.connect_timeout=1s",
+];
+
+/// `salesapp generate` into `dir()/NAME`; returns the path and the bytes.
+pub fn generate(em: &Emulator, date: &str, rows: u32, seed: u64) -> (PathBuf, Vec<u8>) {
+    let path = em.dir().join(format!("sales-{date}-{seed}-{rows}.csv"));
+    run(salesapp(em)
+        .args(["generate", "--date", date, "--rows", &rows.to_string()])
+        .args(["--seed", &seed.to_string()])
+        .arg("-o")
+        .arg(&path))
+    .assert_ok();
+    let bytes = std::fs::read(&path).expect("generated file");
+    (path, bytes)
+}
+
+pub fn upload(em: &Emulator, path: &Path) -> Run {
+    run(salesapp(em).arg("upload").arg(path))
+}
+
+pub fn reference_of(em: &Emulator, bytes: &[u8]) -> DayRef {
+    reference::compute(bytes, em.options().commission_bps, &em.options().overrides)
+        .unwrap_or_else(|e| panic!("the test's own file is not valid: {e}"))
+}
+
+/// `reportsengine run` with [`FAST`] settings and `extra` arguments, in the background.
+pub fn engine(em: &Emulator, extra: &[&str]) -> Daemon {
+    let mut cmd = reportsengine(em);
+    cmd.args(FAST).args(extra).arg("run");
+    Daemon::spawn(cmd, em.dir(), "reportsengine")
+}
+
+/// Waits until `key` exists in the bucket.
+#[track_caller]
+pub fn wait_for_object(em: &Emulator, key: &str, timeout: Duration) -> Vec<u8> {
+    wait_until(timeout, key, || em.get_object(key))
+}
+
+/// Waits until the queue holds nothing, visible or in flight.
+#[track_caller]
+pub fn wait_queue_empty(em: &Emulator, timeout: Duration) {
+    wait_until(timeout, "an empty queue", || (em.queue_counts() == (0, 0)).then_some(()));
+}
+
+/// `quarantine/<id>.json`, parsed, with the SPEC's keys checked.
+#[track_caller]
+pub fn quarantine_record(em: &Emulator, id: &str) -> Option<Value> {
+    let key = format!("quarantine/{id}.json");
+    let bytes = em.get_object(&key)?;
+    let v: Value = serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{key}: {e}"));
+    let mut keys: Vec<&str> = v.as_object().expect("object").keys().map(String::as_str).collect();
+    keys.sort();
+    assert_eq!(keys, ["body", "message_id", "reason", "receive_count", "time"], "{key}");
+    assert_eq!(v["message_id"].as_str(), Some(id), "{key}");
+    assert!(v["receive_count"].as_u64().is_some_and(|n| n >= 1), "{key}: {v}");
+    let time = v["time"].as_str().unwrap_or_default();
+    assert!(time.len() >= 20 && time.starts_with("20") && time.contains('T'), "{key}: {time}");
+    Some(v)
+}
+
+/// Keys under `quarantine/`.
+pub fn quarantine_keys(em: &Emulator) -> Vec<String> {
+    em.list_keys().into_iter().filter(|k| k.starts_with("quarantine/")).collect()
+}
+
+/// SIGTERM and expect a prompt exit 0.
+#[track_caller]
+pub fn stop(d: &mut Daemon) {
+    d.signal("TERM");
+    let st = d.wait_exit(LONG).unwrap_or_else(|| panic!("{} did not stop:\n{}", d.name, d.log()));
+    assert_eq!(st.code(), Some(0), "{} exit status {st}:\n{}", d.name, d.log());
+}
+
+/// The three report objects of `date`, bytes, in order csv, json, html.
+pub fn report_bytes(em: &Emulator, date: &str) -> Vec<Option<Vec<u8>>> {
+    ["report.csv", "report.json", "report.html"]
+        .iter()
+        .map(|n| em.get_object(&format!("reports/{date}/{n}")))
+        .collect()
+}
+
+/// Tab-separated lines of a corpus expectations file, comments and blanks skipped.
+pub fn tsv(path: &Path) -> Vec<Vec<String>> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(|l| l.split('\t').map(str::to_string).collect())
+        .collect()
+}
+
+pub fn corpus_dir() -> PathBuf {
+    e2e::workspace_root().join("tests/corpus")
+}

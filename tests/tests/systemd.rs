@@ -1,0 +1,287 @@
+//! The daemons under systemd, without systemd: `NOTIFY_SOCKET` pointed at a datagram socket
+//! this test owns (READY, WATCHDOG, STATUS with counters, STOPPING), `JOURNAL_STREAM` giving
+//! JSON log lines, and the unit files in `systemd/` agreeing with the code.
+#![forbid(unsafe_code)]
+
+use std::collections::BTreeMap;
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use e2e::daemon::Daemon;
+use e2e::{reportsengine, run, salesapp, workspace_root, Emulator};
+
+const LONG: Duration = Duration::from_secs(60);
+
+/// The test's end of `NOTIFY_SOCKET`: every datagram received so far, in order.
+struct NotifySocket {
+    sock: UnixDatagram,
+    path: PathBuf,
+    seen: Vec<String>,
+}
+
+impl NotifySocket {
+    fn bind(dir: &Path) -> NotifySocket {
+        let path = dir.join("notify.sock");
+        let sock = UnixDatagram::bind(&path).expect("bind the notify socket");
+        sock.set_read_timeout(Some(Duration::from_millis(100))).expect("read timeout");
+        NotifySocket { sock, path, seen: Vec::new() }
+    }
+
+    /// Reads datagrams until `pred` holds over everything received, or panics after `timeout`.
+    #[track_caller]
+    fn wait_for(&mut self, what: &str, timeout: Duration, pred: impl Fn(&[String]) -> bool) {
+        let deadline = Instant::now() + timeout;
+        let mut buf = vec![0u8; 4096];
+        loop {
+            if pred(&self.seen) {
+                return;
+            }
+            if Instant::now() > deadline {
+                panic!("no {what} within {timeout:?}; received: {:#?}", self.seen);
+            }
+            if let Ok(n) = self.sock.recv(&mut buf) {
+                self.seen.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+            }
+        }
+    }
+
+    /// Waits for a datagram with the line `line`.
+    #[track_caller]
+    fn wait_line(&mut self, line: &str, timeout: Duration) {
+        self.wait_for(line, timeout, |seen| count(seen, line) > 0);
+    }
+
+    /// Waits for a `STATUS=` line containing every one of `parts`; returns it.
+    #[track_caller]
+    fn wait_status(&mut self, parts: &[&str], timeout: Duration) -> String {
+        let matches = |m: &String| {
+            m.lines().any(|l| l.starts_with("STATUS=") && parts.iter().all(|p| l.contains(p)))
+        };
+        self.wait_for(&format!("STATUS with {parts:?}"), timeout, |seen| seen.iter().any(matches));
+        self.seen.iter().rev().find(|m| matches(m)).cloned().unwrap_or_default()
+    }
+}
+
+fn count(seen: &[String], line: &str) -> usize {
+    seen.iter().filter(|m| m.lines().any(|l| l == line)).count()
+}
+
+/// `reportsengine run`: READY before the first receive, watchdog pings at half of
+/// `WATCHDOG_USEC` (no `WATCHDOG_PID`: libsystemd's rules make it optional), STATUS with the
+/// counters after a report and a quarantine, STOPPING on SIGTERM, exit 0.
+#[test]
+fn reportsengine_run_speaks_sd_notify() {
+    let em = Emulator::start();
+    let mut notify = NotifySocket::bind(em.dir());
+    let mut cmd = reportsengine(&em);
+    cmd.arg("run").env("NOTIFY_SOCKET", &notify.path).env("WATCHDOG_USEC", "400000");
+    let mut d = Daemon::spawn(cmd, em.dir(), "reportsengine");
+
+    notify.wait_line("READY=1", LONG);
+    notify.wait_status(&["processed 0", "quarantined 0", "failed 0", "last report none"], LONG);
+
+    let path = em.dir().join("day.csv");
+    run(salesapp(&em).args(["generate", "--date", "2026-04-01", "--rows", "50", "-o"]).arg(&path))
+        .assert_ok();
+    run(salesapp(&em).arg("upload").arg(&path)).assert_ok();
+    em.send_raw("{not json");
+    notify.wait_status(&["processed 1", "quarantined 1", "last report 2026-04-01"], LONG);
+    // 400 ms watchdog: a ping every 200 ms.
+    notify.wait_for("3 watchdog pings", LONG, |seen| count(seen, "WATCHDOG=1") >= 3);
+
+    d.signal("TERM");
+    let status = d.wait_exit(Duration::from_secs(30)).expect("exits after SIGTERM");
+    assert_eq!(status.code(), Some(0), "{}", d.log());
+    notify.wait_line("STOPPING=1", Duration::from_secs(5));
+}
+
+/// `salesapp watch` started the way systemd starts it: `WATCHDOG_PID` set to the daemon's
+/// own PID (a shell exports `$$` and execs it). READY, pings, STATUS with uploaded/failed
+/// counters and the last file, STOPPING, exit 0.
+#[test]
+fn salesapp_watch_speaks_sd_notify() {
+    let em = Emulator::start();
+    let mut notify = NotifySocket::bind(em.dir());
+    let base = {
+        let mut c = salesapp(&em);
+        c.args(["--set", "salesapp.poll_interval=100ms", "--set", "salesapp.settle_time=200ms"])
+            .arg("watch");
+        c
+    };
+    let mut cmd = Command::new("sh");
+    cmd.env_clear();
+    for (k, v) in base.get_envs() {
+        if let Some(v) = v {
+            cmd.env(k, v);
+        }
+    }
+    cmd.current_dir(em.dir())
+        .env("NOTIFY_SOCKET", &notify.path)
+        .env("WATCHDOG_USEC", "400000")
+        .arg("-c")
+        .arg(r#"export WATCHDOG_PID=$$; exec "$0" "$@""#)
+        .arg(base.get_program())
+        .args(base.get_args());
+    let mut d = Daemon::spawn(cmd, em.dir(), "watch");
+
+    notify.wait_line("READY=1", LONG);
+    notify.wait_status(&["uploaded 0", "failed 0", "last file none"], LONG);
+    let incoming = em.dir().join("spool/incoming");
+    let staged = em.dir().join("staged.csv");
+    run(salesapp(&em)
+        .args(["generate", "--date", "2026-04-02", "--rows", "30", "-o"])
+        .arg(&staged))
+    .assert_ok();
+    std::fs::rename(&staged, incoming.join("good.csv")).unwrap();
+    std::fs::write(em.dir().join("bad.tmp"), "date,order_id\n").unwrap();
+    std::fs::rename(em.dir().join("bad.tmp"), incoming.join("bad.csv")).unwrap();
+    // Which one is last depends on which settled first.
+    let status = notify.wait_status(&["uploaded 1", "failed 1"], LONG);
+    assert!(
+        status.contains("last file good.csv (done)")
+            || status.contains("last file bad.csv (failed)"),
+        "{status}"
+    );
+    assert!(notify.seen.iter().any(|m| m.starts_with("STATUS=uploading good.csv;")));
+    notify.wait_for("3 watchdog pings", LONG, |seen| count(seen, "WATCHDOG=1") >= 3);
+
+    d.signal("TERM");
+    let status = d.wait_exit(Duration::from_secs(30)).expect("exits after SIGTERM");
+    assert_eq!(status.code(), Some(0), "{}", d.log());
+    notify.wait_line("STOPPING=1", Duration::from_secs(5));
+}
+
+/// `JOURNAL_STREAM` set (as systemd sets it for a unit's stdout/stderr): every log line is
+/// one JSON object with the event's fields as keys; on a pipe without it, human text.
+/// `--log-level` and `RUST_LOG` (which wins) are respected in both.
+#[test]
+fn journal_stream_gives_json_log_lines() {
+    let em = Emulator::start();
+    let path = em.dir().join("day.csv");
+    run(salesapp(&em).args(["generate", "--date", "2026-04-03", "--rows", "20", "-o"]).arg(&path))
+        .assert_ok();
+
+    let mut cmd = salesapp(&em);
+    cmd.env_remove("RUST_LOG").env("JOURNAL_STREAM", "8:123456").arg("upload").arg(&path);
+    let out = run(&mut cmd);
+    out.assert_ok();
+    let lines: Vec<serde_json::Value> = out
+        .stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(!lines.is_empty(), "no log lines:\n{}", out.output());
+    for line in &lines {
+        for key in ["timestamp", "level", "target", "message"] {
+            assert!(line.get(key).is_some(), "{key} missing in {line}");
+        }
+    }
+    let queued = lines
+        .iter()
+        .find(|l| l["message"] == "queued for the reports engine")
+        .unwrap_or_else(|| panic!("no 'queued' event:\n{}", out.stderr));
+    assert_eq!(queued["level"], "INFO");
+    assert_eq!(queued["key"], "sales/2026-04-03/sales.csv", "fields are JSON keys: {queued}");
+    assert!(queued["message_id"].as_str().is_some_and(|s| !s.is_empty()), "{queued}");
+
+    // --log-level warn: no INFO events; RUST_LOG=debug beats the flag.
+    let mut cmd = salesapp(&em);
+    cmd.env_remove("RUST_LOG").env("JOURNAL_STREAM", "8:1").args(["--log-level", "warn"]);
+    let quiet = run(cmd.arg("upload").arg(&path));
+    quiet.assert_ok();
+    assert!(!quiet.stderr.contains("\"INFO\""), "{}", quiet.stderr);
+    let mut cmd = salesapp(&em);
+    cmd.env("RUST_LOG", "debug").env("JOURNAL_STREAM", "8:1").args(["--log-level", "warn"]);
+    let loud = run(cmd.arg("upload").arg(&path));
+    loud.assert_ok();
+    assert!(loud.stderr.contains("\"level\":\"DEBUG\""), "RUST_LOG wins:\n{}", loud.stderr);
+
+    // No JOURNAL_STREAM: text, not JSON.
+    let mut cmd = salesapp(&em);
+    cmd.env_remove("RUST_LOG").env_remove("JOURNAL_STREAM").arg("upload").arg(&path);
+    let text = run(&mut cmd);
+    text.assert_ok();
+    assert!(text.stderr.contains("queued for the reports engine"), "{}", text.stderr);
+    assert!(
+        text.stderr.lines().all(|l| serde_json::from_str::<serde_json::Value>(l).is_err()),
+        "text expected:\n{}",
+        text.stderr
+    );
+}
+
+/// `[Service]` settings of a unit file, last assignment winning (lists accumulate).
+fn service_section(unit: &str) -> BTreeMap<String, Vec<String>> {
+    let text = std::fs::read_to_string(workspace_root().join("systemd").join(unit))
+        .unwrap_or_else(|e| panic!("systemd/{unit}: {e}"));
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut section = String::new();
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+            continue;
+        }
+        if line.starts_with('[') {
+            section = line.to_string();
+            continue;
+        }
+        if section == "[Service]" {
+            if let Some((k, v)) = line.split_once('=') {
+                out.entry(k.trim().to_string()).or_default().push(v.trim().to_string());
+            }
+        }
+    }
+    out
+}
+
+/// systemd parses `TimeoutStopSec=30`, `30s`, `1min 30s`…: seconds for what our units use.
+fn seconds(value: &str) -> u64 {
+    let v = value.trim();
+    if let Some(min) = v.strip_suffix("min") {
+        return min.trim().parse::<u64>().expect("minutes") * 60;
+    }
+    v.trim_end_matches('s').trim().parse().unwrap_or_else(|_| panic!("a duration: {value:?}"))
+}
+
+/// The daemons' units: `Type=notify` with a watchdog, and a `TimeoutStopSec=` equal to
+/// `common::config::SYSTEMD_STOP_TIMEOUT`, which the shutdown graces are validated against:
+/// if the two drifted apart, systemd would SIGKILL work the daemon was told it could finish.
+#[test]
+fn unit_files_agree_with_the_code() {
+    let stop = common::config::SYSTEMD_STOP_TIMEOUT.as_secs();
+    for (unit, exec) in [
+        ("salesapp.service", "/usr/local/bin/salesapp"),
+        ("reportsengine.service", "/usr/local/bin/reportsengine"),
+        ("salesapp-upload@.service", "/usr/local/bin/salesapp"),
+    ] {
+        let s = service_section(unit);
+        let one = |k: &str| {
+            s.get(k).and_then(|v| v.last()).cloned().unwrap_or_else(|| panic!("{unit}: no {k}="))
+        };
+        assert_eq!(seconds(&one("TimeoutStopSec")), stop, "{unit}: TimeoutStopSec");
+        assert!(one("ExecStart").starts_with(exec), "{unit}: ExecStart");
+        assert_eq!(one("UMask"), "0077", "{unit}");
+        assert_eq!(one("ProtectSystem"), "strict", "{unit}");
+        assert_eq!(one("RestrictAddressFamilies"), "AF_INET AF_INET6 AF_UNIX", "{unit}");
+        if unit.ends_with("@.service") {
+            assert_eq!(one("Type"), "oneshot", "{unit}");
+        } else {
+            assert_eq!(one("Type"), "notify", "{unit}");
+            assert!(seconds(&one("WatchdogSec")) > 0, "{unit}: WatchdogSec");
+            assert_eq!(one("Restart"), "on-failure", "{unit}");
+        }
+    }
+    assert!(service_section("salesapp.service")["ExecStart"][0].ends_with(" watch"));
+    assert!(service_section("reportsengine.service")["ExecStart"][0].ends_with(" run"));
+    // The engine's and the spool's defaults fit inside the stop timeout.
+    let defaults = common::config::Config::from_parts(
+        "defaults",
+        "bucket = \"b-b-b\"\nqueue_url = \"https://sqs.us-east-1.amazonaws.com/1/q\"\n",
+        &[],
+        &[],
+    )
+    .expect("defaults");
+    assert!(defaults.reportsengine.shutdown_grace.as_secs() < stop);
+    assert!(defaults.salesapp.shutdown_grace.as_secs() < stop);
+}
