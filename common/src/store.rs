@@ -30,6 +30,17 @@ pub enum Condition {
     Match(String),
 }
 
+impl Condition {
+    /// The (`If-Match`, `If-None-Match`) headers this condition sends.
+    fn headers(self) -> (Option<String>, Option<String>) {
+        match self {
+            Condition::None => (None, None),
+            Condition::Create => (None, Some("*".to_string())),
+            Condition::Match(etag) => (Some(etag), None),
+        }
+    }
+}
+
 /// The result of a conditional write.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Written {
@@ -181,11 +192,8 @@ impl Store {
         for (k, v) in metadata {
             req = req.metadata(*k, *v);
         }
-        req = match condition {
-            Condition::None => req,
-            Condition::Create => req.if_none_match("*"),
-            Condition::Match(etag) => req.if_match(etag),
-        };
+        let (if_match, if_none_match) = condition.headers();
+        req = req.set_if_match(if_match).set_if_none_match(if_none_match);
         match req.send().await {
             Ok(o) => Ok(Written::Ok { etag: o.e_tag().map(str::to_string) }),
             Err(e) => match classify(&e) {
@@ -269,11 +277,8 @@ impl Store {
             .key(key)
             .upload_id(upload_id)
             .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build());
-        req = match condition {
-            Condition::None => req,
-            Condition::Create => req.if_none_match("*"),
-            Condition::Match(etag) => req.if_match(etag),
-        };
+        let (if_match, if_none_match) = condition.headers();
+        req = req.set_if_match(if_match).set_if_none_match(if_none_match);
         match req.send().await {
             Ok(o) => Ok(Written::Ok { etag: o.e_tag().map(str::to_string) }),
             Err(e) => match classify(&e) {

@@ -18,7 +18,7 @@ use std::net::TcpStream;
 use std::process::Command;
 use std::time::Duration;
 
-use aws_sdk_s3::config::{AppName, BehaviorVersion, Credentials, Region};
+use aws_sdk_s3::config::Credentials;
 use serde_json::{json, Value};
 
 use crate::{Emulator, HARNESS_APP_NAME};
@@ -206,31 +206,7 @@ impl Emulator {
         let creds =
             Credentials::new(&keys.access_key_id, &keys.secret_access_key, None, None, "e2e-iam");
         let endpoint = self.endpoint();
-        let timeouts = aws_sdk_s3::config::timeout::TimeoutConfig::builder()
-            .operation_timeout(Duration::from_secs(30))
-            .build();
-        let s3 = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::Config::builder()
-                .behavior_version(BehaviorVersion::latest())
-                .region(Region::new("us-east-1"))
-                .credentials_provider(creds.clone())
-                .endpoint_url(&endpoint)
-                .force_path_style(true)
-                .app_name(AppName::new(HARNESS_APP_NAME).expect("app name"))
-                .timeout_config(timeouts.clone())
-                .build(),
-        );
-        let sqs = aws_sdk_sqs::Client::from_conf(
-            aws_sdk_sqs::Config::builder()
-                .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
-                .region(aws_sdk_sqs::config::Region::new("us-east-1"))
-                .credentials_provider(creds)
-                .endpoint_url(&endpoint)
-                .app_name(aws_sdk_sqs::config::AppName::new(HARNESS_APP_NAME).expect("app name"))
-                .timeout_config(timeouts)
-                .build(),
-        );
-        (s3, sqs)
+        crate::harness_clients(&endpoint, creds)
     }
 }
 

@@ -248,6 +248,39 @@ pub struct Emulator {
     rt: tokio::runtime::Runtime,
 }
 
+/// S3 and SQS clients for the harness's own requests against `endpoint` (path style, a
+/// 30 s operation timeout, tagged [`HARNESS_APP_NAME`] so the recorder can leave them out).
+pub fn harness_clients(
+    endpoint: &str,
+    creds: Credentials,
+) -> (aws_sdk_s3::Client, aws_sdk_sqs::Client) {
+    let timeouts = aws_sdk_s3::config::timeout::TimeoutConfig::builder()
+        .operation_timeout(Duration::from_secs(30))
+        .build();
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(creds.clone())
+            .endpoint_url(endpoint)
+            .force_path_style(true)
+            .app_name(AppName::new(HARNESS_APP_NAME).expect("app name"))
+            .timeout_config(timeouts.clone())
+            .build(),
+    );
+    let sqs = aws_sdk_sqs::Client::from_conf(
+        aws_sdk_sqs::Config::builder()
+            .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+            .region(aws_sdk_sqs::config::Region::new("us-east-1"))
+            .credentials_provider(creds)
+            .endpoint_url(endpoint)
+            .app_name(aws_sdk_sqs::config::AppName::new(HARNESS_APP_NAME).expect("app name"))
+            .timeout_config(timeouts)
+            .build(),
+    );
+    (s3, sqs)
+}
+
 impl Emulator {
     /// Starts an emulator with the default [`Options`] (commission 500 bps, no overrides).
     pub fn start() -> Emulator {
@@ -264,30 +297,7 @@ impl Emulator {
             .expect("tokio runtime");
         let endpoint = format!("http://127.0.0.1:{port}");
         let creds = Credentials::new("test", "test", None, None, "e2e-static");
-        let timeouts = aws_sdk_s3::config::timeout::TimeoutConfig::builder()
-            .operation_timeout(Duration::from_secs(30))
-            .build();
-        let s3 = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::Config::builder()
-                .behavior_version(BehaviorVersion::latest())
-                .region(Region::new("us-east-1"))
-                .credentials_provider(creds.clone())
-                .endpoint_url(&endpoint)
-                .force_path_style(true)
-                .app_name(AppName::new(HARNESS_APP_NAME).expect("app name"))
-                .timeout_config(timeouts.clone())
-                .build(),
-        );
-        let sqs = aws_sdk_sqs::Client::from_conf(
-            aws_sdk_sqs::Config::builder()
-                .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
-                .region(aws_sdk_sqs::config::Region::new("us-east-1"))
-                .credentials_provider(creds)
-                .endpoint_url(&endpoint)
-                .app_name(aws_sdk_sqs::config::AppName::new(HARNESS_APP_NAME).expect("app name"))
-                .timeout_config(timeouts)
-                .build(),
-        );
+        let (s3, sqs) = harness_clients(&endpoint, creds);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let stem = format!("e2e-{}-{n}", std::process::id());
         let bucket = format!("{stem}-restrictedbucket");
@@ -881,4 +891,17 @@ pub fn run(cmd: &mut Command) -> Run {
     let stdout = String::from_utf8_lossy(&t_out.join().unwrap_or_default()).into_owned();
     let stderr = String::from_utf8_lossy(&t_err.join().unwrap_or_default()).into_owned();
     Run { what, status, stdout, stderr }
+}
+
+/// `salesapp generate` into `dir()/NAME`; returns the path and the bytes.
+pub fn generate(em: &Emulator, date: &str, rows: u32, seed: u64) -> (PathBuf, Vec<u8>) {
+    let path = em.dir().join(format!("sales-{date}-{seed}-{rows}.csv"));
+    run(salesapp(em)
+        .args(["generate", "--date", date, "--rows", &rows.to_string()])
+        .args(["--seed", &seed.to_string()])
+        .arg("-o")
+        .arg(&path))
+    .assert_ok();
+    let bytes = std::fs::read(&path).expect("generated file");
+    (path, bytes)
 }

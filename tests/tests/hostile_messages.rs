@@ -10,32 +10,12 @@
 #![forbid(unsafe_code)]
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 
 use e2e::checks::LEDGER_KEY;
-use e2e::{reportsengine, run, salesapp, Emulator};
+use e2e::{generate, reportsengine, run, salesapp, Emulator};
 use serde_json::{json, Value};
 
 const DAY: &str = "2026-08-01";
-
-fn generate(em: &Emulator, date: &str, rows: u32, seed: u64) -> (PathBuf, Vec<u8>) {
-    let path = em.dir().join(format!("sales-{date}-{seed}.csv"));
-    run(salesapp(em)
-        .args([
-            "generate",
-            "--date",
-            date,
-            "--rows",
-            &rows.to_string(),
-            "--seed",
-            &seed.to_string(),
-        ])
-        .arg("-o")
-        .arg(&path))
-    .assert_ok();
-    let bytes = std::fs::read(&path).expect("generated file");
-    (path, bytes)
-}
 
 fn location(url: &str) -> String {
     json!({ "datafilelocation": url }).to_string()

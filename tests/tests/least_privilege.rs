@@ -7,12 +7,12 @@
 #![forbid(unsafe_code)]
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use e2e::checks::{self, sales_key, LEDGER_KEY};
 use e2e::iam::{self, Keys};
 use e2e::reference::{self, DayRef};
-use e2e::{reportsengine, run, salesapp, Emulator, Recorded, Run};
+use e2e::{generate, reportsengine, run, salesapp, Emulator, Recorded, Run};
 use serde_json::json;
 
 /// salesapp sends files above 16 MiB in parts; ~89 bytes a row makes this ~20 MiB.
@@ -34,25 +34,6 @@ const ALLOWED: &[&str] = &[
     "sqs:DeleteMessage",
     "sqs:DeleteMessageBatch",
 ];
-
-fn generate(em: &Emulator, date: &str, rows: u32, seed: u64) -> (PathBuf, Vec<u8>) {
-    let path = em.dir().join(format!("sales-{date}-{seed}.csv"));
-    run(salesapp(em)
-        .args([
-            "generate",
-            "--date",
-            date,
-            "--rows",
-            &rows.to_string(),
-            "--seed",
-            &seed.to_string(),
-        ])
-        .arg("-o")
-        .arg(&path))
-    .assert_ok();
-    let bytes = std::fs::read(&path).expect("generated file");
-    (path, bytes)
-}
 
 fn upload_as(em: &Emulator, keys: &Keys, path: &Path) -> Run {
     run(keys.apply(&mut salesapp(em)).arg("upload").arg(path))

@@ -4,32 +4,12 @@
 #![forbid(unsafe_code)]
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use e2e::checks::{self, sales_key, LEDGER_KEY};
 use e2e::reference::{self, DayRef};
-use e2e::{reportsengine, run, salesapp, Emulator, Options, Run};
+use e2e::{generate, reportsengine, run, salesapp, Emulator, Options, Run};
 use serde_json::Value;
-
-/// `salesapp generate` into `dir()/NAME`; returns the path and the bytes.
-fn generate(em: &Emulator, date: &str, rows: u32, seed: u64) -> (PathBuf, Vec<u8>) {
-    let path = em.dir().join(format!("sales-{date}-{seed}.csv"));
-    run(salesapp(em)
-        .args([
-            "generate",
-            "--date",
-            date,
-            "--rows",
-            &rows.to_string(),
-            "--seed",
-            &seed.to_string(),
-        ])
-        .arg("-o")
-        .arg(&path))
-    .assert_ok();
-    let bytes = std::fs::read(&path).expect("generated file");
-    (path, bytes)
-}
 
 fn upload(em: &Emulator, path: &Path, extra: &[&str]) -> Run {
     run(salesapp(em).arg("upload").arg(path).args(extra))

@@ -11,7 +11,7 @@ use std::time::Duration;
 use e2e::checks::{self, sales_key, LEDGER_KEY};
 use e2e::daemon::{wait_until, Daemon};
 use e2e::reference::{self, DayRef};
-use e2e::{run, salesapp, Emulator};
+use e2e::{generate, run, salesapp, Emulator};
 
 /// Fast settings for tests: scan every 100 ms, settle after 1.5 s.
 const POLL: &str = "salesapp.poll_interval=100ms";
@@ -41,26 +41,6 @@ fn start_watch(em: &Emulator) -> Daemon {
     let mut d = Daemon::spawn(watch_cmd(em, &[]), em.dir(), "watch");
     d.wait_for_log("watching the spool", 1, LONG);
     d
-}
-
-/// `salesapp generate` into the emulator's directory (outside the spool); returns the bytes.
-fn generate(em: &Emulator, date: &str, rows: u32, seed: u64) -> (PathBuf, Vec<u8>) {
-    let path = em.dir().join(format!("gen-{date}-{seed}.csv"));
-    run(salesapp(em)
-        .args([
-            "generate",
-            "--date",
-            date,
-            "--rows",
-            &rows.to_string(),
-            "--seed",
-            &seed.to_string(),
-        ])
-        .arg("-o")
-        .arg(&path))
-    .assert_ok();
-    let bytes = std::fs::read(&path).expect("generated file");
-    (path, bytes)
 }
 
 /// The writers' contract: written elsewhere on the same file system, renamed in.

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use e2e::daemon::{wait_until, Daemon};
+pub use e2e::generate;
 use e2e::reference::{self, DayRef};
 use e2e::{reportsengine, run, salesapp, Emulator, Run};
 use serde_json::Value;
@@ -22,19 +23,6 @@ pub const FAST: &[&str] = &[
     "--set",
     "endpoints.connect_timeout=1s",
 ];
-
-/// `salesapp generate` into `dir()/NAME`; returns the path and the bytes.
-pub fn generate(em: &Emulator, date: &str, rows: u32, seed: u64) -> (PathBuf, Vec<u8>) {
-    let path = em.dir().join(format!("sales-{date}-{seed}-{rows}.csv"));
-    run(salesapp(em)
-        .args(["generate", "--date", date, "--rows", &rows.to_string()])
-        .args(["--seed", &seed.to_string()])
-        .arg("-o")
-        .arg(&path))
-    .assert_ok();
-    let bytes = std::fs::read(&path).expect("generated file");
-    (path, bytes)
-}
 
 pub fn upload(em: &Emulator, path: &Path) -> Run {
     run(salesapp(em).arg("upload").arg(path))
