@@ -102,8 +102,8 @@ install -m 0644 README.md "$STAGE/README.md"
 # it proves the binary starts here and that `configure` and the docs agree.
 "$STAGE/bin/salesapp" configure --stack-outputs deploy/cloudformation/example-stack-outputs.json \
     >"$STAGE/config.example.toml" || die "salesapp configure on the example outputs failed"
-(cd "$STAGE" && find . -type f ! -name SHA256SUMS -printf '%P\n' | LC_ALL=C sort |
-    xargs sha256sum >SHA256SUMS)
+SUMS=$(cd "$STAGE" && find . -type f -printf '%P\n' | LC_ALL=C sort | xargs sha256sum)
+printf '%s\n' "$SUMS" >"$STAGE/SHA256SUMS"
 
 TARBALL="$NAME.tar.gz"
 say "packing dist/$TARBALL"

@@ -38,7 +38,7 @@ for f in deploy/local/*.sh .ci/run; do
     bash -n "$f"
 done
 if command -v shellcheck >/dev/null; then
-    shellcheck deploy/local/*.sh .ci/run
+    shellcheck deploy/local/*.sh deploy/*.sh deploy/cloudformation/*.sh bench/*.sh .ci/run
 fi
 
 step "cfn-lint deploy/cloudformation/*.yaml (pinned, .venv-cfn)"
