@@ -5,6 +5,7 @@
 //!   and shuffled (the exact duplicate check's slow case);
 //! - `report/*`: building the report from a day summary and rendering CSV, JSON and HTML.
 #![forbid(unsafe_code)]
+
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 
 use common::config::Compensation;

@@ -926,6 +926,9 @@ struct Header {
 /// follow each other line after line). Any other id (more distinct prefixes, long ids
 /// without a numeric tail) is kept whole in a hash map, checked at once.
 ///
+/// While codes come in increasing order, consecutive ones on consecutive lines are kept as
+/// runs (start, line, length): a file of numbered ids in order costs a few bytes in all.
+///
 /// # Finding duplicates
 /// While every code is larger than the one before (ids in increasing order, as most
 /// exports write them), there cannot be a duplicate: nothing more is done. Otherwise, at
@@ -937,12 +940,26 @@ struct Header {
 struct OrderIds {
     prefixes: Vec<Box<[u8]>>,
     last_slot: usize,
+    /// While the codes increase and mostly by one from one line to the next (numbered ids
+    /// in file order): runs of them, so such a file needs almost no memory at all. Turned
+    /// into `chunks` when the codes turn back or runs get short (fewer than 3 codes on
+    /// average: then 24 bytes a run would cost more than 8 a code).
+    runs: Option<Vec<IdRun>>,
+    codes_in_runs: u64,
     chunks: Vec<IdChunk>,
     last_code: Option<u64>,
     /// Every code so far was larger than the previous one.
     increasing: bool,
     /// Ids without a compact code, with the line of their first occurrence.
     others: HashMap<Box<[u8]>, u64, FastHash>,
+}
+
+/// Codes `code..code + len` on lines `line..line + len`.
+#[derive(Default)]
+struct IdRun {
+    code: u64,
+    line: u64,
+    len: u64,
 }
 
 /// How many prefixes get a compact code (5 bits of the code; 0 is for short ids).
@@ -1039,7 +1056,7 @@ struct Repeat {
 
 impl OrderIds {
     fn new() -> OrderIds {
-        OrderIds { increasing: true, ..OrderIds::default() }
+        OrderIds { increasing: true, runs: Some(Vec::new()), ..OrderIds::default() }
     }
 
     /// Records `id` at `line`. `Err(line of its first occurrence)` when a duplicate is known
@@ -1058,6 +1075,37 @@ impl OrderIds {
             self.increasing &= code > last;
         }
         self.last_code = Some(code);
+        if let Some(runs) = &mut self.runs {
+            let short = (runs.len() as u64) * 3 > self.codes_in_runs + 3;
+            match runs.last_mut() {
+                Some(r)
+                    if r.code.checked_add(r.len) == Some(code)
+                        && r.line.checked_add(r.len) == Some(line) =>
+                {
+                    r.len += 1;
+                    self.codes_in_runs += 1;
+                    return Ok(());
+                }
+                _ if self.increasing && !short => {
+                    runs.push(IdRun { code, line, len: 1 });
+                    self.codes_in_runs += 1;
+                    return Ok(());
+                }
+                _ => {
+                    // Out of order, or short runs: one code each from now on.
+                    for r in self.runs.take().unwrap_or_default() {
+                        for k in 0..r.len {
+                            self.push_code(r.code + k, r.line + k);
+                        }
+                    }
+                }
+            }
+        }
+        self.push_code(code, line);
+        Ok(())
+    }
+
+    fn push_code(&mut self, code: u64, line: u64) {
         match self.chunks.last_mut() {
             Some(chunk) if chunk.codes.len() < ID_CHUNK => chunk.push(code, line),
             _ => {
@@ -1066,7 +1114,6 @@ impl OrderIds {
                 self.chunks.push(chunk);
             }
         }
-        Ok(())
     }
 
     /// The compact code of `id`, if it has a usual shape (see the type's documentation).
@@ -2422,6 +2469,34 @@ hello,2.50,4,Widget,EMEA,Ada,X1,2026-01-15,web
             .map(|(l, f, id)| (*l, duplicate_reason(id, *f)))
             .collect();
         assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn ids_in_order_cost_runs_and_a_late_duplicate_is_found() {
+        let mut data = H.to_string();
+        for n in 1..=3000 {
+            if n == 1500 {
+                data.push('\n'); // an empty line: a new run
+            }
+            data.push_str(&format!("2026-01-15,ORD-{n:06},Ada,E,W,1,1.00\n"));
+        }
+        let s = ok(&data);
+        assert_eq!(s.rows, 3000);
+        let mut ids = OrderIds::new();
+        for n in 1..=3000u64 {
+            ids.insert(format!("ORD-{n:06}").as_bytes(), n + 1).unwrap();
+        }
+        assert_eq!(ids.runs.as_ref().map(Vec::len), Some(1));
+        assert!(ids.chunks.is_empty());
+        // Gaps: short runs give way to one code each; still exact.
+        let mut gappy = H.to_string();
+        for n in 1..=3000 {
+            gappy.push_str(&format!("2026-01-15,{},Ada,E,W,1,1.00\n", n * 2));
+        }
+        gappy.push_str("2026-01-15,3000,Ada,E,W,1,1.00\n");
+        one(&gappy, 3002, "order_id", "\"3000\" was already used on line 1501");
+        data.push_str("2026-01-15,ORD-002000,Ada,E,W,1,1.00\n");
+        one(&data, 3003, "order_id", "\"ORD-002000\" was already used on line 2002");
     }
 
     #[test]
