@@ -142,3 +142,19 @@ pub fn assert_no_quarantine(em: &Emulator) {
         em.list_keys().into_iter().filter(|k| k.starts_with("quarantine/")).collect();
     assert!(q.is_empty(), "unexpected quarantine objects: {q:?}");
 }
+
+/// Every API action the lab's permissions authorize (HeadObject is `s3:GetObject`, the
+/// multipart calls `s3:PutObject`, the batches their single forms).
+pub const ALLOWED_ACTIONS: &[&str] = &[
+    "s3:GetObject",
+    "s3:HeadObject",
+    "s3:PutObject",
+    "s3:CreateMultipartUpload",
+    "s3:UploadPart",
+    "s3:CompleteMultipartUpload",
+    "sqs:SendMessage",
+    "sqs:SendMessageBatch",
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:DeleteMessageBatch",
+];

@@ -623,7 +623,19 @@ impl Emulator {
         out
     }
 
+    /// A binary's command with the test environment (see [`Emulator::bare_command`]) and
+    /// `--config` set to this emulator's configuration.
     fn command(&self, name: &str) -> Command {
+        let mut cmd = self.bare_command(name);
+        cmd.arg("--config").arg(&self.config_path);
+        cmd
+    }
+
+    /// A binary's command with nothing inherited that could reach real AWS: a cleared
+    /// environment but for PATH, TMPDIR and the Rust debugging variables, a HOME inside the
+    /// test's directory, the fake credentials, no AWS config files, IMDS off; no `--config`
+    /// (for tests that pass their own, or none).
+    pub fn bare_command(&self, name: &str) -> Command {
         let mut cmd = Command::new(bin_path(name));
         cmd.env_clear();
         for var in ["PATH", "TMPDIR", "RUST_BACKTRACE", "RUST_LOG", "LLVM_PROFILE_FILE"] {
@@ -641,9 +653,7 @@ impl Emulator {
             .env("AWS_CONFIG_FILE", home.join("no-aws-config"))
             .env("AWS_SHARED_CREDENTIALS_FILE", home.join("no-aws-credentials"))
             .current_dir(self.dir())
-            .stdin(Stdio::null())
-            .arg("--config")
-            .arg(&self.config_path);
+            .stdin(Stdio::null());
         cmd
     }
 }

@@ -19,22 +19,6 @@ use serde_json::json;
 const MULTIPART_ROWS: u32 = 240_000;
 const SINGLE_PUT_MAX: usize = 16 << 20;
 
-/// Every API action the lab's permissions authorize (HeadObject is `s3:GetObject`, the
-/// multipart calls `s3:PutObject`, the batches their single forms).
-const ALLOWED: &[&str] = &[
-    "s3:GetObject",
-    "s3:HeadObject",
-    "s3:PutObject",
-    "s3:CreateMultipartUpload",
-    "s3:UploadPart",
-    "s3:CompleteMultipartUpload",
-    "sqs:SendMessage",
-    "sqs:SendMessageBatch",
-    "sqs:ReceiveMessage",
-    "sqs:DeleteMessage",
-    "sqs:DeleteMessageBatch",
-];
-
 fn upload_as(em: &Emulator, keys: &Keys, path: &Path) -> Run {
     run(keys.apply(&mut salesapp(em)).arg("upload").arg(path))
 }
@@ -64,7 +48,7 @@ fn audit(em: &Emulator, requests: &[Recorded]) -> BTreeMap<String, usize> {
     for r in requests {
         let action = r.action();
         *actions.entry(action.clone()).or_insert(0) += 1;
-        if !ALLOWED.contains(&action.as_str()) {
+        if !checks::ALLOWED_ACTIONS.contains(&action.as_str()) {
             bad.push(format!("{action} is not allowed: {} {}", r.method, r.url));
             continue;
         }

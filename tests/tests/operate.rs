@@ -4,33 +4,9 @@
 #![forbid(unsafe_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use e2e::{bin_path, moto_server_path, run, workspace_root, Emulator, Run};
-
-/// A binary with the fake AWS environment and no `--config` (the harness's own commands pass
-/// the emulator's config, and `--config` may be given only once).
-fn bare(em: &Emulator, name: &str) -> Command {
-    let mut cmd = Command::new(bin_path(name));
-    cmd.env_clear();
-    for var in ["PATH", "TMPDIR", "RUST_BACKTRACE", "RUST_LOG"] {
-        if let Some(v) = std::env::var_os(var) {
-            cmd.env(var, v);
-        }
-    }
-    let home = em.dir().join("home");
-    let _ = std::fs::create_dir_all(&home);
-    cmd.env("HOME", &home)
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", home.join("no-aws-config"))
-        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("no-aws-credentials"))
-        .current_dir(em.dir())
-        .stdin(Stdio::null());
-    cmd
-}
 
 fn example_outputs() -> PathBuf {
     workspace_root().join("deploy/cloudformation/example-stack-outputs.json")
@@ -47,12 +23,15 @@ fn mode(path: &Path) -> u32 {
 #[test]
 fn configure_from_stack_outputs() {
     let em = Emulator::start();
-    let printed =
-        run(bare(&em, "salesapp").args(["configure", "--stack-outputs"]).arg(example_outputs()));
+    let printed = run(em
+        .bare_command("salesapp")
+        .args(["configure", "--stack-outputs"])
+        .arg(example_outputs()));
     printed.assert_ok();
     assert!(printed.stdout.contains("bucket = \"111122223333-lab-us-east-1-restrictedbucket\""));
     assert!(printed.stdout.contains("require_private_sqs = true"));
-    let same = run(bare(&em, "reportsengine")
+    let same = run(em
+        .bare_command("reportsengine")
         .args(["configure", "--stack-outputs"])
         .arg(example_outputs()));
     same.assert_ok();
@@ -60,7 +39,8 @@ fn configure_from_stack_outputs() {
 
     let path = em.dir().join("etc/config.toml");
     std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-    run(bare(&em, "salesapp")
+    run(em
+        .bare_command("salesapp")
         .args(["configure", "--stack-outputs"])
         .arg(example_outputs())
         .arg("-o")
@@ -69,14 +49,16 @@ fn configure_from_stack_outputs() {
     assert_eq!(std::fs::read_to_string(&path).expect("written"), printed.stdout);
     #[cfg(unix)]
     assert_eq!(mode(&path), 0o600);
-    let again = run(bare(&em, "salesapp")
+    let again = run(em
+        .bare_command("salesapp")
         .args(["configure", "--stack-outputs"])
         .arg(example_outputs())
         .arg("-o")
         .arg(&path));
     again.assert_code(78);
     assert!(again.stderr.contains("--force"), "{}", again.output());
-    run(bare(&em, "salesapp")
+    run(em
+        .bare_command("salesapp")
         .args(["configure", "--force", "--stack-outputs"])
         .arg(example_outputs())
         .arg("-o")
@@ -89,7 +71,7 @@ fn configure_from_stack_outputs() {
     common::config::Config::from_parts("written", &text, &[], &[]).expect("loads");
 
     let partial = em.write_file("partial.json", r#"{"VPCID": "vpc-1", "SQSQueueName": "q"}"#);
-    let r = run(bare(&em, "salesapp").args(["configure", "--stack-outputs"]).arg(&partial));
+    let r = run(em.bare_command("salesapp").args(["configure", "--stack-outputs"]).arg(&partial));
     r.assert_code(78);
     for needed in ["RestrictedS3Bucket", "SQSQueueURL", "region"] {
         assert!(r.stderr.contains(needed), "{needed} not named:\n{}", r.output());
@@ -196,7 +178,8 @@ fn cloudformation_template_deploys_and_configures_a_working_pipeline() {
     });
 
     let config = em.dir().join("lab-config.toml");
-    run(bare(&em, "salesapp")
+    run(em
+        .bare_command("salesapp")
         .args(["configure", "--stack-outputs"])
         .arg(&outputs_path)
         .arg("-o")
@@ -215,7 +198,7 @@ fn cloudformation_template_deploys_and_configures_a_working_pipeline() {
         format!("salesapp.spool_dir={}", em.dir().join("spool").display()),
     ];
     let with_config = |name: &str| {
-        let mut cmd = bare(&em, name);
+        let mut cmd = em.bare_command(name);
         cmd.arg("--config").arg(&config);
         for s in &sets {
             cmd.arg("--set").arg(s);
@@ -338,8 +321,11 @@ fn doctor_against_the_emulator() {
     assert_eq!(em.queue_counts(), (0, 0), "the probe message was taken back");
 
     // No configuration: one FAIL, exit 78, and a hint naming configure.
-    let (r, rows) =
-        doctor(bare(&em, "reportsengine").args(["--config", "/nonexistent/config.toml", "doctor"]));
+    let (r, rows) = doctor(em.bare_command("reportsengine").args([
+        "--config",
+        "/nonexistent/config.toml",
+        "doctor",
+    ]));
     r.assert_code(78);
     assert_eq!(rows.first().map(|(s, c)| (s.as_str(), c.as_str())), Some(("FAIL", "config")));
     assert!(r.stdout.contains("configure --stack-outputs"), "{}", r.output());

@@ -460,23 +460,10 @@ fn daemons_use_only_the_labs_allowed_actions() {
     upload(&em, &path, &[]).assert_ok();
     once(&em);
     let requests = em.stop_recording();
-    let allowed = [
-        "s3:GetObject",
-        "s3:HeadObject",
-        "s3:PutObject",
-        "s3:CreateMultipartUpload",
-        "s3:UploadPart",
-        "s3:CompleteMultipartUpload",
-        "sqs:SendMessage",
-        "sqs:SendMessageBatch",
-        "sqs:ReceiveMessage",
-        "sqs:DeleteMessage",
-        "sqs:DeleteMessageBatch",
-    ];
     let mut bad = Vec::new();
     for r in &requests {
         let action = r.action();
-        if !allowed.contains(&action.as_str()) {
+        if !checks::ALLOWED_ACTIONS.contains(&action.as_str()) {
             bad.push(format!("{action}: {} {}", r.method, r.url));
         } else if action.starts_with("s3:") && r.bucket().as_deref() != Some(em.bucket()) {
             bad.push(format!("{action} outside the restricted bucket: {}", r.url));

@@ -9,11 +9,10 @@
 //! or the HTTP stack at all — no SDK configuration was loaded, no connection attempted.
 #![forbid(unsafe_code)]
 
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use e2e::{bin_path, reportsengine, run, salesapp, Emulator, Run};
+use e2e::{reportsengine, run, salesapp, Emulator, Run};
 
 /// Public literal addresses: TEST-NET-1, a well-known resolver, IPv6 documentation space.
 /// Nothing is ever sent to them (that is what the tests prove).
@@ -76,31 +75,6 @@ fn public_sqs_endpoint_in_config_is_refused_before_any_request() {
     assert!(em.list_keys().is_empty(), "salesapp wrote before the check");
 }
 
-/// A command for `name` with the harness's environment but `config` as its configuration.
-fn command_with_config(em: &Emulator, name: &str, config: &Path) -> Command {
-    let mut cmd = Command::new(bin_path(name));
-    cmd.env_clear();
-    for var in ["PATH", "TMPDIR"] {
-        if let Some(v) = std::env::var_os(var) {
-            cmd.env(var, v);
-        }
-    }
-    let home = em.dir().join("home");
-    let _ = std::fs::create_dir_all(&home);
-    cmd.env("HOME", &home)
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", home.join("no-aws-config"))
-        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("no-aws-credentials"))
-        .current_dir(em.dir())
-        .stdin(Stdio::null())
-        .arg("--config")
-        .arg(config);
-    cmd
-}
-
 /// The SDK's own endpoint variables (SPEC §3) are checked too: with `endpoints.sqs` unset,
 /// `AWS_ENDPOINT_URL_SQS` / `AWS_ENDPOINT_URL` decide where SQS traffic goes, so they are
 /// what must be private. (Before the fix the check looked at the regional default name
@@ -116,7 +90,8 @@ fn public_sqs_endpoint_from_the_environment_is_refused() {
     em.start_recording();
     for var in ["AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL"] {
         for (url, host) in PUBLIC {
-            let mut cmd = command_with_config(&em, "reportsengine", &config);
+            let mut cmd = em.bare_command("reportsengine");
+            cmd.arg("--config").arg(&config);
             cmd.env(var, url).arg("once");
             let (r, took) = traced(&mut cmd);
             assert_refused(&r, took, host);
@@ -126,7 +101,8 @@ fn public_sqs_endpoint_from_the_environment_is_refused() {
 
     // Loopback from the environment passes, and the client then uses exactly that endpoint.
     em.send_raw("{datafilelocation:s3://nope/x}");
-    let mut cmd = command_with_config(&em, "reportsengine", &config);
+    let mut cmd = em.bare_command("reportsengine");
+    cmd.arg("--config").arg(&config);
     cmd.env("AWS_ENDPOINT_URL_SQS", em.endpoint()).arg("once");
     run(&mut cmd).assert_ok();
     assert_eq!(em.queue_counts(), (0, 0), "the message was consumed through the env endpoint");
