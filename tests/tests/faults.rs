@@ -8,7 +8,6 @@ mod support;
 use std::time::{Duration, Instant};
 
 use e2e::checks;
-use e2e::daemon::Daemon;
 use e2e::{reportsengine, run, Emulator};
 use support::*;
 
@@ -33,18 +32,6 @@ fn backoff_delays(log: &str) -> Vec<f64> {
         .filter_map(|l| l.split("delay=").nth(1))
         .filter_map(|rest| parse_debug_duration(rest.split_whitespace().next().unwrap_or("")))
         .collect()
-}
-
-/// Starts the engine, queues `rows` rows for `date` and returns once the engine has
-/// started on it and the emulator is stopped: the message is certainly in flight.
-fn stuck_mid_message(em: &Emulator, extra: &[&str], date: &str, rows: u32) -> (Daemon, Vec<u8>) {
-    let (path, bytes) = generate(em, date, rows, 21);
-    let mut engine = engine(em, extra);
-    engine.wait_for_log("consuming", 1, LONG);
-    upload(em, &path).assert_ok();
-    engine.wait_for_log("processing message", 1, LONG);
-    em.pause();
-    (engine, bytes)
 }
 
 /// Guarantee 2: during an outage (the emulator stopped while the engine is mid-message and

@@ -57,16 +57,10 @@ fn signal_during_idle_long_poll_exits_0_promptly() {
 /// emulator stopped (so the message is certainly in flight).
 fn engine_stuck_mid_message(em: &Emulator, extra: &[&str]) -> (e2e::daemon::Daemon, Vec<u8>) {
     // ~2 MB: processing takes long enough that it cannot be over before the SIGSTOP lands.
-    let (path, bytes) = generate(em, "2026-06-01", 25_000, 3);
     // The default attempt timeout (30 s): the stall must not turn into a retry here.
     let mut args = vec!["--set", "endpoints.attempt_timeout=30s"];
     args.extend_from_slice(extra);
-    let mut engine = engine(em, &args);
-    engine.wait_for_log("consuming", 1, LONG);
-    upload(em, &path).assert_ok();
-    engine.wait_for_log("processing message", 1, LONG);
-    em.pause();
-    (engine, bytes)
+    stuck_mid_message(em, &args, "2026-06-01", 25_000)
 }
 
 /// SIGTERM with a message in flight: no new receive, the message finishes within

@@ -102,3 +102,20 @@ pub fn tsv(path: &Path) -> Vec<Vec<String>> {
 pub fn corpus_dir() -> PathBuf {
     e2e::workspace_root().join("tests/corpus")
 }
+
+/// Starts the engine, queues `rows` rows for `date` and returns once the engine has
+/// started on it and the emulator is stopped: the message is certainly in flight.
+pub fn stuck_mid_message(
+    em: &Emulator,
+    extra: &[&str],
+    date: &str,
+    rows: u32,
+) -> (Daemon, Vec<u8>) {
+    let (path, bytes) = generate(em, date, rows, 21);
+    let mut engine = engine(em, extra);
+    engine.wait_for_log("consuming", 1, LONG);
+    upload(em, &path).assert_ok();
+    engine.wait_for_log("processing message", 1, LONG);
+    em.pause();
+    (engine, bytes)
+}
