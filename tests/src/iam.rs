@@ -13,10 +13,7 @@
 //! app.apply(&mut cmd); // the binary runs as `app`
 //! ```
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::process::Command;
-use std::time::Duration;
 
 use aws_sdk_s3::config::Credentials;
 use serde_json::{json, Value};
@@ -112,31 +109,6 @@ fn xml_text<'a>(xml: &'a str, tag: &str) -> Option<&'a str> {
 }
 
 impl Emulator {
-    /// A raw HTTP/1.0 request with a body to the server; (status, body).
-    pub fn http_with_body(
-        &self,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: &[u8],
-    ) -> (u16, Vec<u8>) {
-        let mut s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect to moto");
-        s.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
-        let mut req = format!("{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{}\r\n", self.port);
-        for (k, v) in headers {
-            req.push_str(&format!("{k}: {v}\r\n"));
-        }
-        req.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
-        s.write_all(req.as_bytes()).expect("send request");
-        s.write_all(body).expect("send body");
-        let mut resp = Vec::new();
-        s.read_to_end(&mut resp).expect("read response");
-        let split = resp.windows(4).position(|w| w == b"\r\n\r\n").expect("HTTP response");
-        let head = String::from_utf8_lossy(&resp[..split]).into_owned();
-        let status = head.split(' ').nth(1).and_then(|c| c.parse().ok()).expect("status");
-        (status, resp[split + 4..].to_vec())
-    }
-
     /// One IAM Query API call (`Action=…&Version=2010-05-08`), *before* enforcement is on:
     /// unsigned, with an Authorization header whose credential scope names `iam` only so that
     /// moto routes it to IAM. Panics unless it answers 2xx; returns the XML.

@@ -566,15 +566,28 @@ impl Emulator {
     }
 
     /// A raw HTTP/1.0 request to the server (for moto's `/moto-api/…`); (status, body).
+    /// moto 5.2.5 answers 500 to these without a `Content-Type`, hence `text/plain`.
     pub fn http(&self, method: &str, path: &str) -> (u16, Vec<u8>) {
+        self.http_with_body(method, path, &[("Content-Type", "text/plain")], b"")
+    }
+
+    /// A raw HTTP/1.0 request with a body to the server; (status, body).
+    pub fn http_with_body(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> (u16, Vec<u8>) {
         let mut s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect to moto");
         s.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
-        let req = format!(
-            "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{}\r\nContent-Type: text/plain\r\n\
-             Content-Length: 0\r\n\r\n",
-            self.port
-        );
+        let mut req = format!("{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{}\r\n", self.port);
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        req.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
         s.write_all(req.as_bytes()).expect("send request");
+        s.write_all(body).expect("send body");
         let mut resp = Vec::new();
         s.read_to_end(&mut resp).expect("read response");
         let split = resp.windows(4).position(|w| w == b"\r\n\r\n").expect("HTTP response");
