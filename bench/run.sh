@@ -173,6 +173,10 @@ section_build() {
         for _ in $(seq "$RUNS"); do
             timed "build-$gib-wc" wc -l "$file"
             timed "build-$gib-ours" "$TARGET/reportsengine" build "$file" -o "$OUT/report-$gib"
+            # The same confined to one core (the lab's t2.micro has one vCPU): no reader thread.
+            if command -v taskset >/dev/null; then
+                timed "build-$gib-ours-1core" taskset -c 0 "$TARGET/reportsengine" build "$file" -o "$OUT/report-$gib"
+            fi
             timed "build-$gib-csv" "$TARGET/perfkit" csv-baseline "$file"
             timed "build-$gib-csv-lean" "$TARGET/perfkit" csv-baseline "$file" --lean
             if "$VENV/bin/python" -c 'import duckdb' 2>/dev/null; then
@@ -195,6 +199,11 @@ section_build() {
         budget=$(((32 << 10) + rows * 8 / 1024))
         row "build ${gib} GiB: MB/s (wall)" "$(mbps "$bytes" "$ours_w") MB/s" "" ""
         row "build ${gib} GiB: MB/s per CPU-second (user+sys)" "$(mbps "$bytes" "$ours_c") MB/s" "" ""
+        if [[ -s "$OUT/logs/build-$gib-ours-1core.times" ]]; then
+            local one_w
+            one_w="$(med "build-$gib-ours-1core" 1)"
+            row "build ${gib} GiB on one core (taskset -c 0): MB/s (wall)" "$(mbps "$bytes" "$one_w") MB/s" "" ""
+        fi
         row "build ${gib} GiB: peak RSS (budget 32 MiB + 8 B/row)" "$((ours_rss / 1024)) MiB" "budget $((budget / 1024)) MiB" "$(ratio "$ours_rss" "$budget") of budget"
         for name in wc csv csv-lean duckdb duckdb-lean python python-lean; do
             [[ -s "$OUT/logs/build-$gib-$name.times" ]] || continue

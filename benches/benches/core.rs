@@ -2,7 +2,8 @@
 //!
 //! - `validate/*`: the streaming validator on generated data, fed in 1 MiB chunks as
 //!   `reportsengine build` and the engine do (SHA-256 included), with ids in file order
-//!   and shuffled (the exact duplicate check's slow case);
+//!   and shuffled (the exact duplicate check's slow case); `parse_only` leaves the SHA-256
+//!   out, as `reportsengine build` does on a machine with a second core (it hashes there);
 //! - `report/*`: building the report from a day summary and rendering CSV, JSON and HTML.
 #![forbid(unsafe_code)]
 
@@ -53,6 +54,14 @@ fn validate_chunked(data: &[u8]) -> DaySummary {
     v.finish().expect("valid data")
 }
 
+fn parse_chunked(data: &[u8]) -> DaySummary {
+    let mut v = Validator::new("bench.csv", common::local::limits()).hash_elsewhere();
+    for chunk in data.chunks(1 << 20) {
+        v.feed(chunk).expect("valid data");
+    }
+    v.finish_with_sha256([0; 32]).expect("valid data")
+}
+
 fn validate(c: &mut Criterion) {
     let data = generated(ROWS);
     let mixed = shuffled(&data);
@@ -61,6 +70,7 @@ fn validate(c: &mut Criterion) {
     group.sample_size(20);
     group.bench_function("generated_in_order", |b| b.iter(|| validate_chunked(&data)));
     group.bench_function("generated_shuffled", |b| b.iter(|| validate_chunked(&mixed)));
+    group.bench_function("parse_only", |b| b.iter(|| parse_chunked(&data)));
     group.bench_function("whole_slice", |b| {
         b.iter(|| validate_slice("bench.csv", &data, Limits::default()).expect("valid"))
     });

@@ -257,7 +257,8 @@ pub fn validate_slice(
 /// The result does not depend on how the bytes were cut into chunks.
 pub struct Validator {
     limits: Limits,
-    hasher: Sha256,
+    /// `None` when the caller computes the SHA-256 (see [`Validator::hash_elsewhere`]).
+    hasher: Option<Sha256>,
     bytes: u64,
     /// The first bytes, held until we know whether they are a BOM.
     bom_buf: Vec<u8>,
@@ -281,7 +282,7 @@ impl Validator {
     pub fn new(file_label: &str, limits: Limits) -> Self {
         Validator {
             limits,
-            hasher: Sha256::new(),
+            hasher: Some(Sha256::new()),
             bytes: 0,
             bom_buf: Vec::with_capacity(3),
             bom_done: false,
@@ -298,6 +299,13 @@ impl Validator {
     /// with the first row.
     pub fn with_expected_date(mut self, date: SalesDate) -> Self {
         self.checker.expected = Some((date, date.bytes()));
+        self
+    }
+    /// Leaves the file's SHA-256 to the caller, who computes it from the same bytes (on
+    /// another core: [`crate::local::validate_file`]) and gives it to
+    /// [`Validator::finish_with_sha256`].
+    pub fn hash_elsewhere(mut self) -> Self {
+        self.hasher = None;
         self
     }
     /// Feeds the next bytes. `Err` when the input can no longer be a sales file at all (bad
@@ -329,7 +337,17 @@ impl Validator {
         }
     }
 
-    pub fn finish(mut self) -> Result<DaySummary, ValidationErrors> {
+    pub fn finish(self) -> Result<DaySummary, ValidationErrors> {
+        self.finish_hashed(None)
+    }
+
+    /// [`Validator::finish`] for a validator that [hashes elsewhere](Validator::hash_elsewhere):
+    /// `sha256` is the digest of every byte fed.
+    pub fn finish_with_sha256(self, sha256: [u8; 32]) -> Result<DaySummary, ValidationErrors> {
+        self.finish_hashed(Some(sha256))
+    }
+
+    fn finish_hashed(mut self, given: Option<[u8; 32]>) -> Result<DaySummary, ValidationErrors> {
         if !self.checker.fatal && !self.bom_done {
             let mut hashing =
                 Hashing { hasher: std::mem::take(&mut self.hasher), data: &[], done: 0 };
@@ -375,7 +393,16 @@ impl Validator {
         if self.checker.fatal {
             return Err(self.checker.errors());
         }
-        self.checker.finish(self.hasher.finalize().into(), self.bytes)
+        let sha256 = match (given, self.hasher.take()) {
+            (Some(sha256), _) => sha256,
+            (None, Some(hasher)) => hasher.finalize().into(),
+            (None, None) => {
+                // A caller's mistake, never shown as a wrong digest.
+                self.checker.fatal(1, "file", "internal error: no SHA-256 was given".into());
+                return Err(self.checker.errors());
+            }
+        };
+        self.checker.finish(sha256, self.bytes)
     }
 
     /// Processes the bytes held for BOM detection, without the BOM itself.
@@ -458,9 +485,18 @@ impl Validator {
                 }
             }
         }
+        // UTF-8 is checked once for the whole rest of the chunk (SIMD, far faster than record
+        // by record): a record before `utf8_until` is valid text. Records are cut at ASCII
+        // bytes (LF, comma, quote), which never fall inside a character, so a valid chunk
+        // gives valid records and fields. Past it (an invalid byte, or a character cut by
+        // the chunk's end) each record is checked on its own, to say where the problem is.
+        let utf8_until = match simdutf8::compat::from_utf8(&buf[p..]) {
+            Ok(_) => buf.len(),
+            Err(e) => p + e.valid_up_to(),
+        };
         while p < buf.len() && !self.checker.fatal {
             if self.checker.header.is_some() {
-                match self.fast_records(buf, p, hashing) {
+                match self.fast_records(buf, p, utf8_until, hashing) {
                     Some(q) => p = q,
                     None => return,
                 }
@@ -525,11 +561,17 @@ impl Validator {
     /// delimiter); otherwise `Some(start)` hands it to [`Validator::careful_record`], whose
     /// byte-by-byte rules decide. `None`: the buffer is used up (the incomplete last record
     /// carried over) or the file turned out hopeless.
-    fn fast_records(&mut self, buf: &[u8], mut p: usize, hashing: &mut Hashing) -> Option<usize> {
+    fn fast_records(
+        &mut self,
+        buf: &[u8],
+        mut p: usize,
+        utf8_until: usize,
+        hashing: &mut Hashing,
+    ) -> Option<usize> {
         let max = self.limits.max_record_bytes;
         let len = buf.len();
         let mut base = p;
-        let (mut bits, mut high) = block_masks(buf, base);
+        let mut bits = block_masks(buf, base);
         loop {
             if p >= len {
                 return None;
@@ -540,18 +582,16 @@ impl Validator {
             // The content of the field just closed by a quote, pushed at its delimiter.
             let mut quoted: Option<(usize, usize)> = None;
             let mut escaped = false;
-            let mut non_ascii = false;
             self.spans.clear();
             // The next byte that matters, or the end of the buffer (the record is carried).
             macro_rules! next {
                 () => {{
                     while bits == 0 {
-                        non_ascii |= mask_has(high, base, start, base + 64);
                         base += 64;
                         if base >= len {
                             return self.carry_rest(buf, start);
                         }
-                        (bits, high) = block_masks(buf, base);
+                        bits = block_masks(buf, base);
                     }
                     let s = base + bits.trailing_zeros() as usize;
                     bits &= bits - 1;
@@ -575,13 +615,12 @@ impl Validator {
                             end -= 1;
                         }
                         self.spans.push(quoted.take().unwrap_or((field_start, end)));
-                        non_ascii |= mask_has(high, base, start, s);
                         let line = self.line;
                         self.line += lines;
                         p = s + 1;
                         hashing.keep_up(p);
                         if end > start {
-                            self.fast_record(line, buf, start, s, non_ascii, escaped);
+                            self.fast_record(line, buf, start, s, s <= utf8_until, escaped);
                             if self.checker.fatal {
                                 return None;
                             }
@@ -629,12 +668,12 @@ impl Validator {
         buf: &[u8],
         start: usize,
         lf: usize,
-        non_ascii: bool,
+        known_utf8: bool,
         escaped: bool,
     ) {
         // Commas, quotes and line ends are ASCII, so the record is UTF-8 exactly when each
         // of its fields is: one check per record, and none at all for an ASCII record.
-        let utf8 = !non_ascii || std::str::from_utf8(&buf[start..lf]).is_ok();
+        let utf8 = known_utf8 || std::str::from_utf8(&buf[start..lf]).is_ok();
         self.checker.data_records += 1;
         if !escaped {
             self.checker.data_row(line, buf, &self.spans, utf8);
@@ -681,11 +720,13 @@ impl Validator {
     }
 }
 
-/// The SHA-256 of a chunk, computed a block at a time as the parsing advances rather than
-/// in one go: the SHA instructions wait on each other (a chain of dependent rounds), so
-/// the processor runs the parsing beside them instead of after them.
+/// The SHA-256 of a chunk, computed a block at a time as the parsing advances, while each
+/// block is still in the L1 cache. (The SHA instructions of one stream form a chain of
+/// dependent rounds that no reordering shortens: on one core, hashing costs about 0.5 s
+/// per GB on this kind of processor whatever is done around it. With a second core,
+/// [`crate::local::validate_file`] hashes there instead.)
 struct Hashing<'a> {
-    hasher: Sha256,
+    hasher: Option<Sha256>,
     data: &'a [u8],
     done: usize,
 }
@@ -695,37 +736,25 @@ impl Hashing<'_> {
     #[inline]
     fn keep_up(&mut self, parsed: usize) {
         while self.done + 64 <= parsed {
-            match self.data.get(self.done..self.done + 64) {
-                Some(block) => self.hasher.update(block),
-                None => return,
+            match (&mut self.hasher, self.data.get(self.done..self.done + 64)) {
+                (Some(hasher), Some(block)) => hasher.update(block),
+                _ => return,
             }
             self.done += 64;
         }
     }
     /// Hashes the rest of the chunk.
-    fn all(mut self) -> Sha256 {
-        self.hasher.update(&self.data[self.done.min(self.data.len())..]);
+    fn all(mut self) -> Option<Sha256> {
+        if let Some(hasher) = &mut self.hasher {
+            hasher.update(&self.data[self.done.min(self.data.len())..]);
+        }
         self.hasher
     }
 }
 
-/// Whether `mask` (bit `i` for byte `base + i`) has a bit for a byte in `from..to`.
-fn mask_has(mask: u64, base: usize, from: usize, to: usize) -> bool {
-    let lo = from.saturating_sub(base);
-    let hi = to.saturating_sub(base).min(64);
-    if lo >= hi {
-        return false;
-    }
-    let m = mask >> lo;
-    let width = hi - lo;
-    let m = if width >= 64 { m } else { m & ((1u64 << width) - 1) };
-    m != 0
-}
-
 /// The bytes that matter in `buf[base..base + 64]` (fewer at the end, as if padded with
-/// NULs): bit `i` of the first mask is set when byte `base + i` is `,` `"` or LF, of the
-/// second when it is not ASCII.
-fn block_masks(buf: &[u8], base: usize) -> (u64, u64) {
+/// NULs): bit `i` is set when byte `base + i` is `,` `"` or LF.
+fn block_masks(buf: &[u8], base: usize) -> u64 {
     match buf.get(base..base + 64).and_then(|b| <&[u8; 64]>::try_from(b).ok()) {
         Some(block) => masks64(block),
         None => {
@@ -738,15 +767,14 @@ fn block_masks(buf: &[u8], base: usize) -> (u64, u64) {
 }
 
 /// [`block_masks`] of 64 bytes, 16 at a time with SSE2 (always there on x86-64): three
-/// byte compares and two byte-mask moves per 16 bytes.
+/// byte compares and a byte-mask move per 16 bytes.
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-fn masks64(block: &[u8; 64]) -> (u64, u64) {
+fn masks64(block: &[u8; 64]) -> u64 {
     use safe_arch::{cmp_eq_mask_i8_m128i, m128i, move_mask_i8_m128i, set_splat_i8_m128i};
     let comma = set_splat_i8_m128i(b',' as i8);
     let quote = set_splat_i8_m128i(b'"' as i8);
     let lf = set_splat_i8_m128i(b'\n' as i8);
     let mut special = 0u64;
-    let mut high = 0u64;
     for (k, part) in block.chunks_exact(16).enumerate() {
         let mut lanes = [0u8; 16];
         lanes.copy_from_slice(part);
@@ -755,21 +783,18 @@ fn masks64(block: &[u8; 64]) -> (u64, u64) {
             | cmp_eq_mask_i8_m128i(v, quote)
             | cmp_eq_mask_i8_m128i(v, lf);
         special |= u64::from(move_mask_i8_m128i(hit) as u16) << (16 * k);
-        high |= u64::from(move_mask_i8_m128i(v) as u16) << (16 * k);
     }
-    (special, high)
+    special
 }
 
 /// [`block_masks`] of 64 bytes, portably.
 #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
-fn masks64(block: &[u8; 64]) -> (u64, u64) {
+fn masks64(block: &[u8; 64]) -> u64 {
     let mut special = 0u64;
-    let mut high = 0u64;
     for (i, &b) in block.iter().enumerate() {
         special |= u64::from(matches!(b, b',' | b'"' | b'\n')) << i;
-        high |= u64::from(b >> 7) << i;
     }
-    (special, high)
+    special
 }
 
 /// Handles one complete record (without its `\n`); returns how many physical lines it took.
@@ -1239,23 +1264,25 @@ type FastHash = foldhash::fast::RandomState;
 
 /// Names (of reps, regions, products) seen so far, each with a dense index: an
 /// open-addressing table looked up by the name's bytes, three times per row, so it is
-/// made cheap: a slot keeps the first and last 8 bytes and the length, which decide
-/// equality outright for names of up to 16 bytes (and leave only the middle to compare
-/// for longer ones), and the hash is a seeded multiply-fold of those words.
+/// made cheap. The slots are 8 bytes (32 bits of the hash and the index), kept at most a
+/// quarter full, so a table of a few hundred names stays in the L1 cache and a lookup
+/// nearly always ends at its first slot; a name's key keeps its first and last 8 bytes and
+/// its length, which decide equality outright for names of up to 16 bytes (and leave only
+/// the middle to compare for longer ones). The hash is a seeded multiply-fold of the
+/// words: a file cannot choose names that collide.
 struct Names {
-    slots: Vec<NameSlot>,
+    /// `hash >> 32 << 32 | (index + 1)`; 0 is an empty slot.
+    slots: Vec<u64>,
+    keys: Vec<NameKey>,
     names: Vec<Box<[u8]>>,
     seed: u64,
 }
 
-#[derive(Clone, Copy, Default)]
-struct NameSlot {
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct NameKey {
     head: u64,
     tail: u64,
-    hash: u64,
-    len: u32,
-    /// index + 1; 0 for an empty slot.
-    entry: u32,
+    len: usize,
 }
 
 /// The first and last 8 bytes of `k` (overlapping when shorter than 16; zero-padded when
@@ -1301,7 +1328,7 @@ impl Names {
     fn new() -> Names {
         use std::hash::BuildHasher;
         let seed = std::collections::hash_map::RandomState::new().hash_one(0x5EED_u64) | 1;
-        Names { slots: vec![NameSlot::default(); 64], names: Vec::new(), seed }
+        Names { slots: vec![0; 64], keys: Vec::new(), names: Vec::new(), seed }
     }
 
     #[inline]
@@ -1323,45 +1350,55 @@ impl Names {
         h
     }
 
-    /// The index of `name`, adding it the first time.
-    #[inline]
+    /// The index of `name`, adding it the first time. Inlined (the cold part is not) so
+    /// that a row's three lookups, which do not depend on each other, overlap.
+    #[inline(always)]
     fn slot(&mut self, name: &[u8]) -> usize {
         let (head, tail) = name_words(name);
+        let key = NameKey { head, tail, len: name.len() };
         let hash = self.hash(name, head, tail);
+        let tag = hash & !0xFFFF_FFFF;
         let mask = self.slots.len() - 1;
-        let mut i = (hash >> 7) as usize & mask;
+        let mut i = hash as usize & mask;
         loop {
-            let s = self.slots[i];
-            if s.entry == 0 {
-                return self.add(i, name, head, tail, hash);
+            let slot = self.slots[i];
+            if slot == 0 {
+                return self.add(i, name, key, tag);
             }
-            if s.hash == hash
-                && s.head == head
-                && s.tail == tail
-                && s.len as usize == name.len()
-                && (name.len() <= 16 || same_bytes(&self.names[s.entry as usize - 1], name))
-            {
-                return s.entry as usize - 1;
+            if slot & !0xFFFF_FFFF == tag {
+                let index = (slot as u32 - 1) as usize;
+                if self.keys[index] == key
+                    && (name.len() <= 16 || same_bytes(&self.names[index], name))
+                {
+                    return index;
+                }
             }
             i = (i + 1) & mask;
         }
     }
 
-    fn add(&mut self, at: usize, name: &[u8], head: u64, tail: u64, hash: u64) -> usize {
+    #[cold]
+    #[inline(never)]
+    fn add(&mut self, at: usize, name: &[u8], key: NameKey, tag: u64) -> usize {
         let index = self.names.len();
         self.names.push(Box::from(name));
-        let len = name.len() as u32;
-        self.slots[at] = NameSlot { head, tail, hash, len, entry: index as u32 + 1 };
-        if self.names.len() * 2 > self.slots.len() {
-            let grown = vec![NameSlot::default(); 2 * self.slots.len()];
+        self.keys.push(key);
+        self.slots[at] = tag | (index as u64 + 1);
+        if self.names.len() * 4 > self.slots.len() {
+            let grown = vec![0u64; 2 * self.slots.len()];
             let old = std::mem::replace(&mut self.slots, grown);
-            let mask = self.slots.len() - 1;
-            for s in old.into_iter().filter(|s| s.entry != 0) {
-                let mut i = (s.hash >> 7) as usize & mask;
-                while self.slots[i].entry != 0 {
+            for slot in old.into_iter().filter(|&slot| slot != 0) {
+                // The tag is the hash's high half; the slot came from its low bits, which
+                // are recomputed from the name (no need to keep them).
+                let index = (slot as u32 - 1) as usize;
+                let k = self.keys[index];
+                let hash = self.hash(&self.names[index], k.head, k.tail);
+                let mask = self.slots.len() - 1;
+                let mut i = hash as usize & mask;
+                while self.slots[i] != 0 {
                     i = (i + 1) & mask;
                 }
-                self.slots[i] = s;
+                self.slots[i] = slot;
             }
         }
         index
@@ -2379,6 +2416,29 @@ hello,2.50,4,Widget,EMEA,Ada,X1,2026-01-15,web
         assert_eq!((ps[0].0, ps[0].1.as_str()), (2, "note"));
     }
 
+    /// UTF-8 is checked once per chunk; past an invalid byte every record is checked on its
+    /// own, so each bad one is still located and the good ones after it still count.
+    #[test]
+    fn utf8_is_checked_record_by_record_after_an_invalid_byte() {
+        let mut data = H.as_bytes().to_vec();
+        data.extend_from_slice("2026-01-15,1,José,EMEA,Widget,2,1.50\n".as_bytes());
+        data.extend_from_slice(b"2026-01-15,2,Jos\xE9,EMEA,Widget,2,1.50\n");
+        data.extend_from_slice("2026-01-15,3,Søren,EMEA,\"Cable, \"\"Ø\"\"\",1,1.00\n".as_bytes());
+        data.extend_from_slice(b"2026-01-15,4,Ann,EMEA,Wid\xC3get,2,1.50\n");
+        data.extend_from_slice("2026-01-15,5,Ann,EMÉA,Widget,1,2.00\n".as_bytes());
+        let ps = problems(&data);
+        let located: Vec<_> = ps.iter().map(|p| (p.0, p.1.as_str())).collect();
+        assert_eq!(located, [(3, "sales_rep"), (5, "product")], "{ps:?}");
+        // Without the two bad rows, the three good ones (non-ASCII, one quoted) are counted.
+        let good: Vec<u8> = String::from_utf8_lossy(&data)
+            .lines()
+            .filter(|l| !l.contains('\u{FFFD}'))
+            .flat_map(|l| format!("{l}\n").into_bytes())
+            .collect();
+        let day = validate_slice("t.csv", &good, Limits::default()).unwrap();
+        assert_eq!((day.rows, day.reps.len(), day.regions.len()), (3, 3, 2));
+    }
+
     #[test]
     fn twenty_problem_cap_and_display() {
         let rows: Vec<String> =
@@ -2593,6 +2653,14 @@ hello,2.50,4,Widget,EMEA,Ada,X1,2026-01-15,web
         );
         inputs.push(b"\xEF\xBB".to_vec());
         inputs.push(b"\xEF\xBBx".to_vec());
+        // Invalid UTF-8 amid non-ASCII rows: where the chunk-wide check stops must not matter.
+        let mut utf8 = file(&[row("1")]).into_bytes();
+        utf8.extend_from_slice("2026-01-15,2,José,Ré,Ø,1,1.00\n".as_bytes());
+        utf8.extend_from_slice(
+            b"2026-01-15,3,Jos\xE9,R,P,1,1.00\n2026-01-15,4,J,R\xF0\x9F,P,1,1\n",
+        );
+        utf8.extend_from_slice("2026-01-15,5,Zoë,Ré,\"Ø, \"\"x\"\"\",1,1.00\n".as_bytes());
+        inputs.push(utf8);
 
         let limits = Limits { max_record_bytes: 160 };
         let mut seed = 42;

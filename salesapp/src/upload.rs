@@ -28,10 +28,10 @@ use sha2::{Digest, Sha256};
 /// Files up to this size are sent in one PutObject from memory; larger ones in parts.
 const SINGLE_PUT_MAX: u64 = 16 << 20;
 /// Multipart part size. With [`PARTS_IN_FLIGHT`] parts (and the one being read) this bounds
-/// the upload's buffers to 32 MiB whatever the file's size (peak RSS < 64 MiB, issue 6).
-/// Fewer, larger parts cost the endpoint less: the local emulator's CompleteMultipartUpload
-/// of 1 GiB took 2–4 s in 8 MiB parts and 7–10 s in 5 MiB parts (bench/run.sh upload).
-const PART_SIZE: usize = 8 << 20;
+/// the upload's buffers to 24 MiB whatever the file's size: peak RSS of a 1 GiB upload
+/// 55 MiB with 6 MiB parts, 65 MiB with 8 MiB parts, at the same speed (issue 6 asks for
+/// < 64 MiB; measured with bench/run.sh upload). 10 000 parts of 6 MiB allow 58 GiB.
+const PART_SIZE: usize = 6 << 20;
 const PARTS_IN_FLIGHT: usize = 3;
 /// Conditional ledger writes that lose a race are retried this many times.
 const LEDGER_ATTEMPTS: u32 = 10;
