@@ -100,6 +100,21 @@ impl Cents {
     }
 }
 
+/// The value of ASCII digits (`None` if any byte is not one). The caller bounds the length
+/// (at most 19 digits fit a `u64`).
+#[inline]
+pub(crate) fn ascii_digits(v: &[u8]) -> Option<u64> {
+    let mut value = 0u64;
+    for &c in v {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        value = value * 10 + u64::from(d);
+    }
+    Some(value)
+}
+
 /// A price of the usual form, fast: 1 to 15 digits, then optionally `.` and 1 or 2 digits.
 /// `None` for anything else, which [`Cents::parse_price`] then accepts or explains; where
 /// both accept, they agree.
@@ -114,14 +129,8 @@ pub(crate) fn plain_price(b: &[u8]) -> Option<Cents> {
     if int.is_empty() || int.len() > 15 {
         return None;
     }
-    let mut units = 0i64;
-    for &c in int {
-        let d = c.wrapping_sub(b'0');
-        if d > 9 {
-            return None;
-        }
-        units = units * 10 + i64::from(d);
-    }
+    // < 10^15: fits an i64 with room for × 100.
+    let units = ascii_digits(int)? as i64;
     let mut cents = 0i64;
     for k in 0..2 {
         let d = match frac.get(k) {

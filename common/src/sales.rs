@@ -362,7 +362,6 @@ impl Validator {
             return Err(self.checker.errors());
         }
         if !self.carry.is_empty() {
-            let line = self.line;
             let carry = std::mem::take(&mut self.carry);
             if self.carry_scan == Scan::Quoted {
                 // The last record opened a quote and the file ended before it closed.
@@ -372,7 +371,7 @@ impl Validator {
                 };
                 let column = self.checker.column_name(field);
                 self.checker.fatal(
-                    line,
+                    self.line,
                     &column,
                     "a quoted field starts on this line but its closing quote is missing \
                      (the file ends inside it)"
@@ -381,14 +380,7 @@ impl Validator {
                 return Err(self.checker.errors());
             }
             // The last line has no line end: still a record.
-            self.line += handle_record(
-                &mut self.checker,
-                &mut self.scratch,
-                &mut self.spans,
-                line,
-                &carry,
-                None,
-            );
+            self.take_record(&carry, None);
         }
         if self.checker.fatal {
             return Err(self.checker.errors());
@@ -403,6 +395,14 @@ impl Validator {
             }
         };
         self.checker.finish(sha256, self.bytes)
+    }
+
+    /// Hands a complete record (without its `\n`) to [`handle_record`] at the current line
+    /// and moves the line count past it.
+    fn take_record(&mut self, rec: &[u8], plain: Option<bool>) {
+        let line = self.line;
+        let spans = &mut self.spans;
+        self.line += handle_record(&mut self.checker, &mut self.scratch, spans, line, rec, plain);
     }
 
     /// Processes the bytes held for BOM detection, without the BOM itself.
@@ -459,15 +459,7 @@ impl Validator {
                     self.carry.extend_from_slice(&buf[..j]);
                     let rec = std::mem::take(&mut self.carry);
                     self.carry_scan = Scan::FieldStart;
-                    let line = self.line;
-                    self.line += handle_record(
-                        &mut self.checker,
-                        &mut self.scratch,
-                        &mut self.spans,
-                        line,
-                        &rec,
-                        None,
-                    );
+                    self.take_record(&rec, None);
                     // Reuse the allocation for the next carry.
                     self.carry = rec;
                     self.carry.clear();
@@ -516,30 +508,14 @@ impl Validator {
         let window = &rest[..rest.len().min(max + 1)];
         if let Some(i) = memchr(b'\n', window) {
             if memchr(b'"', &window[..i]).is_none() {
-                let line = self.line;
-                self.line += handle_record(
-                    &mut self.checker,
-                    &mut self.scratch,
-                    &mut self.spans,
-                    line,
-                    &window[..i],
-                    Some(true),
-                );
+                self.take_record(&window[..i], Some(true));
                 return Some(p + i + 1);
             }
         }
         let mut state = Scan::FieldStart;
         match scan(window, &mut state) {
             Some(end) => {
-                let line = self.line;
-                self.line += handle_record(
-                    &mut self.checker,
-                    &mut self.scratch,
-                    &mut self.spans,
-                    line,
-                    &window[..end],
-                    Some(false),
-                );
+                self.take_record(&window[..end], Some(false));
                 Some(p + end + 1)
             }
             None => {
@@ -1943,15 +1919,7 @@ fn plain_quantity(v: &[u8]) -> Option<u64> {
     if v.is_empty() || v.len() > 10 {
         return None;
     }
-    let mut q = 0u64;
-    for &b in v {
-        let d = b.wrapping_sub(b'0');
-        if d > 9 {
-            return None;
-        }
-        q = q * 10 + u64::from(d);
-    }
-    (1..=MAX_QUANTITY).contains(&q).then_some(q)
+    crate::money::ascii_digits(v).filter(|q| (1..=MAX_QUANTITY).contains(q))
 }
 
 fn duplicate_reason(id: &str, first: u64) -> String {

@@ -68,6 +68,17 @@ fn count(seen: &[String], line: &str) -> usize {
     seen.iter().filter(|m| m.lines().any(|l| l == line)).count()
 }
 
+/// The end of each daemon's story: at least 3 watchdog pings, then SIGTERM → exit 0 after
+/// `STOPPING=1`.
+fn pings_then_stops_on_sigterm(notify: &mut NotifySocket, d: &mut Daemon) {
+    notify.wait_for("3 watchdog pings", LONG, |seen| count(seen, "WATCHDOG=1") >= 3);
+
+    d.signal("TERM");
+    let status = d.wait_exit(Duration::from_secs(30)).expect("exits after SIGTERM");
+    assert_eq!(status.code(), Some(0), "{}", d.log());
+    notify.wait_line("STOPPING=1", Duration::from_secs(5));
+}
+
 /// `reportsengine run`: READY before the first receive, watchdog pings at half of
 /// `WATCHDOG_USEC` (no `WATCHDOG_PID`: libsystemd's rules make it optional), STATUS with the
 /// counters after a report and a quarantine, STOPPING on SIGTERM, exit 0.
@@ -89,12 +100,7 @@ fn reportsengine_run_speaks_sd_notify() {
     em.send_raw("{not json");
     notify.wait_status(&["processed 1", "quarantined 1", "last report 2026-04-01"], LONG);
     // 400 ms watchdog: a ping every 200 ms.
-    notify.wait_for("3 watchdog pings", LONG, |seen| count(seen, "WATCHDOG=1") >= 3);
-
-    d.signal("TERM");
-    let status = d.wait_exit(Duration::from_secs(30)).expect("exits after SIGTERM");
-    assert_eq!(status.code(), Some(0), "{}", d.log());
-    notify.wait_line("STOPPING=1", Duration::from_secs(5));
+    pings_then_stops_on_sigterm(&mut notify, &mut d);
 }
 
 /// `salesapp watch` started the way systemd starts it: `WATCHDOG_PID` set to the daemon's
@@ -145,12 +151,7 @@ fn salesapp_watch_speaks_sd_notify() {
         "{status}"
     );
     assert!(notify.seen.iter().any(|m| m.starts_with("STATUS=uploading good.csv;")));
-    notify.wait_for("3 watchdog pings", LONG, |seen| count(seen, "WATCHDOG=1") >= 3);
-
-    d.signal("TERM");
-    let status = d.wait_exit(Duration::from_secs(30)).expect("exits after SIGTERM");
-    assert_eq!(status.code(), Some(0), "{}", d.log());
-    notify.wait_line("STOPPING=1", Duration::from_secs(5));
+    pings_then_stops_on_sigterm(&mut notify, &mut d);
 }
 
 /// `JOURNAL_STREAM` set (as systemd sets it for a unit's stdout/stderr): every log line is
