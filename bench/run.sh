@@ -174,8 +174,20 @@ section_build() {
             timed "build-$gib-wc" wc -l "$file"
             timed "build-$gib-ours" "$TARGET/reportsengine" build "$file" -o "$OUT/report-$gib"
             # The same confined to one core (the lab's t2.micro has one vCPU): no reader thread.
+            # And what that time is made of, and a floor: SHA-256 alone (OpenSSL, with and
+            # without the SHA extensions, which the t2.micro's Xeon lacks), our validation
+            # without the SHA-256, and a program that computes the numbers with no checks at
+            # all, without and with the SHA-256.
             if command -v taskset >/dev/null; then
                 timed "build-$gib-ours-1core" taskset -c 0 "$TARGET/reportsengine" build "$file" -o "$OUT/report-$gib"
+                timed "build-$gib-nohash-1core" taskset -c 0 "$TARGET/perfkit" no-hash "$file"
+                timed "build-$gib-bare-1core" taskset -c 0 "$TARGET/perfkit" bare-numbers "$file"
+                timed "build-$gib-baresha-1core" taskset -c 0 "$TARGET/perfkit" bare-numbers "$file" --sha256
+                if command -v openssl >/dev/null; then
+                    timed "build-$gib-sha-1core" taskset -c 0 openssl dgst -sha256 "$file"
+                    OPENSSL_ia32cap=":~0x20000000" \
+                        timed "build-$gib-sha-nosha-1core" taskset -c 0 openssl dgst -sha256 "$file"
+                fi
             fi
             timed "build-$gib-csv" "$TARGET/perfkit" csv-baseline "$file"
             timed "build-$gib-csv-lean" "$TARGET/perfkit" csv-baseline "$file" --lean
@@ -200,9 +212,19 @@ section_build() {
         row "build ${gib} GiB: MB/s (wall)" "$(mbps "$bytes" "$ours_w") MB/s" "" ""
         row "build ${gib} GiB: MB/s per CPU-second (user+sys)" "$(mbps "$bytes" "$ours_c") MB/s" "" ""
         if [[ -s "$OUT/logs/build-$gib-ours-1core.times" ]]; then
-            local one_w
+            local one_w part what
             one_w="$(med "build-$gib-ours-1core" 1)"
-            row "build ${gib} GiB on one core (taskset -c 0): MB/s (wall)" "$(mbps "$bytes" "$one_w") MB/s" "" ""
+            row "build ${gib} GiB on one core (taskset -c 0): MB/s (wall)" "$(mbps "$bytes" "$one_w") MB/s" "1 GB/s = $(awk -v b="$bytes" 'BEGIN { printf "%.2f", b / 1e9 }')s" "$(speed "$(awk -v b="$bytes" 'BEGIN { print b / 1e9 }')" "$one_w") than 1 GB/s"
+            for part in nohash:"our checks and numbers, no SHA-256" bare:"bare numbers, no checks (floor)" \
+                baresha:"bare numbers + SHA-256 (floor of the target)" sha:"SHA-256 alone (openssl, SHA-NI)" \
+                sha-nosha:"SHA-256 alone, no SHA extensions (t2.micro)"; do
+                what="${part#*:}"
+                part="${part%%:*}"
+                [[ -s "$OUT/logs/build-$gib-$part-1core.times" ]] || continue
+                local w
+                w="$(med "build-$gib-$part-1core" 1)"
+                row "build ${gib} GiB one core, part: $what" "${one_w}s all" "${w}s ($(mbps "$bytes" "$w") MB/s)" "$(ratio "$w" "$one_w") of ours"
+            done
         fi
         row "build ${gib} GiB: peak RSS (budget 32 MiB + 8 B/row)" "$((ours_rss / 1024)) MiB" "budget $((budget / 1024)) MiB" "$(ratio "$ours_rss" "$budget") of budget"
         for name in wc csv csv-lean duckdb duckdb-lean python python-lean; do

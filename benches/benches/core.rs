@@ -3,7 +3,8 @@
 //! - `validate/*`: the streaming validator on generated data, fed in 1 MiB chunks as
 //!   `reportsengine build` and the engine do (SHA-256 included), with ids in file order
 //!   and shuffled (the exact duplicate check's slow case); `parse_only` leaves the SHA-256
-//!   out, as `reportsengine build` does on a machine with a second core (it hashes there);
+//!   out, as `reportsengine build` does on a machine with a second core (it hashes there),
+//!   and `sha256_only` is that hash alone: on one core the two add up;
 //! - `report/*`: building the report from a day summary and rendering CSV, JSON and HTML.
 #![forbid(unsafe_code)]
 
@@ -71,6 +72,9 @@ fn validate(c: &mut Criterion) {
     group.bench_function("generated_in_order", |b| b.iter(|| validate_chunked(&data)));
     group.bench_function("generated_shuffled", |b| b.iter(|| validate_chunked(&mixed)));
     group.bench_function("parse_only", |b| b.iter(|| parse_chunked(&data)));
+    group.bench_function("sha256_only", |b| {
+        b.iter(|| <sha2::Sha256 as sha2::Digest>::digest(&data))
+    });
     group.bench_function("whole_slice", |b| {
         b.iter(|| validate_slice("bench.csv", &data, Limits::default()).expect("valid"))
     });

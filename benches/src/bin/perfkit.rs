@@ -4,6 +4,9 @@
 //! ```text
 //! perfkit csv-baseline FILE [--lean]   the same aggregation, written plainly with the csv crate
 //!                                      (--lean: no order-id set and no SHA-256)
+//! perfkit no-hash FILE                 our validation and numbers, without the SHA-256
+//! perfkit bare-numbers FILE [--sha256] the least work the numbers take: no checks at all
+//!                                      (--sha256: and the file's SHA-256, as the report needs)
 //! perfkit seed CONFIG N ROWS FIRST     put N small days from day FIRST (0-based) and queue them
 //! perfkit queue-loop CONFIG            plain client loop: receive 10, get, put, delete batch
 //! perfkit latency CONFIG N             SendMessage → report uploaded, with an engine running
@@ -27,6 +30,8 @@ fn main() -> Result<()> {
     let arg = |i: usize| args.get(i).map(String::as_str).unwrap_or("");
     match arg(0) {
         "csv-baseline" => csv_baseline(Path::new(arg(1)), arg(2) == "--lean"),
+        "no-hash" => no_hash(Path::new(arg(1))),
+        "bare-numbers" => bare_numbers(Path::new(arg(1)), arg(2) == "--sha256"),
         "seed" => {
             runtime()?.block_on(seed(arg(1), arg(2).parse()?, arg(3).parse()?, arg(4).parse()?))
         }
@@ -135,6 +140,236 @@ fn csv_baseline(path: &Path, lean: bool) -> Result<()> {
         hex::encode(hasher.finalize())
     );
     Ok(())
+}
+
+/// Our validator on one core with the SHA-256 left out (`hash_elsewhere`, a dummy digest
+/// given at the end): how much of `reportsengine build`'s time on one core is not hashing.
+fn no_hash(path: &Path) -> Result<()> {
+    let mut file = std::fs::File::open(path).with_context(|| path.display().to_string())?;
+    let mut validator =
+        common::sales::Validator::new("bench", common::sales::Limits::default()).hash_elsewhere();
+    let mut chunk = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut chunk)?;
+        if n == 0 {
+            break;
+        }
+        validator.feed(&chunk[..n])?;
+    }
+    let day = validator.finish_with_sha256([0; 32])?;
+    println!("rows {} revenue_cents {} (no SHA-256)", day.rows, day.revenue.0);
+    Ok(())
+}
+
+/// A floor for target 1: the numbers of a file *known* to be a valid, generated one, with
+/// none of the checks (no UTF-8, order ids, blanks, limits, line numbers, quoting rules;
+/// `""` left escaped in keys), read in 1 MiB chunks like ours. Separators are found 64 bytes
+/// at a time (SSE2 compares, quote parity by prefix XOR), the three names looked up in
+/// open-addressing tables keyed by their first 32 bytes, quantity × price summed. What is
+/// left of 1 GB/s on one core after the SHA-256 must cover at least this; with `sha256`, both.
+fn bare_numbers(path: &Path, sha256: bool) -> Result<()> {
+    use sha2::{Digest, Sha256};
+    let mut hasher = sha256.then(Sha256::new);
+    const CHUNK: usize = 1 << 20;
+    let mut file = std::fs::File::open(path).with_context(|| path.display().to_string())?;
+    // Room for a chunk after the carried-over part of a line, and for the 64-byte blocks
+    // and 32-byte name windows that run past the end of the data.
+    let mut buf = vec![0u8; 2 * CHUNK + 128];
+    let (mut filled, mut header) = (0, true);
+    let mut sums = BareSums::default();
+    loop {
+        let n = file.read(&mut buf[filled..filled + CHUNK])?;
+        if let Some(hasher) = &mut hasher {
+            hasher.update(&buf[filled..filled + n]);
+        }
+        filled += n;
+        let lines = match buf[..filled].iter().rposition(|&b| b == b'\n') {
+            Some(last) if n > 0 => last + 1,
+            _ => filled,
+        };
+        bare_chunk(&buf[..lines + 128], lines, &mut header, &mut sums)?;
+        buf.copy_within(lines..filled, 0);
+        filled -= lines;
+        if n == 0 {
+            break;
+        }
+        if filled > CHUNK {
+            bail!("a line longer than 1 MiB: not a generated file");
+        }
+    }
+    println!(
+        "rows {} revenue_cents {} reps {} regions {} products {} sha256 {} (no checks)",
+        sums.rows,
+        sums.revenue,
+        sums.reps.names.len(),
+        sums.regions.names.len(),
+        sums.products.names.len(),
+        hasher.map_or_else(|| "-".to_string(), |h| hex::encode(h.finalize()))
+    );
+    Ok(())
+}
+
+/// The whole lines in `data[..len]` (followed by at least 128 more bytes, of any value).
+fn bare_chunk(data: &[u8], len: usize, header: &mut bool, sums: &mut BareSums) -> Result<()> {
+    let mut fields = [(0usize, 0usize); 8];
+    let (mut count, mut field_start, mut carry) = (0usize, 0usize, 0u64);
+    let mut at = 0;
+    while at < len {
+        let block: &[u8; 64] = data[at..at + 64].try_into()?;
+        let (comma, quote, lf) = bare_masks(block);
+        let mut inside = quote;
+        for shift in [1, 2, 4, 8, 16, 32] {
+            inside ^= inside << shift;
+        }
+        inside ^= carry;
+        carry = ((inside as i64) >> 63) as u64;
+        let valid = if len - at < 64 { (1u64 << (len - at)) - 1 } else { u64::MAX };
+        let mut separators = (comma | lf) & !inside & valid;
+        while separators != 0 {
+            let i = separators.trailing_zeros();
+            separators &= separators - 1;
+            let end = at + i as usize;
+            let quoted = usize::from(data[field_start] == b'"');
+            fields[count & 7] = (field_start + quoted, end - quoted);
+            count += 1;
+            field_start = end + 1;
+            if lf >> i & 1 == 1 {
+                if !*header && count == 7 {
+                    sums.row(data, &fields);
+                }
+                *header = false;
+                count = 0;
+            }
+        }
+        at += 64;
+    }
+    Ok(())
+}
+
+#[cfg(target_arch = "x86_64")]
+fn bare_masks(block: &[u8; 64]) -> (u64, u64, u64) {
+    use safe_arch::{cmp_eq_mask_i8_m128i, m128i, move_mask_i8_m128i, set_splat_i8_m128i};
+    let [comma, quote, lf] = [b',', b'"', b'\n'].map(|c| set_splat_i8_m128i(c as i8));
+    let mut masks = [0u64; 3];
+    for (k, part) in block.chunks_exact(16).enumerate() {
+        let mut lanes = [0u8; 16];
+        lanes.copy_from_slice(part);
+        let v = m128i::from(lanes);
+        for (mask, c) in masks.iter_mut().zip([comma, quote, lf]) {
+            *mask |= u64::from(move_mask_i8_m128i(cmp_eq_mask_i8_m128i(v, c)) as u16) << (16 * k);
+        }
+    }
+    (masks[0], masks[1], masks[2])
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn bare_masks(block: &[u8; 64]) -> (u64, u64, u64) {
+    let mask = |c: u8| block.iter().enumerate().fold(0u64, |m, (i, &b)| m | u64::from(b == c) << i);
+    (mask(b','), mask(b'"'), mask(b'\n'))
+}
+
+#[derive(Default)]
+struct BareSums {
+    rows: u64,
+    units: u64,
+    revenue: i64,
+    reps: BareNames,
+    regions: BareNames,
+    products: BareNames,
+    /// Per rep: orders, units, revenue, regions as bits; per region and product the same.
+    rep_sums: Vec<(u64, u64, i64, u64)>,
+    region_sums: Vec<(u64, u64, i64, u64)>,
+    product_sums: Vec<(u64, u64, i64, u64)>,
+}
+
+impl BareSums {
+    fn row(&mut self, data: &[u8], f: &[(usize, usize); 8]) {
+        let digits = |(s, e): (usize, usize)| {
+            data[s..e].iter().fold(0u64, |v, &c| v * 10 + u64::from(c.wrapping_sub(b'0')))
+        };
+        let quantity = digits(f[5]);
+        let (s, e) = f[6];
+        let cents = match data[s..e].iter().position(|&c| c == b'.') {
+            Some(dot) => digits((s, s + dot)) * 100 + digits((s + dot + 1, e)),
+            None => digits((s, e)) * 100,
+        };
+        let revenue = (cents * quantity) as i64;
+        self.rows += 1;
+        self.units += quantity;
+        self.revenue += revenue;
+        let rep = self.reps.index(data, f[2]);
+        let region = self.regions.index(data, f[3]);
+        let product = self.products.index(data, f[4]);
+        for (sums, i, bit) in [
+            (&mut self.rep_sums, rep, 1u64 << (region & 63)),
+            (&mut self.region_sums, region, 0),
+            (&mut self.product_sums, product, 0),
+        ] {
+            if i >= sums.len() {
+                sums.resize(i + 1, (0, 0, 0, 0));
+            }
+            let s = &mut sums[i];
+            *s = (s.0 + 1, s.1 + quantity, s.2 + revenue, s.3 | bit);
+        }
+    }
+}
+
+/// Names → dense indexes: 8-byte slots (hash tag and index) at most a quarter full, keys of
+/// four words and the length; longer names in a `HashMap`.
+struct BareNames {
+    slots: Vec<u64>,
+    names: Vec<[u64; 5]>,
+    long: HashMap<Vec<u8>, usize>,
+}
+
+impl Default for BareNames {
+    fn default() -> Self {
+        BareNames { slots: vec![0; 1 << 12], names: Vec::new(), long: HashMap::new() }
+    }
+}
+
+impl BareNames {
+    fn index(&mut self, data: &[u8], (s, e): (usize, usize)) -> usize {
+        let len = e - s;
+        if len > 32 {
+            let next = self.names.len();
+            let i = *self.long.entry(data[s..e].to_vec()).or_insert(next);
+            if i == next {
+                self.names.push([0, 0, 0, 0, u64::MAX]);
+            }
+            return i;
+        }
+        let mut key = [0u64; 5];
+        for (k, word) in key.iter_mut().take(4).enumerate() {
+            let bytes: [u8; 8] = data[s + 8 * k..s + 8 * k + 8].try_into().unwrap_or_default();
+            let keep = len.saturating_sub(8 * k).min(8);
+            *word = u64::from_le_bytes(bytes) & ((1u128 << (8 * keep)) - 1) as u64;
+        }
+        key[4] = len as u64;
+        let mul = |a: u64, b: u64| {
+            let r = u128::from(a) * u128::from(b);
+            (r as u64) ^ ((r >> 64) as u64)
+        };
+        let hash = mul(key[0] ^ 0x243F_6A88_85A3_08D3, key[1] ^ 0x1319_8A2E_0370_7344)
+            ^ mul(key[2] ^ 0xA409_3822_299F_31D0, key[3] ^ 0x082E_FA98_EC4E_6C89 ^ key[4]);
+        let tag = hash & !0xFFFF_FFFF;
+        let mask = self.slots.len() - 1;
+        let mut i = hash as usize & mask;
+        loop {
+            let slot = self.slots[i];
+            if slot == 0 {
+                self.names.push(key);
+                self.slots[i] = tag | self.names.len() as u64;
+                assert!(self.names.len() * 4 <= self.slots.len(), "more names than a floor needs");
+                return self.names.len() - 1;
+            }
+            let index = (slot as u32 as usize).wrapping_sub(1);
+            if slot & !0xFFFF_FFFF == tag && self.names.get(index) == Some(&key) {
+                return index;
+            }
+            i = (i + 1) & mask;
+        }
+    }
 }
 
 struct HashingReader<'a, R> {
