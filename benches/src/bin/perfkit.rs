@@ -364,7 +364,9 @@ impl BareNames {
                 return self.names.len() - 1;
             }
             let index = (slot as u32 as usize).wrapping_sub(1);
-            if slot & !0xFFFF_FFFF == tag && self.names.get(index) == Some(&key) {
+            // Compared word by word without a branch (`==` on arrays calls `memcmp`).
+            let same = |k: &[u64; 5]| k.iter().zip(&key).fold(0, |d, (a, b)| d | (a ^ b)) == 0;
+            if slot & !0xFFFF_FFFF == tag && self.names.get(index).is_some_and(same) {
                 return index;
             }
             i = (i + 1) & mask;
