@@ -1245,8 +1245,9 @@ type FastHash = foldhash::fast::RandomState;
 /// nearly always ends at its first slot; a name's key keeps its first and last 8 bytes and
 /// its length, which decide equality outright for names of up to 16 bytes (and leave only
 /// the middle to compare for longer ones). The hash is a seeded multiply-fold of the
-/// words: a file cannot choose names that collide.
-struct Names {
+/// words: a file cannot choose names that collide. (Public for the benchmarks' floor,
+/// `perfkit bare-numbers`, which uses the same tables.)
+pub struct Names {
     /// `hash >> 32 << 32 | (index + 1)`; 0 is an empty slot.
     slots: Vec<u64>,
     keys: Vec<NameKey>,
@@ -1300,8 +1301,14 @@ fn fold_mul(a: u64, b: u64) -> u64 {
     (r as u64) ^ ((r >> 64) as u64)
 }
 
+impl Default for Names {
+    fn default() -> Self {
+        Names::new()
+    }
+}
+
 impl Names {
-    fn new() -> Names {
+    pub fn new() -> Names {
         use std::hash::BuildHasher;
         let seed = std::collections::hash_map::RandomState::new().hash_one(0x5EED_u64) | 1;
         Names { slots: vec![0; 64], keys: Vec::new(), names: Vec::new(), seed }
@@ -1329,7 +1336,7 @@ impl Names {
     /// The index of `name`, adding it the first time. Inlined (the cold part is not) so
     /// that a row's three lookups, which do not depend on each other, overlap.
     #[inline(always)]
-    fn slot(&mut self, name: &[u8]) -> usize {
+    pub fn slot(&mut self, name: &[u8]) -> usize {
         let (head, tail) = name_words(name);
         let key = NameKey { head, tail, len: name.len() };
         let hash = self.hash(name, head, tail);
@@ -1378,6 +1385,15 @@ impl Names {
             }
         }
         index
+    }
+
+    /// How many names there are.
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
     }
 
     /// The name at `i` as text (names come only from rows found valid UTF-8).

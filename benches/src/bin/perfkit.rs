@@ -164,17 +164,17 @@ fn no_hash(path: &Path) -> Result<()> {
 /// A floor for target 1: the numbers of a file *known* to be a valid, generated one, with
 /// none of the checks (no UTF-8, order ids, blanks, limits, line numbers, quoting rules;
 /// `""` left escaped in keys), read in 1 MiB chunks like ours. Separators are found 64 bytes
-/// at a time (SSE2 compares, quote parity by prefix XOR), the three names looked up in
-/// open-addressing tables keyed by their first 32 bytes, quantity × price summed. What is
+/// at a time (SSE2 compares, quote parity by prefix XOR), the three names looked up in our
+/// own name tables (`common::sales::Names`), quantity × price summed. What is
 /// left of 1 GB/s on one core after the SHA-256 must cover at least this; with `sha256`, both.
 fn bare_numbers(path: &Path, sha256: bool) -> Result<()> {
     use sha2::{Digest, Sha256};
     let mut hasher = sha256.then(Sha256::new);
     const CHUNK: usize = 1 << 20;
     let mut file = std::fs::File::open(path).with_context(|| path.display().to_string())?;
-    // Room for a chunk after the carried-over part of a line, and for the 64-byte blocks
-    // and 32-byte name windows that run past the end of the data.
-    let mut buf = vec![0u8; 2 * CHUNK + 128];
+    // Room for a chunk after the carried-over part of a line, and for the last 64-byte
+    // block, which runs past the end of the data.
+    let mut buf = vec![0u8; 2 * CHUNK + 64];
     let (mut filled, mut header) = (0, true);
     let mut sums = BareSums::default();
     loop {
@@ -187,7 +187,7 @@ fn bare_numbers(path: &Path, sha256: bool) -> Result<()> {
             Some(last) if n > 0 => last + 1,
             _ => filled,
         };
-        bare_chunk(&buf[..lines + 128], lines, &mut header, &mut sums)?;
+        bare_chunk(&buf[..lines + 64], lines, &mut header, &mut sums)?;
         buf.copy_within(lines..filled, 0);
         filled -= lines;
         if n == 0 {
@@ -201,15 +201,15 @@ fn bare_numbers(path: &Path, sha256: bool) -> Result<()> {
         "rows {} revenue_cents {} reps {} regions {} products {} sha256 {} (no checks)",
         sums.rows,
         sums.revenue,
-        sums.reps.names.len(),
-        sums.regions.names.len(),
-        sums.products.names.len(),
+        sums.reps.len(),
+        sums.regions.len(),
+        sums.products.len(),
         hasher.map_or_else(|| "-".to_string(), |h| hex::encode(h.finalize()))
     );
     Ok(())
 }
 
-/// The whole lines in `data[..len]` (followed by at least 128 more bytes, of any value).
+/// The whole lines in `data[..len]` (followed by at least 64 more bytes, of any value).
 fn bare_chunk(data: &[u8], len: usize, header: &mut bool, sums: &mut BareSums) -> Result<()> {
     let mut fields = [(0usize, 0usize); 8];
     let (mut count, mut field_start, mut carry) = (0usize, 0usize, 0u64);
@@ -273,9 +273,9 @@ struct BareSums {
     rows: u64,
     units: u64,
     revenue: i64,
-    reps: BareNames,
-    regions: BareNames,
-    products: BareNames,
+    reps: common::sales::Names,
+    regions: common::sales::Names,
+    products: common::sales::Names,
     /// Per rep: orders, units, revenue, regions as bits; per region and product the same.
     rep_sums: Vec<(u64, u64, i64, u64)>,
     region_sums: Vec<(u64, u64, i64, u64)>,
@@ -297,9 +297,10 @@ impl BareSums {
         self.rows += 1;
         self.units += quantity;
         self.revenue += revenue;
-        let rep = self.reps.index(data, f[2]);
-        let region = self.regions.index(data, f[3]);
-        let product = self.products.index(data, f[4]);
+        let name = |(s, e): (usize, usize)| &data[s..e];
+        let rep = self.reps.slot(name(f[2]));
+        let region = self.regions.slot(name(f[3]));
+        let product = self.products.slot(name(f[4]));
         for (sums, i, bit) in [
             (&mut self.rep_sums, rep, 1u64 << (region & 63)),
             (&mut self.region_sums, region, 0),
@@ -310,66 +311,6 @@ impl BareSums {
             }
             let s = &mut sums[i];
             *s = (s.0 + 1, s.1 + quantity, s.2 + revenue, s.3 | bit);
-        }
-    }
-}
-
-/// Names → dense indexes: 8-byte slots (hash tag and index) at most a quarter full, keys of
-/// four words and the length; longer names in a `HashMap`.
-struct BareNames {
-    slots: Vec<u64>,
-    names: Vec<[u64; 5]>,
-    long: HashMap<Vec<u8>, usize>,
-}
-
-impl Default for BareNames {
-    fn default() -> Self {
-        BareNames { slots: vec![0; 1 << 12], names: Vec::new(), long: HashMap::new() }
-    }
-}
-
-impl BareNames {
-    fn index(&mut self, data: &[u8], (s, e): (usize, usize)) -> usize {
-        let len = e - s;
-        if len > 32 {
-            let next = self.names.len();
-            let i = *self.long.entry(data[s..e].to_vec()).or_insert(next);
-            if i == next {
-                self.names.push([0, 0, 0, 0, u64::MAX]);
-            }
-            return i;
-        }
-        let mut key = [0u64; 5];
-        for (k, word) in key.iter_mut().take(4).enumerate() {
-            let bytes: [u8; 8] = data[s + 8 * k..s + 8 * k + 8].try_into().unwrap_or_default();
-            let keep = len.saturating_sub(8 * k).min(8);
-            *word = u64::from_le_bytes(bytes) & ((1u128 << (8 * keep)) - 1) as u64;
-        }
-        key[4] = len as u64;
-        let mul = |a: u64, b: u64| {
-            let r = u128::from(a) * u128::from(b);
-            (r as u64) ^ ((r >> 64) as u64)
-        };
-        let hash = mul(key[0] ^ 0x243F_6A88_85A3_08D3, key[1] ^ 0x1319_8A2E_0370_7344)
-            ^ mul(key[2] ^ 0xA409_3822_299F_31D0, key[3] ^ 0x082E_FA98_EC4E_6C89 ^ key[4]);
-        let tag = hash & !0xFFFF_FFFF;
-        let mask = self.slots.len() - 1;
-        let mut i = hash as usize & mask;
-        loop {
-            let slot = self.slots[i];
-            if slot == 0 {
-                self.names.push(key);
-                self.slots[i] = tag | self.names.len() as u64;
-                assert!(self.names.len() * 4 <= self.slots.len(), "more names than a floor needs");
-                return self.names.len() - 1;
-            }
-            let index = (slot as u32 as usize).wrapping_sub(1);
-            // Compared word by word without a branch (`==` on arrays calls `memcmp`).
-            let same = |k: &[u64; 5]| k.iter().zip(&key).fold(0, |d, (a, b)| d | (a ^ b)) == 0;
-            if slot & !0xFFFF_FFFF == tag && self.names.get(index).is_some_and(same) {
-                return index;
-            }
-            i = (i + 1) & mask;
         }
     }
 }
