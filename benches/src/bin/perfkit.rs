@@ -163,7 +163,8 @@ fn no_hash(path: &Path) -> Result<()> {
 
 /// A floor for target 1: the numbers of a file *known* to be a valid, generated one, with
 /// none of the checks (no UTF-8, order ids, blanks, limits, line numbers, quoting rules;
-/// `""` left escaped in keys), read in 1 MiB chunks like ours. Separators are found 64 bytes
+/// `""` left escaped in keys; a row is 7 fields ending in LF, anything else is skipped),
+/// read in 1 MiB chunks like ours. Separators are found 64 bytes
 /// at a time (SSE2 compares, quote parity by prefix XOR), the three names looked up in our
 /// own name tables (`common::sales::Names`), quantity × price summed. What is
 /// left of 1 GB/s on one core after the SHA-256 must cover at least this; with `sha256`, both.
