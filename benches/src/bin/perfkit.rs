@@ -146,8 +146,9 @@ fn csv_baseline(path: &Path, lean: bool) -> Result<()> {
 /// given at the end): how much of `reportsengine build`'s time on one core is not hashing.
 fn no_hash(path: &Path) -> Result<()> {
     let mut file = std::fs::File::open(path).with_context(|| path.display().to_string())?;
+    // The limits `reportsengine build` uses, so that this is the same validation minus the hash.
     let mut validator =
-        common::sales::Validator::new("bench", common::sales::Limits::default()).hash_elsewhere();
+        common::sales::Validator::new("bench", common::local::limits()).hash_elsewhere();
     let mut chunk = vec![0u8; 1 << 20];
     loop {
         let n = file.read(&mut chunk)?;
