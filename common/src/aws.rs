@@ -13,7 +13,9 @@ use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_runtime_api::http::Response as HttpResponse;
 
 use crate::config::Config;
-use crate::error::Error;
+use crate::failure::{Error, Kind, Operation, Service};
+use crate::queue::Queue;
+use crate::store::Store;
 
 /// Attempts per call inside the SDK (the first try plus two retries).
 pub const SDK_MAX_ATTEMPTS: u32 = 3;
@@ -50,8 +52,8 @@ pub async fn sdk_config(config: &Config) -> Result<SdkConfig, Error> {
     }
     let sdk = loader.load().await;
     if sdk.region().is_none() {
-        return Err(Error::Config(
-            "no AWS region: set `region` in the configuration or AWS_REGION".into(),
+        return Err(Error::config(
+            "no AWS region: set `region` in the configuration or AWS_REGION",
         ));
     }
     Ok(sdk)
@@ -77,15 +79,15 @@ pub fn sqs_client(sdk: &SdkConfig, config: &Config) -> aws_sdk_sqs::Client {
         let region = configured_region(config)
             .or_else(|| sdk.region().map(|r| r.to_string()))
             .unwrap_or_default();
-        builder = builder
-            .endpoint_url(sqs_endpoint_url(config, &region, &|name| std::env::var(name).ok()));
+        builder = builder.endpoint_url(endpoint_url(Service::Sqs, config, &region, &process_env));
     }
     aws_sdk_sqs::Client::from_conf(builder.build())
 }
 
-/// What an SDK failure means for us.
+/// What an SDK failure says, before we know which object it was about: the store and the
+/// queue then turn it into a [`Error`] (the 403 rule needs to know which object it was).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Failure {
+pub(crate) enum Answer {
     /// HTTP 403. Under the lab's policy this includes a GetObject of a missing key.
     Denied { code: String },
     /// HTTP 404 (the emulator, or AWS with `s3:ListBucket`).
@@ -95,7 +97,7 @@ pub enum Failure {
     /// Worth retrying later: timeouts, connection failures, 5xx, throttling.
     Transient(String),
     /// Anything else: retrying the same request will not help.
-    Other(String),
+    Other { code: String, detail: String },
 }
 
 /// Error codes that mean "slow down" whatever their status.
@@ -114,42 +116,108 @@ const THROTTLING_CODES: &[&str] = &[
     "KMS.ThrottlingException",
 ];
 
+/// Error codes that mean the configuration names something that does not exist.
+const MISCONFIGURED_CODES: &[&str] = &[
+    "NoSuchBucket",
+    "AWS.SimpleQueueService.NonExistentQueue",
+    "QueueDoesNotExist",
+    "InvalidAddress",
+];
+
 /// Classifies any SDK error by its kind, HTTP status and error code.
 ///
 /// SQS denials under moto come back as HTTP 403 with no code the SDK can read, and AWS
 /// itself varies the code (`AccessDenied`, `AccessDeniedException`,
 /// `AWS.SimpleQueueService.AccessDenied`…), so the status decides, not the code.
-pub fn classify<E>(err: &SdkError<E, HttpResponse>) -> Failure
+pub(crate) fn classify<E>(err: &SdkError<E, HttpResponse>) -> Answer
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    let detail = || aws_smithy_error_detail(err);
+    let detail = || sdk_error_detail(err);
     match err {
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            Failure::Transient(detail())
+            Answer::Transient(detail())
         }
-        SdkError::ConstructionFailure(_) => Failure::Other(detail()),
+        SdkError::ConstructionFailure(_) => Answer::Other { code: String::new(), detail: detail() },
         SdkError::ServiceError(service) => {
-            let status = Some(service.raw().status().as_u16());
+            let status = service.raw().status().as_u16();
             let code = err.code().unwrap_or("").to_string();
             match status {
-                Some(403) => Failure::Denied { code },
-                Some(404) => Failure::NotFound,
-                Some(412) => Failure::PreconditionFailed,
-                Some(429) => Failure::Transient(detail()),
-                Some(s) if s >= 500 => Failure::Transient(detail()),
-                _ if THROTTLING_CODES.contains(&code.as_str()) => Failure::Transient(detail()),
-                _ if code == "NoSuchKey" || code == "NotFound" => Failure::NotFound,
-                _ => Failure::Other(detail()),
+                403 => Answer::Denied { code },
+                404 if !MISCONFIGURED_CODES.contains(&code.as_str()) => Answer::NotFound,
+                412 => Answer::PreconditionFailed,
+                429 => Answer::Transient(detail()),
+                s if s >= 500 => Answer::Transient(detail()),
+                _ if THROTTLING_CODES.contains(&code.as_str()) => Answer::Transient(detail()),
+                _ if code == "NoSuchKey" || code == "NotFound" => Answer::NotFound,
+                _ => Answer::Other { code, detail: detail() },
             }
         }
-        _ => Failure::Transient(detail()),
+        _ => Answer::Transient(detail()),
+    }
+}
+
+impl Answer {
+    /// The failure this answer is, for `operation` on `resource` through `endpoint`.
+    pub(crate) fn into_error(self, operation: Operation, resource: &str, endpoint: &str) -> Error {
+        match self {
+            Answer::Denied { code } => {
+                let code = if code.is_empty() { String::new() } else { format!(" {code}") };
+                let needs = operation.iam_action().unwrap_or("an action the lab does not grant");
+                Error::new(
+                    Kind::Denied,
+                    operation,
+                    resource,
+                    format!(
+                        "{operation} on {resource} was denied (HTTP 403{code}). It needs {needs} \
+                         on this resource. {}",
+                        operation.denial_hint()
+                    ),
+                )
+            }
+            Answer::NotFound => Error::new(
+                Kind::Missing,
+                operation,
+                resource,
+                format!("{operation} on {resource}: not found (HTTP 404)"),
+            ),
+            Answer::PreconditionFailed => Error::new(
+                Kind::Unexpected,
+                operation,
+                resource,
+                format!("{operation} on {resource}: precondition failed (HTTP 412)"),
+            ),
+            Answer::Transient(detail) => Error::new(
+                Kind::Transient,
+                operation,
+                resource,
+                format!("{operation} on {resource} via {endpoint} failed: {detail}"),
+            ),
+            Answer::Other { code, detail } if MISCONFIGURED_CODES.contains(&code.as_str()) => {
+                let what = match operation.service() {
+                    Some(Service::Sqs) => "`queue_url` names no queue this endpoint knows",
+                    _ => "`bucket` names no bucket this endpoint knows",
+                };
+                Error::new(
+                    Kind::Config,
+                    operation,
+                    resource,
+                    format!("{operation} on {resource} via {endpoint} failed: {what} ({detail})"),
+                )
+            }
+            Answer::Other { detail, .. } => Error::new(
+                Kind::Unexpected,
+                operation,
+                resource,
+                format!("{operation} on {resource} via {endpoint} failed: {detail}"),
+            ),
+        }
     }
 }
 
 /// A one-line description of an SDK error with its whole cause chain (the SDK's own
 /// `Display` says only "service error"). Credentials never appear in SDK errors.
-fn aws_smithy_error_detail<E>(err: &SdkError<E, HttpResponse>) -> String
+fn sdk_error_detail<E>(err: &SdkError<E, HttpResponse>) -> String
 where
     E: std::error::Error + 'static,
 {
@@ -167,70 +235,71 @@ where
     text
 }
 
-/// The IAM action AWS authorizes `operation` as (HeadObject as `s3:GetObject`, multipart
-/// calls as `s3:PutObject`, batches as their single forms).
-pub fn iam_action(operation: &str) -> &'static str {
-    match operation {
-        "GetObject" | "HeadObject" => "s3:GetObject",
-        "PutObject" | "CreateMultipartUpload" | "UploadPart" | "CompleteMultipartUpload" => {
-            "s3:PutObject"
-        }
-        "SendMessage" | "SendMessageBatch" => "sqs:SendMessage",
-        "ReceiveMessage" => "sqs:ReceiveMessage",
-        "DeleteMessage" | "DeleteMessageBatch" => "sqs:DeleteMessage",
-        _ => "an action the lab does not grant",
-    }
+/// Checks the SQS endpoint (`require_private_sqs`), loads the SDK's configuration and
+/// builds the store and the queue: the one way the binaries get to S3 and SQS.
+pub async fn connect(config: &Config) -> Result<(Store, Queue), Error> {
+    check_private_sqs(config).await?;
+    let sdk = sdk_config(config).await?;
+    let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
+    let endpoint = |service| endpoint_url(service, config, &region, &process_env);
+    let store = Store::new(s3_client(&sdk, config), &config.bucket, endpoint(Service::S3));
+    let queue = Queue::new(sqs_client(&sdk, config), &config.queue_url, endpoint(Service::Sqs));
+    Ok((store, queue))
 }
 
-/// Which of the lab's controls typically causes a 403 on `operation`, for operators.
-pub fn denial_hint(operation: &str) -> &'static str {
-    match operation {
-        "GetObject" | "HeadObject" => {
-            "Under the lab's policy a missing object also answers 403 (there is no s3:ListBucket). \
-             Otherwise the usual cause is the S3 gateway endpoint policy (only s3:GetObject and \
-             s3:PutObject on the restricted bucket) or the instance role lacking s3:GetObject."
-        }
-        "PutObject" | "CreateMultipartUpload" | "UploadPart" | "CompleteMultipartUpload" => {
-            "Usual causes: the restricted bucket's policy denies s3:PutObject unless it arrives \
-             through the S3 gateway endpoint (aws:sourceVpce) — check that this subnet's route \
-             table is associated with the endpoint; the gateway endpoint policy (only the \
-             restricted bucket); or the instance role lacking s3:PutObject."
-        }
-        "SendMessage" | "SendMessageBatch" | "ReceiveMessage" | "DeleteMessage"
-        | "DeleteMessageBatch" => {
-            "Usual causes: the SQS interface endpoint policy (only SendMessage, ReceiveMessage, \
-             DeleteMessage on the lab's queue); the queue policy, which allows them only through \
-             the interface endpoint (aws:sourceVpce) — check that endpoints.sqs or private DNS \
-             points at the endpoint; or the instance role lacking the action."
-        }
-        _ => "Check the instance role and the VPC endpoint and resource policies of the lab.",
-    }
+/// How long a command keeps retrying transient failures on top of the SDK's own attempts
+/// (SPEC §5, "One-shot commands end").
+///
+/// A one-shot command gets `endpoints.give_up_after` in all, counted from its start; after
+/// that a transient failure is final (exit 69, naming operation and endpoint). The daemons
+/// use [`Patience::none`]: their own loops back off and retry for as long as it takes.
+#[derive(Debug, Clone)]
+pub struct Patience {
+    give_up_at: Option<std::time::Instant>,
+    window: Duration,
+    backoff: Backoff,
 }
 
-/// Turns a classified failure into the library's error, naming operation and resource.
-pub fn to_error(operation: &'static str, resource: impl Into<String>, failure: Failure) -> Error {
-    let resource = resource.into();
-    match failure {
-        Failure::Denied { code } => Error::Denied {
-            operation,
-            resource,
-            code: if code.is_empty() { String::new() } else { format!(" {code}") },
-            hint: format!(
-                "It needs {} on this resource. {}",
-                iam_action(operation),
-                denial_hint(operation)
-            ),
-        },
-        Failure::NotFound => {
-            Error::Service { operation, resource, detail: "not found (404)".into() }
+impl Patience {
+    /// No retries beyond the SDK's.
+    pub fn none() -> Patience {
+        Patience {
+            give_up_at: None,
+            window: Duration::ZERO,
+            backoff: Backoff::new(Duration::from_millis(500), Duration::from_secs(10)),
         }
-        Failure::PreconditionFailed => Error::Service {
-            operation,
-            resource,
-            detail: "precondition failed (412): another writer changed it first".into(),
-        },
-        Failure::Transient(detail) => Error::Unavailable { operation, resource, detail },
-        Failure::Other(detail) => Error::Service { operation, resource, detail },
+    }
+
+    /// Retries transient failures until `window` from now has passed.
+    pub fn for_window(window: Duration) -> Patience {
+        Patience {
+            give_up_at: Some(std::time::Instant::now() + window),
+            window,
+            ..Patience::none()
+        }
+    }
+
+    /// Runs `call` until it succeeds, fails for good, or the window is over.
+    pub async fn retry<T, F, Fut>(&mut self, mut call: F) -> Result<T, Error>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, Error>>,
+    {
+        loop {
+            let err = match call().await {
+                Ok(value) => return Ok(value),
+                Err(err) if err.kind() != Kind::Transient => return Err(err),
+                Err(err) => err,
+            };
+            let Some(give_up_at) = self.give_up_at else { return Err(err) };
+            let left = give_up_at.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Err(err.gave_up_after(self.window));
+            }
+            let delay = self.backoff.next_delay().min(left);
+            err.log(&format!("transient failure; retrying in {delay:.1?}"));
+            tokio::time::sleep(delay).await;
+        }
     }
 }
 
@@ -264,11 +333,19 @@ impl Backoff {
     }
 }
 
-/// The SQS endpoint URL the client will use, as the SDK would choose it: `endpoints.sqs`,
-/// else `AWS_ENDPOINT_URL_SQS`, else `AWS_ENDPOINT_URL` (both ignored when
-/// `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true`), else the regional default. `env` reads the
-/// environment (a parameter so tests need not touch the process's).
-pub fn sqs_endpoint_url(
+/// Reads the process's environment; the endpoint functions take the environment as a
+/// parameter so that tests need not touch the process's.
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// The endpoint URL a service's client uses, as the SDK chooses it: the configuration's
+/// (`endpoints.s3`, `endpoints.sqs`), else `AWS_ENDPOINT_URL_<SERVICE>`, else
+/// `AWS_ENDPOINT_URL` (both ignored when `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true`), else
+/// the regional default. It is what doctor examines, what `require_private_sqs` checks and
+/// what failures name, so all three speak of the same endpoint.
+pub fn endpoint_url(
+    service: Service,
     config: &Config,
     region: &str,
     env: &dyn Fn(&str) -> Option<String>,
@@ -276,29 +353,39 @@ pub fn sqs_endpoint_url(
     let env_set = |name: &str| env(name).filter(|v| !v.trim().is_empty());
     let ignore_env = env_set("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
         .is_some_and(|v| v.eq_ignore_ascii_case("true"));
-    config
-        .endpoints
-        .sqs
+    let (configured, variable, default) = match service {
+        Service::S3 => (
+            &config.endpoints.s3,
+            "AWS_ENDPOINT_URL_S3",
+            if config.endpoints.force_path_style {
+                format!("https://s3.{region}.amazonaws.com")
+            } else {
+                // Virtual-host style: the bucket's own name is what gets resolved.
+                format!("https://{}.s3.{region}.amazonaws.com", config.bucket)
+            },
+        ),
+        Service::Sqs => (
+            &config.endpoints.sqs,
+            "AWS_ENDPOINT_URL_SQS",
+            format!("https://sqs.{region}.amazonaws.com"),
+        ),
+    };
+    configured
         .clone()
-        .or_else(|| if ignore_env { None } else { env_set("AWS_ENDPOINT_URL_SQS") })
+        .or_else(|| if ignore_env { None } else { env_set(variable) })
         .or_else(|| if ignore_env { None } else { env_set("AWS_ENDPOINT_URL") })
-        .unwrap_or_else(|| format!("https://sqs.{region}.amazonaws.com"))
+        .unwrap_or(default)
 }
 
-/// The region `check_private_sqs` uses for the default endpoint's name.
-fn configured_region(config: &Config) -> Option<String> {
+/// The region the endpoints are named by when nothing is pinned: the configuration's, else
+/// the SDK's environment variables.
+pub fn configured_region(config: &Config) -> Option<String> {
     config
         .region
         .clone()
         .or_else(|| std::env::var("AWS_REGION").ok())
         .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
         .filter(|r| !r.is_empty())
-}
-
-/// The SQS endpoint's host and port (see [`sqs_endpoint_url`]).
-pub fn sqs_endpoint_host(config: &Config, region: &str) -> (String, u16) {
-    let url = sqs_endpoint_url(config, region, &|name| std::env::var(name).ok());
-    (crate::config::url_host(&url).unwrap_or_default().to_string(), crate::config::url_port(&url))
 }
 
 /// With `require_private_sqs`, resolves the SQS endpoint's host before anything is sent and
@@ -313,13 +400,12 @@ pub async fn check_private_sqs(config: &Config) -> Result<(), Error> {
         return Ok(());
     }
     let region = configured_region(config).unwrap_or_default();
-    let url = sqs_endpoint_url(config, &region, &|name| std::env::var(name).ok());
+    let url = endpoint_url(Service::Sqs, config, &region, &process_env);
     // Nothing pinned and no region: the default name would be `sqs..amazonaws.com`.
     if region.is_empty() && url == "https://sqs..amazonaws.com" {
-        return Err(Error::Config(
+        return Err(Error::config(
             "require_private_sqs: no region to name the SQS endpoint by: set `region` or \
-             endpoints.sqs (the interface endpoint's DNS name)"
-                .into(),
+             endpoints.sqs (the interface endpoint's DNS name)",
         ));
     }
     let (host, port) = (
@@ -328,7 +414,7 @@ pub async fn check_private_sqs(config: &Config) -> Result<(), Error> {
     );
     let addrs: Vec<std::net::IpAddr> = tokio::net::lookup_host((host.as_str(), port))
         .await
-        .map_err(|e| Error::Config(format!("require_private_sqs: cannot resolve {host}: {e}")))?
+        .map_err(|e| Error::config(format!("require_private_sqs: cannot resolve {host}: {e}")))?
         .map(|a| a.ip())
         .collect();
     let public: Vec<String> = addrs
@@ -337,7 +423,7 @@ pub async fn check_private_sqs(config: &Config) -> Result<(), Error> {
         .map(|ip| ip.to_string())
         .collect();
     if addrs.is_empty() || !public.is_empty() {
-        return Err(Error::Config(format!(
+        return Err(Error::config(format!(
             "require_private_sqs: the SQS endpoint {host} resolves to public address(es) {} \
              (all answers: {}); the interface endpoint's private DNS is not in effect here. \
              Set endpoints.sqs to the endpoint's vpce-… DNS name or enable private DNS",
@@ -377,20 +463,37 @@ mod tests {
     }
 
     #[test]
-    fn denial_hints_name_the_controls() {
-        assert!(denial_hint("PutObject").contains("aws:sourceVpce"));
-        assert!(denial_hint("GetObject").contains("missing object"));
-        assert!(denial_hint("SendMessage").contains("interface endpoint"));
-        let e = to_error("UploadPart", "s3://b/k", Failure::Denied { code: "AccessDenied".into() });
+    fn denials_name_the_action_and_the_controls() {
+        let deny = |code: &str| Answer::Denied { code: code.into() };
+        let e = deny("AccessDenied").into_error(Operation::UploadPart, "s3://b/k", "https://s3");
         let text = e.to_string();
         assert!(text.starts_with("UploadPart on s3://b/k was denied (HTTP 403 AccessDenied)"));
         assert!(text.contains("needs s3:PutObject"), "{text}");
         assert!(text.contains("bucket's policy"), "{text}");
-        assert_eq!(e.exit_code(), crate::error::exit::NOPERM);
-        let e =
-            to_error("DeleteMessageBatch", "https://q", Failure::Denied { code: String::new() });
+        assert_eq!(e.exit_code(), crate::failure::exit::NOPERM);
+        let e = deny("").into_error(Operation::DeleteMessageBatch, "https://q", "https://sqs");
         assert!(e.to_string().contains("(HTTP 403). It needs sqs:DeleteMessage"), "{e}");
         assert!(e.to_string().contains("queue policy"), "{e}");
+    }
+
+    #[test]
+    fn answers_become_kinds() {
+        let kind = |a: Answer| a.into_error(Operation::GetObject, "s3://b/k", "http://e").kind();
+        assert_eq!(kind(Answer::NotFound), Kind::Missing);
+        assert_eq!(kind(Answer::Transient("refused".into())), Kind::Transient);
+        assert_eq!(kind(Answer::PreconditionFailed), Kind::Unexpected);
+        let other = |code: &str| Answer::Other { code: code.into(), detail: "x".into() };
+        assert_eq!(kind(other("NoSuchBucket")), Kind::Config);
+        assert_eq!(kind(other("InvalidArgument")), Kind::Unexpected);
+        let e = Answer::Transient("connection refused".into()).into_error(
+            Operation::ReceiveMessage,
+            "http://q/1/q",
+            "http://127.0.0.1:9",
+        );
+        assert_eq!(
+            e.to_string(),
+            "ReceiveMessage on http://q/1/q via http://127.0.0.1:9 failed: connection refused"
+        );
     }
 
     fn config(sqs: Option<&str>) -> Config {
@@ -402,7 +505,10 @@ mod tests {
     }
 
     #[test]
-    fn the_checked_sqs_endpoint_is_the_one_the_sdk_would_use() {
+    fn the_checked_endpoint_is_the_one_the_sdk_would_use() {
+        let sqs_endpoint_url = |c: &Config, region: &str, env: &dyn Fn(&str) -> Option<String>| {
+            endpoint_url(Service::Sqs, c, region, env)
+        };
         let env = |pairs: &'static [(&'static str, &'static str)]| {
             move |name: &str| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
         };
@@ -424,5 +530,11 @@ mod tests {
             ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true"),
         ]);
         assert_eq!(sqs_endpoint_url(&config(None), "r", &ignored), "https://sqs.r.amazonaws.com");
+        let s3 = env(&[("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9")]);
+        assert_eq!(endpoint_url(Service::S3, &config(None), "r", &s3), "http://127.0.0.1:9");
+        assert_eq!(
+            endpoint_url(Service::S3, &config(None), "r", &none),
+            "https://b-b.s3.r.amazonaws.com"
+        );
     }
 }

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use crate::config::{config_path, Config};
-use crate::error::{exit, Error};
+use crate::failure::{exit, Error};
 
 /// Flags accepted by both binaries, before or after the subcommand.
 #[derive(Debug, Clone, clap::Args)]
@@ -59,24 +59,32 @@ pub fn sets_in_order(args: impl IntoIterator<Item = String>) -> Vec<String> {
 }
 
 /// Prints a failure for a person and returns the exit code SPEC §5 assigns to it.
+///
+/// Our [`Error`]'s sentence already says what its cause said (the SDK's cause chain, the
+/// I/O error), so the causes below it are not printed again.
 pub fn report_failure(program: &str, err: &anyhow::Error) -> i32 {
-    let code = err
-        .chain()
-        .find_map(|e| e.downcast_ref::<Error>())
+    let ours = err.chain().find_map(|e| e.downcast_ref::<Error>());
+    let code = ours
         .map(Error::exit_code)
         .or_else(|| {
             err.chain().find_map(|e| e.downcast_ref::<std::io::Error>()).map(|_| exit::IOERR)
         })
         .unwrap_or(1);
-    match err.chain().find_map(|e| e.downcast_ref::<Error>()) {
-        // Validation errors are one located problem per line (`FILE:LINE: column: reason`):
-        // print them bare under a one-line summary, so editors and grep can jump to them.
-        Some(Error::Invalid(invalid)) => {
-            eprintln!("{program}: {} is not a valid sales file:", invalid.file);
-            eprintln!("{invalid}");
-        }
-        _ => eprintln!("{program}: {err:#}"),
+    // Validation errors are one located problem per line (`FILE:LINE: column: reason`):
+    // print them bare under a one-line summary, so editors and grep can jump to them.
+    if let Some(invalid) = ours.and_then(Error::validation) {
+        eprintln!("{program}: {} is not a valid sales file:", invalid.file);
+        eprintln!("{invalid}");
+        return code;
     }
+    let mut said = Vec::new();
+    for cause in err.chain() {
+        said.push(cause.to_string());
+        if cause.downcast_ref::<Error>().is_some() {
+            break;
+        }
+    }
+    eprintln!("{program}: {}", said.join(": "));
     code
 }
 

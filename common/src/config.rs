@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
-use crate::error::{Error, Result};
+use crate::failure::{Error, Result};
 
 /// Where the configuration is read from when neither `--config` nor `$VPCE_LAB_CONFIG` is set.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/vpce-lab/config.toml";
@@ -92,6 +92,12 @@ pub struct Endpoints {
     /// notice a dead endpoint sooner (the end-to-end tests use 2 s).
     #[serde(default = "default_attempt_timeout", deserialize_with = "de_duration")]
     pub attempt_timeout: Duration,
+    /// How long a one-shot command (`upload`, `once`) keeps retrying a service that stays
+    /// unreachable, on top of the SDK's own attempts, before it exits 69 naming the operation
+    /// and the endpoint. Default 60 s. The daemons (`run`, `watch`) retry for as long as it
+    /// takes; `doctor` makes each call once.
+    #[serde(default = "default_give_up_after", deserialize_with = "de_duration")]
+    pub give_up_after: Duration,
 }
 
 fn default_connect_timeout() -> Duration {
@@ -99,6 +105,9 @@ fn default_connect_timeout() -> Duration {
 }
 fn default_attempt_timeout() -> Duration {
     Duration::from_secs(30)
+}
+fn default_give_up_after() -> Duration {
+    Duration::from_secs(60)
 }
 
 impl Default for Endpoints {
@@ -110,6 +119,7 @@ impl Default for Endpoints {
             require_private_sqs: false,
             connect_timeout: default_connect_timeout(),
             attempt_timeout: default_attempt_timeout(),
+            give_up_after: default_give_up_after(),
         }
     }
 }
@@ -210,6 +220,11 @@ pub struct EngineConfig {
     /// Larger sales objects are quarantined unread. Default 10 GiB.
     #[serde(default = "default_max_object_size", deserialize_with = "de_size")]
     pub max_object_size: u64,
+    /// Accept only messages naming keys under this prefix (e.g. `"sales/"`). Unset = any key
+    /// of the bucket but the daemons' own prefixes (`reports/`, `quarantine/`, `doctor/`,
+    /// `compensation/`), as the lab's by-hand flow needs (SPEC §5).
+    #[serde(default)]
+    pub input_prefix: Option<String>,
 }
 
 fn default_concurrency() -> usize {
@@ -236,6 +251,7 @@ impl Default for EngineConfig {
             visibility_timeout: default_visibility_timeout(),
             shutdown_grace: default_shutdown_grace(),
             max_object_size: default_max_object_size(),
+            input_prefix: None,
         }
     }
 }
@@ -306,6 +322,7 @@ const KEYS: &[(&str, &str, Kind)] = &[
     ("endpoints", "require_private_sqs", Kind::Bool),
     ("endpoints", "connect_timeout", Kind::Str),
     ("endpoints", "attempt_timeout", Kind::Str),
+    ("endpoints", "give_up_after", Kind::Str),
     ("compensation", "commission_bps", Kind::Int),
     ("salesapp", "spool_dir", Kind::Str),
     ("salesapp", "poll_interval", Kind::Str),
@@ -316,6 +333,7 @@ const KEYS: &[(&str, &str, Kind)] = &[
     ("reportsengine", "visibility_timeout", Kind::Str),
     ("reportsengine", "shutdown_grace", Kind::Str),
     ("reportsengine", "max_object_size", Kind::Str),
+    ("reportsengine", "input_prefix", Kind::Str),
     ("doctor", "unrestricted_bucket", Kind::Str),
 ];
 
@@ -327,11 +345,11 @@ fn typed_value(origin: &str, kind: Kind, raw: &str) -> Result<toml::Value> {
             .trim()
             .parse::<i64>()
             .map(toml::Value::Integer)
-            .map_err(|_| Error::Config(format!("{origin}: {raw:?} is not an integer"))),
+            .map_err(|_| Error::config(format!("{origin}: {raw:?} is not an integer"))),
         Kind::Bool => match raw.trim() {
             "true" | "1" | "yes" => Ok(toml::Value::Boolean(true)),
             "false" | "0" | "no" => Ok(toml::Value::Boolean(false)),
-            _ => Err(Error::Config(format!("{origin}: {raw:?} is not true or false"))),
+            _ => Err(Error::config(format!("{origin}: {raw:?} is not true or false"))),
         },
     }
 }
@@ -345,7 +363,7 @@ fn set_key(table: &mut toml::Table, section: &str, key: &str, value: toml::Value
             .or_insert_with(|| toml::Value::Table(toml::Table::new()));
         match entry {
             toml::Value::Table(t) => t,
-            _ => return Err(Error::Config(format!("`{section}` must be a table"))),
+            _ => return Err(Error::config(format!("`{section}` must be a table"))),
         }
     };
     target.insert(key.to_string(), value);
@@ -385,7 +403,7 @@ impl Config {
     /// variables) and `sets` (`section.key=value` flags), then validates.
     pub fn load(path: &Path, env_vars: &[(String, String)], sets: &[String]) -> Result<Config> {
         let text = std::fs::read_to_string(path).map_err(|e| {
-            Error::Config(format!(
+            Error::config(format!(
                 "cannot read {}: {e} (choose the file with --config PATH or ${CONFIG_ENV}; \
                  `salesapp configure` writes one from the lab's stack outputs)",
                 path.display()
@@ -402,36 +420,36 @@ impl Config {
         sets: &[String],
     ) -> Result<Config> {
         let mut table: toml::Table =
-            toml::from_str(text).map_err(|e| Error::Config(format!("{origin}: {e}")))?;
+            toml::from_str(text).map_err(|e| Error::config(format!("{origin}: {e}")))?;
         for (name, raw) in env_vars {
             if name == CONFIG_ENV || !name.starts_with(ENV_PREFIX) {
                 continue;
             }
             let (section, key, kind) = key_for_env(name).ok_or_else(|| {
-                Error::Config(format!("environment variable {name} names no configuration key"))
+                Error::config(format!("environment variable {name} names no configuration key"))
             })?;
             set_key(&mut table, section, key, typed_value(name, kind, raw)?)?;
         }
         for set in sets {
             let (dotted, raw) = set.split_once('=').ok_or_else(|| {
-                Error::Config(format!("--set {set:?}: expected section.key=value"))
+                Error::config(format!("--set {set:?}: expected section.key=value"))
             })?;
             let (section, key, kind) = key_for_flag(dotted.trim()).ok_or_else(|| {
-                Error::Config(format!("--set {set:?}: {dotted:?} is not a configuration key"))
+                Error::config(format!("--set {set:?}: {dotted:?} is not a configuration key"))
             })?;
             set_key(&mut table, section, key, typed_value(&format!("--set {dotted}"), kind, raw)?)?;
         }
         let config: Config = toml::Value::Table(table)
             .try_into()
-            .map_err(|e: toml::de::Error| Error::Config(format!("{origin}: {}", e.message())))?;
-        config.validate().map_err(|e| Error::Config(format!("{origin}: {e}")))?;
+            .map_err(|e: toml::de::Error| Error::config(format!("{origin}: {}", e.message())))?;
+        config.validate().map_err(|e| Error::config(format!("{origin}: {e}")))?;
         Ok(config)
     }
 
     /// The checks no type can express, run once at start so a daemon never discovers a bad
     /// setting hours into its run.
     pub fn validate(&self) -> std::result::Result<(), String> {
-        if !is_valid_bucket_name(&self.bucket) {
+        if !crate::keys::is_valid_bucket_name(&self.bucket) {
             return Err(format!("bucket {:?} is not a valid S3 bucket name", self.bucket));
         }
         check_url("queue_url", &self.queue_url)?;
@@ -442,7 +460,7 @@ impl Config {
             ));
         }
         if let Some(b) = &self.doctor.unrestricted_bucket {
-            if !is_valid_bucket_name(b) {
+            if !crate::keys::is_valid_bucket_name(b) {
                 return Err(format!(
                     "doctor.unrestricted_bucket {b:?} is not a valid S3 bucket name"
                 ));
@@ -515,21 +533,17 @@ impl Config {
         if e.max_object_size == 0 {
             return Err("reportsengine.max_object_size must be above 0".into());
         }
+        if let Some(prefix) = &e.input_prefix {
+            // The prefix itself must be a key the rule accepts, or nothing ever would be.
+            crate::keys::check_input_key(&format!("{prefix}x"), None).map_err(|why| {
+                format!("reportsengine.input_prefix = {prefix:?} can never match: {why}")
+            })?;
+        }
+        if self.endpoints.give_up_after > Duration::from_secs(3600) {
+            return Err("endpoints.give_up_after must be at most 1h".into());
+        }
         Ok(())
     }
-}
-
-/// S3's bucket naming rules: 3–63 characters of lowercase letters, digits, `-` and `.`,
-/// starting and ending with a letter or digit.
-pub fn is_valid_bucket_name(name: &str) -> bool {
-    let bytes = name.as_bytes();
-    (3..=63).contains(&bytes.len())
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-' || *b == b'.')
-        && bytes.first().is_some_and(u8::is_ascii_alphanumeric)
-        && bytes.last().is_some_and(u8::is_ascii_alphanumeric)
-        && !name.contains("..")
 }
 
 fn check_url(name: &str, url: &str) -> std::result::Result<(), String> {
@@ -601,6 +615,8 @@ queue_url = "http://127.0.0.1:5000/123456789012/q"
         assert!(!c.endpoints.force_path_style);
         assert_eq!(c.endpoints.connect_timeout, Duration::from_secs(5));
         assert_eq!(c.endpoints.attempt_timeout, Duration::from_secs(30));
+        assert_eq!(c.endpoints.give_up_after, Duration::from_secs(60));
+        assert_eq!(c.reportsengine.input_prefix, None);
     }
 
     #[test]
@@ -682,8 +698,9 @@ max_object_size = "10GiB"
                 (
                     _,
                     "wait_time" | "visibility_timeout" | "shutdown_grace" | "poll_interval"
-                    | "settle_time" | "connect_timeout" | "attempt_timeout",
+                    | "settle_time" | "connect_timeout" | "attempt_timeout" | "give_up_after",
                 ) => "5s",
+                (_, "input_prefix") => "incoming/",
                 (_, "max_object_size") => "1GiB",
                 (_, "bucket") => "some-bucket",
                 (_, "region") => "eu-west-1",
@@ -711,6 +728,9 @@ max_object_size = "10GiB"
             "compensation.commission_bps=10001",
             "endpoints.attempt_timeout=0s",
             "endpoints.connect_timeout=10ms",
+            "endpoints.give_up_after=2h",
+            "reportsengine.input_prefix=reports/",
+            "reportsengine.input_prefix=/abs/",
         ] {
             assert!(load(MINIMAL, &[], &[bad]).is_err(), "{bad} accepted");
         }

@@ -14,8 +14,8 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::config::is_valid_bucket_name;
-use crate::error::{Error, Result};
+use crate::failure::{Error, Result};
+use crate::keys::is_valid_bucket_name;
 
 /// `configure`'s flags, shared by both binaries.
 #[derive(Debug, Clone, clap::Args)]
@@ -54,7 +54,7 @@ impl StackOutputs {
 
 /// Parses any of the accepted JSON shapes (see [`ConfigureArgs::stack_outputs`]).
 pub fn parse_outputs(origin: &str, text: &str) -> Result<StackOutputs> {
-    let bad = |why: String| Error::Config(format!("{origin}: {why}"));
+    let bad = |why: String| Error::config(format!("{origin}: {why}"));
     let value: serde_json::Value =
         serde_json::from_str(text).map_err(|e| bad(format!("not JSON: {e}")))?;
     let outputs_list = |list: &[serde_json::Value]| -> Result<BTreeMap<String, String>> {
@@ -172,7 +172,7 @@ fn toml_str(s: &str) -> String {
 }
 
 /// Turns the outputs into the configuration file's text. Pure: no clock, no environment.
-/// Every needed output that is missing (or empty) is named in one [`Error::Config`].
+/// Every needed output that is missing (or empty) is named in one [`Error::config`].
 pub fn render(outputs: &StackOutputs, region_flag: Option<&str>) -> Result<Rendered> {
     let mut missing: Vec<String> = Vec::new();
     let mut problems: Vec<String> = Vec::new();
@@ -265,12 +265,12 @@ pub fn render(outputs: &StackOutputs, region_flag: Option<&str>) -> Result<Rende
         if let Some(status) = &outputs.stack_status {
             msg.push_str(&format!(" (stack status {status})"));
         }
-        return Err(Error::Config(msg));
+        return Err(Error::config(msg));
     }
     // Both are Some here: every None above pushed to `missing`.
     let (Some(bucket), Some(region), Some((queue_url, queue_source))) = (bucket, region, queue_url)
     else {
-        return Err(Error::Config("internal: configure lost a required value".into()));
+        return Err(Error::config("internal: configure lost a required value"));
     };
 
     let stack = match outputs.stack_name.as_deref().or(outputs.get("StackName")) {
@@ -335,6 +335,7 @@ queue_url = {queue_q}
 # sqs = "https://vpce-….sqs.{region}.vpce.amazonaws.com"
 force_path_style = false       # true only for the local emulator
 require_private_sqs = true     # refuse to start when SQS resolves to a public address
+# give_up_after = "60s"        # upload/once: retry an unreachable service this long, then exit 69
 
 [compensation]
 commission_bps = 500           # default commission rate, basis points (5.00 %)
@@ -352,6 +353,7 @@ wait_time = "20s"              # ReceiveMessage long poll (at most 20 s)
 visibility_timeout = "{visibility}s"
 shutdown_grace = "25s"         # in-flight work after SIGTERM; below systemd's 30 s stop timeout
 max_object_size = "10GiB"      # larger sales objects are quarantined unread
+# input_prefix = "sales/"      # accept only messages naming keys under this prefix
 
 [doctor]
 {doctor}"#,
@@ -369,7 +371,7 @@ max_object_size = "10GiB"      # larger sales objects are quarantined unread
 pub fn write_private(path: &Path, text: &str, force: bool) -> Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     if !force && path.exists() {
-        return Err(Error::Config(format!(
+        return Err(Error::config(format!(
             "{} already exists; pass --force to replace it",
             path.display()
         )));
@@ -400,12 +402,12 @@ pub fn write_private(path: &Path, text: &str, force: bool) -> Result<()> {
     if let Err(e) = result {
         let _ = std::fs::remove_file(&tmp);
         if e.kind() == std::io::ErrorKind::AlreadyExists {
-            return Err(Error::Config(format!(
+            return Err(Error::config(format!(
                 "{} already exists; pass --force to replace it",
                 path.display()
             )));
         }
-        return Err(Error::io(path.display(), e));
+        return Err(Error::write_io(path.display(), e));
     }
     Ok(())
 }
@@ -414,26 +416,23 @@ pub fn write_private(path: &Path, text: &str, force: bool) -> Result<()> {
 pub fn run(program: &str, args: &ConfigureArgs) -> Result<Rendered> {
     let origin = args.stack_outputs.display().to_string();
     let text = if origin == "-" {
-        std::io::read_to_string(std::io::stdin()).map_err(|e| Error::io("stdin", e))?
+        std::io::read_to_string(std::io::stdin()).map_err(|e| Error::read_io("stdin", e))?
     } else {
         std::fs::read_to_string(&args.stack_outputs).map_err(|e| {
-            Error::Config(format!(
+            Error::config(format!(
                 "cannot read stack outputs {origin}: {e} (save them with `aws cloudformation \
                  describe-stacks --stack-name STACK > outputs.json`)"
             ))
         })?
     };
     let outputs = parse_outputs(&origin, &text)?;
-    let rendered = render(&outputs, args.region.as_deref()).map_err(|e| match e {
-        Error::Config(msg) => Error::Config(format!("{origin}: {msg}")),
-        other => other,
-    })?;
+    let rendered = render(&outputs, args.region.as_deref()).map_err(|e| e.context(&origin))?;
     match &args.output {
         None => {
             let mut out = std::io::stdout().lock();
             out.write_all(rendered.toml.as_bytes())
                 .and_then(|()| out.flush())
-                .map_err(|e| Error::io("stdout", e))?;
+                .map_err(|e| Error::write_io("stdout", e))?;
         }
         Some(path) => {
             write_private(path, &rendered.toml, args.force)?;

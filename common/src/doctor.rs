@@ -42,10 +42,11 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ServerSideEncryption;
 use aws_smithy_runtime_api::http::Response as HttpResponse;
 
-use crate::aws::{classify, Failure};
+use crate::aws::{classify, endpoint_url, process_env, Answer};
 use crate::cli::GlobalArgs;
 use crate::config::Config;
-use crate::error::exit;
+use crate::failure::exit;
+use crate::failure::{Operation, Service};
 use crate::net::AddressClass;
 
 /// `doctor`'s flags, shared by both binaries.
@@ -188,24 +189,6 @@ impl Table {
             .iter()
             .find(|c| c.status == Status::Fail)
             .map_or(exit::OK, |c| c.kind.exit_code())
-    }
-}
-
-/// Which endpoint a DNS answer is for: the two are judged differently.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Service {
-    /// Reached through the *gateway* endpoint: a route, not DNS. Public answers are expected.
-    S3,
-    /// Reached through the *interface* endpoint with private DNS: answers must be private.
-    Sqs,
-}
-
-impl Service {
-    fn label(self) -> &'static str {
-        match self {
-            Service::S3 => "s3",
-            Service::Sqs => "sqs",
-        }
     }
 }
 
@@ -384,7 +367,7 @@ pub fn judge_control(control: &Control, outcome: &Outcome, emulator: bool) -> Ch
             control.name,
             FailKind::Permission,
             format!("{} denied (403)", control.action),
-            crate::aws::denial_hint(control.action.split(' ').next().unwrap_or("")),
+            denial_hint(control.action.split(' ').next().unwrap_or("")),
         ),
         (_, Outcome::Inconclusive(why)) => Check::warn(
             control.name,
@@ -442,7 +425,7 @@ fn hostname() -> String {
 /// The result of one SDK call, classified.
 enum Call<T> {
     Ok(T),
-    Failed { failure: Failure, code: String, text: String },
+    Failed { failure: Answer, code: String, text: String },
     TimedOut,
 }
 
@@ -458,10 +441,10 @@ where
             let code = e.code().unwrap_or_default().to_string();
             let failure = classify(&e);
             let text = match &failure {
-                Failure::Denied { .. } => "denied (HTTP 403)".to_string(),
-                Failure::NotFound => format!("not found (404 {code})"),
-                Failure::PreconditionFailed => "precondition failed (412)".to_string(),
-                Failure::Transient(d) | Failure::Other(d) => d.clone(),
+                Answer::Denied { .. } => "denied (HTTP 403)".to_string(),
+                Answer::NotFound => format!("not found (404 {code})"),
+                Answer::PreconditionFailed => "precondition failed (412)".to_string(),
+                Answer::Transient(d) | Answer::Other { detail: d, .. } => d.clone(),
             };
             Call::Failed { failure, code, text }
         }
@@ -472,7 +455,7 @@ impl<T> Call<T> {
     fn outcome(&self) -> Outcome {
         match self {
             Call::Ok(_) => Outcome::Allowed,
-            Call::Failed { failure: Failure::Denied { .. }, .. } => Outcome::Denied,
+            Call::Failed { failure: Answer::Denied { .. }, .. } => Outcome::Denied,
             Call::Failed { text, .. } => Outcome::Inconclusive(text.clone()),
             Call::TimedOut => Outcome::Inconclusive(format!(
                 "no answer within {}s (an endpoint security group that drops packets?)",
@@ -483,39 +466,46 @@ impl<T> Call<T> {
 }
 
 /// A failing row for a call the apps need, from how it failed.
-fn needed_call_failed<T>(name: &str, operation: &str, resource: &str, result: &Call<T>) -> Check {
+fn needed_call_failed<T>(
+    name: &str,
+    operation: &str,
+    resource: &str,
+    endpoint: &str,
+    result: &Call<T>,
+) -> Check {
     match result {
         Call::Ok(_) => Check::pass(name, format!("{operation} {resource}: ok")),
-        Call::Failed { failure: Failure::Denied { .. }, .. } => Check::fail(
+        Call::Failed { failure: Answer::Denied { .. }, .. } => Check::fail(
             name,
             FailKind::Permission,
             format!("{operation} {resource}: denied (HTTP 403)"),
-            crate::aws::denial_hint(operation),
+            denial_hint(operation),
         ),
         Call::Failed { text, .. } => Check::fail(
             name,
             FailKind::Unavailable,
-            format!("{operation} {resource}: {text}"),
+            format!("{operation} {resource} via {endpoint}: {text}"),
             "see the dns and tcp rows above; a 404 NoSuchBucket means `bucket` names no bucket",
         ),
         Call::TimedOut => Check::fail(
             name,
             FailKind::Unavailable,
-            format!("{operation} {resource}: no answer within {}s", CALL_TIMEOUT.as_secs()),
+            format!(
+                "{operation} {resource} via {endpoint}: no answer within {}s",
+                CALL_TIMEOUT.as_secs()
+            ),
             "an endpoint security group admitting only the apps' security groups makes other \
              sources time out; check this instance's security group",
         ),
     }
 }
 
-/// The endpoint URL the SDK will use for a service: the configuration's, else the SDK's
-/// environment variables, else the regional default (what the DNS and TCP rows examine).
-fn effective_endpoint(configured: Option<&str>, env_var: &str, default: String) -> String {
-    configured
-        .map(str::to_string)
-        .or_else(|| std::env::var(env_var).ok().filter(|v| !v.is_empty()))
-        .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok().filter(|v| !v.is_empty()))
-        .unwrap_or(default)
+/// Which of the lab's controls typically denies the AWS operation called `operation`.
+fn denial_hint(operation: &str) -> &'static str {
+    Operation::from_name(operation).map_or(
+        "Check the instance role and the VPC endpoint and resource policies of the lab.",
+        Operation::denial_hint,
+    )
 }
 
 async fn resolve(host: &str, port: u16) -> Result<Vec<IpAddr>, String> {
@@ -694,21 +684,8 @@ async fn checks_with_config(program: Program, config: &Config, args: &DoctorArgs
     };
     t.push(Check::pass("region", format!("{region} ({region_source})")));
 
-    let s3_url = effective_endpoint(
-        config.endpoints.s3.as_deref(),
-        "AWS_ENDPOINT_URL_S3",
-        if config.endpoints.force_path_style {
-            format!("https://s3.{region}.amazonaws.com")
-        } else {
-            // Virtual-host style: the bucket's own name is what gets resolved.
-            format!("https://{}.s3.{region}.amazonaws.com", config.bucket)
-        },
-    );
-    let sqs_url = effective_endpoint(
-        config.endpoints.sqs.as_deref(),
-        "AWS_ENDPOINT_URL_SQS",
-        format!("https://sqs.{region}.amazonaws.com"),
-    );
+    let s3_url = endpoint_url(Service::S3, config, &region, &process_env);
+    let sqs_url = endpoint_url(Service::Sqs, config, &region, &process_env);
 
     // Resolve first (whether this is the emulator changes how credentials are judged), but
     // print credentials before the network rows: the table reads from the inside out.
@@ -841,7 +818,7 @@ async fn checks_with_config(program: Program, config: &Config, args: &DoctorArgs
             .send(),
     )
     .await;
-    t.push(needed_call_failed("s3 write", "PutObject", &url, &put));
+    t.push(needed_call_failed("s3 write", "PutObject", &url, &s3_url, &put));
     let put_outcome = put.outcome();
     if matches!(put, Call::Ok(_)) {
         let got = call(s3.get_object().bucket(&config.bucket).key(&key).send()).await;
@@ -863,7 +840,7 @@ async fn checks_with_config(program: Program, config: &Config, args: &DoctorArgs
                     "see the tcp rows",
                 )),
             },
-            other => t.push(needed_call_failed("s3 read", "GetObject", &url, &other)),
+            other => t.push(needed_call_failed("s3 read", "GetObject", &url, &s3_url, &other)),
         }
     } else {
         t.push(Check::skip("s3 read", "nothing was written"));
@@ -881,7 +858,7 @@ async fn checks_with_config(program: Program, config: &Config, args: &DoctorArgs
     .await;
     let receive_outcome = receive.outcome();
     let mut receive_row =
-        needed_call_failed("sqs receive", "ReceiveMessage", &config.queue_url, &receive);
+        needed_call_failed("sqs receive", "ReceiveMessage", &config.queue_url, &sqs_url, &receive);
     if let Call::Ok(out) = &receive {
         let n = out.messages().len();
         receive_row.detail = format!(
@@ -908,7 +885,9 @@ async fn checks_with_config(program: Program, config: &Config, args: &DoctorArgs
             "DeleteMessage authorized (a made-up receipt handle was refused as \
              ReceiptHandleIsInvalid, not denied)",
         ),
-        _ => needed_call_failed("sqs delete", "DeleteMessage", &config.queue_url, &delete),
+        _ => {
+            needed_call_failed("sqs delete", "DeleteMessage", &config.queue_url, &sqs_url, &delete)
+        }
     });
 
     if emulator {

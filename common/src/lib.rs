@@ -25,7 +25,7 @@ pub mod cli;
 pub mod config;
 pub mod configure;
 pub mod doctor;
-pub mod error;
+pub mod failure;
 pub mod generate;
 pub mod keys;
 pub mod ledger;
@@ -39,6 +39,7 @@ pub mod queue;
 pub mod report;
 pub mod sales;
 pub mod shutdown;
+pub mod state;
 pub mod store;
 
 /// The program name and version written into reports (`generated_by`).

@@ -1,16 +1,19 @@
 //! The SQS message body `{"datafilelocation":"s3://BUCKET/KEY"}` and the guard on what it may point at. (pure)
 //!
-//! Anyone who can `SendMessage` to the queue chooses what reportsengine reads and where it
-//! writes, with reportsengine's own credentials. [`SalesMessage::trusted_key`] is the guard
-//! against that confused deputy: only the configured bucket, only keys shaped exactly like the
-//! ones salesapp writes, and nothing an S3 client or a later path join could reinterpret.
+//! Anyone who can `SendMessage` to the queue chooses what reportsengine reads, with
+//! reportsengine's own credentials. [`SalesMessage::accepted_key`] is the guard against that
+//! confused deputy: only the configured bucket, only keys the key rule accepts
+//! ([`crate::keys::check_input_key`]: nothing under the daemons' own prefixes, nothing an S3
+//! client or a later path join could reinterpret). Report keys never come from the message:
+//! they are derived from the validated file's date.
 use crate::{
+    keys::{self, excerpt},
     ledger::{format_date, parse_date},
     sales::SalesDate,
 };
 
 /// A parsed message. `bucket` is a syntactically valid S3 bucket name and `key` non-empty;
-/// nothing more is promised until [`SalesMessage::trusted_key`] has accepted it.
+/// nothing more is promised until [`SalesMessage::accepted_key`] has accepted it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SalesMessage {
     pub bucket: String,
@@ -25,11 +28,6 @@ pub struct SalesMessage {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct MessageError(pub String);
-
-/// The longest key S3 accepts; anything longer cannot be ours.
-const MAX_KEY_BYTES: usize = 1024;
-/// The longest `NAME` in `sales/YYYY-MM-DD/NAME.csv`.
-const MAX_NAME_CHARS: usize = 100;
 
 /// The JSON form. Fields are raw values so that type errors get our own words; serde's derive
 /// refuses a known key given twice, so `{"datafilelocation":A,"datafilelocation":B}` cannot
@@ -136,60 +134,37 @@ impl SalesMessage {
         out
     }
 
-    /// Confused-deputy guard: the bucket must be `trusted_bucket` and the key `sales/YYYY-MM-DD/<name>.csv`
-    /// with no tricks; returns the date named by the key.
-    ///
-    /// The checks are deliberately redundant with the final shape test: each names the trick
-    /// it caught, which is what the quarantine record should say. When the message also carries
-    /// a `date`, it must agree with the key's.
-    pub fn trusted_key(&self, trusted_bucket: &str) -> Result<SalesDate, MessageError> {
+    /// Confused-deputy guard: the bucket must be `trusted_bucket` and the key one the key rule
+    /// accepts (under `prefix` when one is configured). Returns the date the key names, if it
+    /// has the shape `sales/YYYY-MM-DD/…`; when the message also carries a `date`, the two
+    /// must agree.
+    pub fn accepted_key(
+        &self,
+        trusted_bucket: &str,
+        prefix: Option<&str>,
+    ) -> Result<Option<SalesDate>, MessageError> {
         if self.bucket != trusted_bucket {
             return Err(err(format!(
                 "bucket {} is not the configured bucket {trusted_bucket}",
                 excerpt(&self.bucket)
             )));
         }
-        let key = self.key.as_str();
-        if key.len() > MAX_KEY_BYTES {
-            return Err(err(format!("key is {} bytes, over S3's {MAX_KEY_BYTES}", key.len())));
-        }
-        if let Some(c) = key.chars().find(|c| c.is_control() || c.is_whitespace()) {
-            return Err(err(format!("key contains a control or space character {c:?}")));
-        }
-        if let Some(c) = key.chars().find(|c| matches!(c, '\\' | '%' | '?' | '#' | '@')) {
-            return Err(err(format!("key contains {c:?}: {}", excerpt(key))));
-        }
-        if key.starts_with('/') {
-            return Err(err(format!("key is an absolute path: {}", excerpt(key))));
-        }
-        if key.contains("..") || key.contains("//") {
-            return Err(err(format!("key contains `..` or `//`: {}", excerpt(key))));
-        }
-        let shape_error = || err(format!("key is not sales/YYYY-MM-DD/NAME.csv: {}", excerpt(key)));
-        let mut parts = key.split('/');
-        let (Some("sales"), Some(date), Some(file), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(shape_error());
-        };
-        let date = parse_date(date).ok_or_else(shape_error)?;
-        let name = file.strip_suffix(".csv").ok_or_else(shape_error)?;
-        let name_ok = (1..=MAX_NAME_CHARS).contains(&name.len())
-            && !name.starts_with('.')
-            && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-        if !name_ok {
-            return Err(shape_error());
-        }
-        if let Some(d) = self.date {
-            if d != date {
+        let key_date = keys::check_input_key(&self.key, prefix).map_err(MessageError)?;
+        if let (Some(d), Some(k)) = (self.date, key_date) {
+            if d != k {
                 return Err(err(format!(
                     "message date {} does not match the key's date {}",
                     format_date(d),
-                    format_date(date)
+                    format_date(k)
                 )));
             }
         }
-        Ok(date)
+        Ok(key_date)
+    }
+
+    /// The date the file's rows must carry: the key's, else the message's, if either says.
+    pub fn expected_date(&self, key_date: Option<SalesDate>) -> Option<SalesDate> {
+        key_date.or(self.date)
     }
 }
 
@@ -218,27 +193,13 @@ fn parse_s3_url(url: &str) -> Result<(String, String), MessageError> {
     let not_s3 = || err(format!("not an s3:// URL: {}", excerpt(url)));
     let rest = url.strip_prefix("s3://").ok_or_else(not_s3)?;
     let (bucket, key) = rest.split_once('/').ok_or_else(not_s3)?;
-    if !valid_bucket(bucket) {
+    if !keys::is_valid_bucket_name(bucket) {
         return Err(err(format!("not a valid S3 bucket name: {}", excerpt(bucket))));
     }
     if key.is_empty() {
         return Err(err(format!("no object key after the bucket: {}", excerpt(url))));
     }
     Ok((bucket.to_owned(), key.to_owned()))
-}
-
-/// S3's general-purpose bucket naming rules: 3–63 characters of `a-z0-9.-`, starting and ending
-/// with a letter or digit, no `..`, not shaped like an IPv4 address. This rejects `user@host`,
-/// `host:port` and uppercase lookalikes before anything is compared.
-fn valid_bucket(b: &str) -> bool {
-    let bytes = b.as_bytes();
-    let edge = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit();
-    (3..=63).contains(&bytes.len())
-        && bytes.iter().all(|c| edge(c) || *c == b'-' || *c == b'.')
-        && bytes.first().is_some_and(edge)
-        && bytes.last().is_some_and(edge)
-        && !b.contains("..")
-        && b.parse::<std::net::Ipv4Addr>().is_err()
 }
 
 fn json_kind(v: &serde_json::Value) -> &'static str {
@@ -252,16 +213,6 @@ fn json_kind(v: &serde_json::Value) -> &'static str {
     }
 }
 
-/// At most 80 characters of hostile text, with control characters made visible, for errors
-/// that end up in logs and quarantine records.
-fn excerpt(s: &str) -> String {
-    let mut out: String = s.chars().take(80).flat_map(char::escape_debug).collect();
-    if s.chars().nth(80).is_some() {
-        out.push('…');
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -272,9 +223,9 @@ mod tests {
         parse_date(s).unwrap()
     }
 
-    /// parse then guard; Ok(date) when the message may be acted on.
-    fn check(body: &str) -> Result<SalesDate, MessageError> {
-        SalesMessage::parse(body)?.trusted_key(BUCKET)
+    /// parse then guard; Ok(the key's date) when the message may be acted on.
+    fn check(body: &str) -> Result<Option<SalesDate>, MessageError> {
+        SalesMessage::parse(body)?.accepted_key(BUCKET, None)
     }
 
     #[test]
@@ -289,7 +240,7 @@ mod tests {
         assert_eq!(m.date, Some(date("2026-01-15")));
         assert_eq!(m.sha256.as_deref(), Some("ab".repeat(32).as_str()));
         assert_eq!(m.rows, Some(1000));
-        assert_eq!(m.trusted_key(BUCKET), Ok(date("2026-01-15")));
+        assert_eq!(m.accepted_key(BUCKET, None), Ok(Some(date("2026-01-15"))));
     }
 
     #[test]
@@ -336,7 +287,7 @@ mod tests {
             format!("{{datafilelocation:\"{k}\"}}"),
             format!("{{\"datafilelocation\": {k} }}"),
         ] {
-            assert_eq!(check(&body), Ok(date("2026-01-15")), "{body:?}");
+            assert_eq!(check(&body), Ok(Some(date("2026-01-15"))), "{body:?}");
         }
         for body in [
             format!("{{datafilelocation:{k}"),
@@ -388,6 +339,7 @@ mod tests {
 
     #[test]
     fn bucket_names() {
+        let valid_bucket = keys::is_valid_bucket_name;
         for good in ["abc", "my-bucket", "my.bucket.1", "1bucket", &"a".repeat(63)] {
             assert!(valid_bucket(good), "{good}");
         }
@@ -414,28 +366,28 @@ mod tests {
 
     #[test]
     fn hostile_and_malformed_bodies() {
-        let ok = |d: &str| Ok::<_, ()>(date(d));
+        let dated = |d: &str| Ok::<_, ()>(Some(date(d)));
+        let undated = Ok::<_, ()>(None);
         let url = |k: &str| format!(r#"{{"datafilelocation":"s3://{BUCKET}/{k}"}}"#);
-        let long_name = format!("sales/2026-01-15/{}.csv", "a".repeat(101));
-        let max_name = format!("sales/2026-01-15/{}.csv", "a".repeat(100));
         let huge_key = format!("sales/2026-01-15/{}.csv", "a/".repeat(600));
-        let table: Vec<(String, Result<SalesDate, ()>)> = vec![
-            // Accepted.
-            (url("sales/2026-01-15/sales.csv"), ok("2026-01-15")),
-            (url("sales/2024-02-29/Day_1.v2-final.csv"), ok("2024-02-29")),
-            (url(&max_name), ok("2026-01-15")),
+        let table: Vec<(String, Result<Option<SalesDate>, ()>)> = vec![
+            // Accepted: salesapp's keys, and the lab's by-hand uploads anywhere else.
+            (url("sales/2026-01-15/sales.csv"), dated("2026-01-15")),
+            (url("sales/2024-02-29/Day_1.v2-final.csv"), dated("2024-02-29")),
             (
                 format!("{{datafilelocation:s3://{BUCKET}/sales/2026-01-15/sales.csv}}"),
-                ok("2026-01-15"),
+                dated("2026-01-15"),
             ),
             (
                 format!(
                     r#"{{"datafilelocation":"s3://{BUCKET}/sales/2026-01-15/sales.csv","date":"2026-01-15"}}"#
                 ),
-                ok("2026-01-15"),
+                dated("2026-01-15"),
             ),
-            // The lab's own hand-sent example: a file at the bucket's root.
-            (format!("{{datafilelocation:s3://{BUCKET}/test.txt}}"), Err(())),
+            (format!("{{datafilelocation:s3://{BUCKET}/test.txt}}"), undated),
+            (format!("{{datafilelocation:s3://{BUCKET}/day.csv}}"), undated),
+            (url("incoming/day.csv"), undated),
+            (url("sales/2026-01-15"), undated),
             // Other buckets, and tricks around the bucket name.
             (
                 r#"{"datafilelocation":"s3://other-bucket/sales/2026-01-15/sales.csv"}"#.into(),
@@ -487,23 +439,14 @@ mod tests {
             (url(r"sales\\2026-01-15\\sales.csv"), Err(())),
             (url("sales/2026-01-15/sales.csv?versionId=1"), Err(())),
             (url("sales/2026-01-15/sales.csv#x"), Err(())),
-            (url("sales/2026-01-15/a@b.csv"), Err(())),
-            (url("sales/2026-01-15/sa les.csv"), Err(())),
             (url(r"sales/2026-01-15/sales.csv\u0000"), Err(())),
             (url(r"sales/2026-01-15/sa\tles.csv"), Err(())),
             (url(r"sales/2026-01-15/sales\u00a0.csv"), Err(())),
-            (url("sales/2026-01-15/.hidden.csv"), Err(())),
-            (url("sales/2026-01-15/.csv"), Err(())),
-            (url("sales/2026-01-15/sales.CSV"), Err(())),
-            (url("sales/2026-01-15/sales.csv.exe"), Err(())),
-            (url("sales/2026-01-15/sub/sales.csv"), Err(())),
-            (url("sales/2026-01-15"), Err(())),
-            (url("Sales/2026-01-15/sales.csv"), Err(())),
             (url("reports/2026-01-15/report.csv"), Err(())),
             (url("compensation/ledger.csv"), Err(())),
+            (url("quarantine/x.json"), Err(())),
+            (url("doctor/x.txt"), Err(())),
             (url("sales/2026-02-30/sales.csv"), Err(())),
-            (url("sales/2026-1-15/sales.csv"), Err(())),
-            (url(&long_name), Err(())),
             (url(&huge_key), Err(())),
             // Unicode lookalikes: Cyrillic 'а', fullwidth digits, division slash, fullwidth dot.
             (url("sаles/2026-01-15/sales.csv"), Err(())),

@@ -7,10 +7,12 @@
 
 use std::time::Duration;
 
+use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sqs::types::MessageSystemAttributeName;
+use aws_smithy_runtime_api::http::Response as HttpResponse;
 
-use crate::aws::{classify, receive_attempt_timeout, to_error};
-use crate::error::{Error, Result};
+use crate::aws::{classify, receive_attempt_timeout};
+use crate::failure::{Error, Operation, Result};
 
 /// SQS returns at most 10 messages per ReceiveMessage.
 pub const MAX_BATCH: i32 = 10;
@@ -29,15 +31,35 @@ pub struct Received {
 pub struct Queue {
     client: aws_sdk_sqs::Client,
     url: String,
+    endpoint: String,
 }
 
 impl Queue {
-    pub fn new(client: aws_sdk_sqs::Client, url: impl Into<String>) -> Queue {
-        Queue { client, url: url.into() }
+    /// The queue at `url` through `client`, whose endpoint is `endpoint` (the queue URL's
+    /// host is not where requests go when the endpoint is pinned, so failures name both).
+    pub fn new(
+        client: aws_sdk_sqs::Client,
+        url: impl Into<String>,
+        endpoint: impl Into<String>,
+    ) -> Queue {
+        Queue { client, url: url.into(), endpoint: endpoint.into() }
     }
 
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The endpoint requests go to.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// The failure an SDK error is, with the SDK's error kept as its source.
+    fn failure<E>(&self, operation: Operation, err: SdkError<E, HttpResponse>) -> Error
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        classify(&err).into_error(operation, &self.url, &self.endpoint).with_source(err)
     }
 
     /// SendMessage; returns the message id.
@@ -49,7 +71,7 @@ impl Queue {
             .message_body(body)
             .send()
             .await
-            .map_err(|e| to_error("SendMessage", &self.url, classify(&e)))?;
+            .map_err(|e| self.failure(Operation::SendMessage, e))?;
         Ok(out.message_id().unwrap_or_default().to_string())
     }
 
@@ -78,7 +100,7 @@ impl Queue {
             .config_override(aws_sdk_sqs::config::Builder::default().timeout_config(timeouts))
             .send()
             .await
-            .map_err(|e| to_error("ReceiveMessage", &self.url, classify(&e)))?;
+            .map_err(|e| self.failure(Operation::ReceiveMessage, e))?;
         let mut received = Vec::new();
         for m in out.messages.unwrap_or_default() {
             let (Some(message_id), Some(receipt_handle)) = (m.message_id, m.receipt_handle) else {
@@ -111,12 +133,7 @@ impl Queue {
             .receipt_handle(receipt_handle)
             .send()
             .await
-            .map_err(|e| to_error("DeleteMessage", &self.url, classify(&e)))?;
+            .map_err(|e| self.failure(Operation::DeleteMessage, e))?;
         Ok(())
     }
-}
-
-/// True when retrying the same call later may succeed.
-pub fn is_transient(err: &Error) -> bool {
-    matches!(err, Error::Unavailable { .. })
 }

@@ -10,13 +10,13 @@ use std::time::Duration;
 
 use aws_sdk_s3::operation::RequestId;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{
-    ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart, ServerSideEncryption,
-};
+/// A finished part of a multipart upload, as [`Store::complete_multipart`] takes it.
+pub use aws_sdk_s3::types::CompletedPart;
+use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, ServerSideEncryption};
 use bytes::Bytes;
 
-use crate::aws::{classify, to_error, Failure, BODY_STALL_TIMEOUT};
-use crate::error::{Error, Result};
+use crate::aws::{classify, Answer, BODY_STALL_TIMEOUT};
+use crate::failure::{Error, Kind, Operation, Result};
 
 /// The metadata key (`x-amz-meta-sha256`) holding a sales file's SHA-256, hex.
 pub const SHA256_METADATA: &str = "sha256";
@@ -68,11 +68,34 @@ pub struct ObjectInfo {
     pub sha256: Option<String>,
 }
 
+/// Whether an object is there, as far as a HeadObject can tell under the lab's policy.
+#[derive(Debug, Clone)]
+pub enum Presence {
+    Found(ObjectInfo),
+    /// HTTP 404.
+    Absent,
+    /// HTTP 403: without `s3:ListBucket` a missing key answers 403 too, so only a
+    /// create-only write (`If-None-Match: *`) can tell whether it exists.
+    Unknown,
+}
+
+/// One of our own objects (the ledger), read under the 403 rule ([`Store::read_own`]).
+#[derive(Debug, Clone)]
+pub enum Own {
+    Found(Object),
+    /// It does not exist. `seeded`: the 403 was settled by creating it with the seed, which
+    /// is now its content.
+    Missing {
+        seeded: bool,
+    },
+}
+
 /// A streaming GetObject body.
 pub struct ObjectStream {
     pub size: Option<u64>,
     body: ByteStream,
     resource: String,
+    endpoint: String,
     stall: Duration,
 }
 
@@ -81,19 +104,18 @@ impl ObjectStream {
     /// client's attempt timeout, else [`BODY_STALL_TIMEOUT`]) is a transient failure (no SDK
     /// timeout covers a streaming body).
     pub async fn next_chunk(&mut self) -> Result<Option<Bytes>> {
+        let failed = |detail: String| {
+            Answer::Transient(detail).into_error(
+                Operation::GetObject,
+                &self.resource,
+                &self.endpoint,
+            )
+        };
         match tokio::time::timeout(self.stall, self.body.next()).await {
-            Err(_) => Err(Error::Unavailable {
-                operation: "GetObject",
-                resource: self.resource.clone(),
-                detail: format!("the body stalled for {:?}", self.stall),
-            }),
+            Err(_) => Err(failed(format!("the body stalled for {:?}", self.stall))),
             Ok(None) => Ok(None),
             Ok(Some(Ok(bytes))) => Ok(Some(bytes)),
-            Ok(Some(Err(e))) => Err(Error::Unavailable {
-                operation: "GetObject",
-                resource: self.resource.clone(),
-                detail: format!("reading the body failed: {e}"),
-            }),
+            Ok(Some(Err(e))) => Err(failed(format!("reading the body failed: {e}"))),
         }
     }
 }
@@ -103,11 +125,18 @@ impl ObjectStream {
 pub struct Store {
     client: aws_sdk_s3::Client,
     bucket: String,
+    endpoint: String,
 }
 
 impl Store {
-    pub fn new(client: aws_sdk_s3::Client, bucket: impl Into<String>) -> Store {
-        Store { client, bucket: bucket.into() }
+    /// The store of `bucket` through `client`, whose endpoint is `endpoint` (named in
+    /// failures, since "connection refused" alone does not say where).
+    pub fn new(
+        client: aws_sdk_s3::Client,
+        bucket: impl Into<String>,
+        endpoint: impl Into<String>,
+    ) -> Store {
+        Store { client, bucket: bucket.into(), endpoint: endpoint.into() }
     }
 
     pub fn bucket(&self) -> &str {
@@ -119,46 +148,133 @@ impl Store {
         format!("s3://{}/{key}", self.bucket)
     }
 
-    /// HeadObject (authorized as `s3:GetObject`). `Ok(None)` on 404; a 403 is returned as
-    /// [`Error::Denied`] because under the lab's policy it may mean either "missing" or
-    /// "denied", and only the caller knows which matters.
-    pub async fn head(&self, key: &str) -> Result<Option<ObjectInfo>> {
+    fn failure(&self, operation: Operation, key: &str, answer: Answer) -> Error {
+        answer.into_error(operation, &self.url(key), &self.endpoint)
+    }
+
+    /// HeadObject (authorized as `s3:GetObject`).
+    pub async fn head(&self, key: &str) -> Result<Presence> {
         let out = self.client.head_object().bucket(&self.bucket).key(key).send().await;
         match out {
-            Ok(o) => Ok(Some(ObjectInfo {
+            Ok(o) => Ok(Presence::Found(ObjectInfo {
                 size: o.content_length().and_then(|n| u64::try_from(n).ok()).unwrap_or(0),
                 etag: o.e_tag().map(str::to_string),
                 sha256: o.metadata().and_then(|m| m.get(SHA256_METADATA)).cloned(),
             })),
             Err(e) => match classify(&e) {
-                Failure::NotFound => Ok(None),
-                failure => Err(to_error("HeadObject", self.url(key), failure)),
+                Answer::NotFound => Ok(Presence::Absent),
+                Answer::Denied { .. } => Ok(Presence::Unknown),
+                answer => Err(self.failure(Operation::HeadObject, key, answer).with_source(e)),
             },
         }
     }
 
-    /// GetObject of a small object (the ledger), read whole. `Ok(None)` on 404; 403 as for
-    /// [`Store::head`].
-    pub async fn get(&self, key: &str) -> Result<Option<Object>> {
-        let Some(mut stream) = self.open(key).await? else { return Ok(None) };
-        let etag = stream.etag.take();
-        let mut body = Vec::with_capacity(stream.inner.size.unwrap_or(0).min(64 << 20) as usize);
-        while let Some(chunk) = stream.inner.next_chunk().await? {
-            body.extend_from_slice(&chunk);
+    /// GetObject, streaming, of an object a message names as input.
+    ///
+    /// The 403 rule for inputs: without `s3:ListBucket` a missing key answers 403, so a 403
+    /// here is "missing" like a 404 ([`Kind::Missing`]): the message can never succeed.
+    pub async fn open_input(&self, key: &str) -> Result<ObjectStream> {
+        match self.open(key).await? {
+            Ok(opened) => Ok(opened.inner),
+            Err(Answer::NotFound) => Err(Error::new(
+                Kind::Missing,
+                Operation::GetObject,
+                self.url(key),
+                format!("{} does not exist (HTTP 404)", self.url(key)),
+            )),
+            Err(Answer::Denied { code }) => Err(Error::new(
+                Kind::Missing,
+                Operation::GetObject,
+                self.url(key),
+                format!(
+                    "{} does not exist or may not be read (HTTP 403{}{code}; under the lab's \
+                     policy, without s3:ListBucket, a GetObject of a missing key answers 403)",
+                    self.url(key),
+                    if code.is_empty() { "" } else { " " }
+                ),
+            )),
+            Err(answer) => Err(self.failure(Operation::GetObject, key, answer)),
         }
-        Ok(Some(Object { body: Bytes::from(body), etag }))
     }
 
-    /// GetObject, streaming. `Ok(None)` on 404; 403 as for [`Store::head`].
-    pub async fn open(&self, key: &str) -> Result<Option<OpenedObject>> {
+    /// GetObject of one of our own small objects (the ledger), under the 403 rule (SPEC §5).
+    ///
+    /// A 404 is [`Own::Missing`]. A 403 may mean "missing" (no `s3:ListBucket`) or "denied":
+    /// a create-only write (`If-None-Match: *`) of `seed` settles it. If it succeeds the
+    /// object was missing and now holds `seed`; if it answers 412 the object exists, and
+    /// after one more read (a concurrent writer may have created it meanwhile) a 403 is a
+    /// permission problem, said plainly ([`Kind::Denied`]): never "missing", so no caller
+    /// can silently work without it.
+    pub async fn read_own(&self, key: &str, label: &str, seed: Bytes) -> Result<Own> {
+        let denied = match self.get(key).await? {
+            Ok(object) => return Ok(Own::Found(object)),
+            Err(Answer::NotFound) => return Ok(Own::Missing { seeded: false }),
+            Err(Answer::Denied { code }) => code,
+            Err(answer) => return Err(self.failure(Operation::GetObject, key, answer)),
+        };
+        match self.put(key, seed, "text/csv", &[], Condition::Create).await {
+            Ok(Written::Ok { .. }) => {
+                tracing::info!(
+                    key,
+                    "{label} was missing (403 to GetObject, created with If-None-Match)"
+                );
+                return Ok(Own::Missing { seeded: true });
+            }
+            Ok(Written::PreconditionFailed) => {}
+            Err(put) => {
+                return Err(self
+                    .failure(Operation::GetObject, key, Answer::Denied { code: denied })
+                    .hint(format!(
+                    "Whether the {label} exists cannot be told: the create-only write that would \
+                     settle it failed too ({put})."
+                )))
+            }
+        }
+        match self.get(key).await? {
+            Ok(object) => Ok(Own::Found(object)),
+            Err(Answer::Denied { code }) => {
+                let url = self.url(key);
+                let code = if code.is_empty() { String::new() } else { format!(" {code}") };
+                Err(Error::new(
+                    Kind::Denied,
+                    Operation::GetObject,
+                    &url,
+                    format!(
+                        "GetObject on {url} was denied (HTTP 403{code}). The {label} exists (a \
+                         create-only write answered 412) but reading it is denied: this \
+                         instance's role and the S3 gateway endpoint policy must allow \
+                         s3:GetObject on it."
+                    ),
+                ))
+            }
+            Err(answer) => Err(self.failure(Operation::GetObject, key, answer)),
+        }
+    }
+
+    /// A small object read whole, or what S3 answered instead.
+    async fn get(&self, key: &str) -> Result<std::result::Result<Object, Answer>> {
+        let mut opened = match self.open(key).await? {
+            Ok(opened) => opened,
+            Err(answer) => return Ok(Err(answer)),
+        };
+        let mut body = Vec::with_capacity(opened.inner.size.unwrap_or(0).min(64 << 20) as usize);
+        while let Some(chunk) = opened.inner.next_chunk().await? {
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Ok(Object { body: Bytes::from(body), etag: opened.etag }))
+    }
+
+    /// GetObject, streaming; a 403 or 404 is handed back for the caller's rule to judge.
+    async fn open(&self, key: &str) -> Result<std::result::Result<OpenedObject, Answer>> {
         let out = self.client.get_object().bucket(&self.bucket).key(key).send().await;
         match out {
-            Ok(o) => Ok(Some(OpenedObject {
+            Ok(o) => Ok(Ok(OpenedObject {
                 etag: o.e_tag().map(str::to_string),
                 inner: ObjectStream {
                     size: o.content_length().and_then(|n| u64::try_from(n).ok()),
                     body: o.body,
                     resource: self.url(key),
+                    endpoint: self.endpoint.clone(),
                     stall: self
                         .client
                         .config()
@@ -168,8 +284,8 @@ impl Store {
                 },
             })),
             Err(e) => match classify(&e) {
-                Failure::NotFound => Ok(None),
-                failure => Err(to_error("GetObject", self.url(key), failure)),
+                answer @ (Answer::NotFound | Answer::Denied { .. }) => Ok(Err(answer)),
+                answer => Err(self.failure(Operation::GetObject, key, answer).with_source(e)),
             },
         }
     }
@@ -199,10 +315,10 @@ impl Store {
         match req.send().await {
             Ok(o) => Ok(Written::Ok { etag: o.e_tag().map(str::to_string) }),
             Err(e) => match classify(&e) {
-                Failure::PreconditionFailed => Ok(Written::PreconditionFailed),
-                failure => {
+                Answer::PreconditionFailed => Ok(Written::PreconditionFailed),
+                answer => {
                     tracing::debug!(request_id = e.request_id(), "PutObject failed");
-                    Err(to_error("PutObject", self.url(key), failure))
+                    Err(self.failure(Operation::PutObject, key, answer).with_source(e))
                 }
             },
         }
@@ -234,14 +350,16 @@ impl Store {
         for (k, v) in metadata {
             req = req.metadata(*k, *v);
         }
-        let out = req
-            .send()
-            .await
-            .map_err(|e| to_error("CreateMultipartUpload", self.url(key), classify(&e)))?;
-        out.upload_id().map(str::to_string).ok_or_else(|| Error::Service {
-            operation: "CreateMultipartUpload",
-            resource: self.url(key),
-            detail: "the answer had no UploadId".into(),
+        let out = req.send().await.map_err(|e| {
+            self.failure(Operation::CreateMultipartUpload, key, classify(&e)).with_source(e)
+        })?;
+        out.upload_id().map(str::to_string).ok_or_else(|| {
+            Error::new(
+                Kind::Unexpected,
+                Operation::CreateMultipartUpload,
+                self.url(key),
+                format!("CreateMultipartUpload on {}: the answer had no UploadId", self.url(key)),
+            )
         })
     }
 
@@ -264,7 +382,7 @@ impl Store {
             .body(ByteStream::from(body))
             .send()
             .await
-            .map_err(|e| to_error("UploadPart", self.url(key), classify(&e)))?;
+            .map_err(|e| self.failure(Operation::UploadPart, key, classify(&e)).with_source(e))?;
         Ok(CompletedPart::builder()
             .part_number(part_number)
             .set_e_tag(out.e_tag().map(str::to_string))
@@ -292,15 +410,17 @@ impl Store {
         match req.send().await {
             Ok(o) => Ok(Written::Ok { etag: o.e_tag().map(str::to_string) }),
             Err(e) => match classify(&e) {
-                Failure::PreconditionFailed => Ok(Written::PreconditionFailed),
-                failure => Err(to_error("CompleteMultipartUpload", self.url(key), failure)),
+                Answer::PreconditionFailed => Ok(Written::PreconditionFailed),
+                answer => Err(self
+                    .failure(Operation::CompleteMultipartUpload, key, answer)
+                    .with_source(e)),
             },
         }
     }
 }
 
 /// A GetObject that answered: its ETag and its streaming body.
-pub struct OpenedObject {
+struct OpenedObject {
     pub etag: Option<String>,
     pub inner: ObjectStream,
 }

@@ -33,6 +33,22 @@ step "moto venv (.venv-moto, moto[server]==5.2.5)"
 deploy/local/emulator.sh venv
 export MOTO_SERVER="$REPO/.venv-moto/bin/moto_server"
 
+step "AWS CLI (another client, for the by-hand flow's tests)"
+# The base image has one; otherwise a pinned one goes into its own venv, beside moto's.
+if [[ -z "${E2E_AWS_CLI:-}" ]]; then
+    if command -v aws >/dev/null; then
+        E2E_AWS_CLI="$(command -v aws)"
+    else
+        if [[ ! -x "$REPO/.venv-awscli/bin/aws" ]]; then
+            python3 -m venv "$REPO/.venv-awscli"
+            "$REPO/.venv-awscli/bin/pip" install --disable-pip-version-check -q 'awscli==1.45.11'
+        fi
+        E2E_AWS_CLI="$REPO/.venv-awscli/bin/aws"
+    fi
+fi
+export E2E_AWS_CLI
+"$E2E_AWS_CLI" --version
+
 step "shell scripts parse"
 for f in deploy/local/*.sh .ci/run; do
     bash -n "$f"

@@ -3,11 +3,14 @@
 //! ```text
 //! receive (long poll, up to min(10, free slots))
 //!   └─ for each message, in its own task holding a slot:
-//!        process ─ok──────▶ delete                        (report uploaded first)
-//!                ─poison──▶ quarantine/<id>.json ▶ delete  (can never succeed)
-//!                ─retry───▶ leave it; SQS redelivers after the visibility timeout; back off
-//!                ─fatal───▶ leave it; log loudly (an operator must act); back off
+//!        process ─ok─────────▶ delete                        (report uploaded first)
+//!                ─set aside──▶ quarantine/<id>.json ▶ delete  (can never succeed)
+//!                ─retry──────▶ leave it; SQS redelivers after the visibility timeout; back off
+//!                ─hold───────▶ leave it; log loudly once (an operator must act); back off
 //! ```
+//!
+//! Which of the last three a failure gets is decided by its kind alone, in the one table of
+//! [`common::failure`]: nothing here chooses "quarantine" for a particular error.
 //!
 //! Deletion happens only after the report (or quarantine record) is written, so a crash at
 //! any point loses nothing: the message comes back after the visibility timeout and, since
@@ -25,7 +28,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::aws::Backoff;
-use common::error::{exit, Class, Error, Result};
+use common::failure::{Action, Error, Holds, Kind, Result};
 use common::notify;
 use common::queue::{Received, MAX_BATCH};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -55,33 +58,57 @@ const GATHER_WAIT: Duration = Duration::from_millis(20);
 pub struct Stats {
     pub processed: AtomicU64,
     pub quarantined: AtomicU64,
+    /// Messages left on the queue by a failure (retry or hold).
     pub failed: AtomicU64,
-    pub denied: AtomicU64,
+    /// The worst kind of failure that left a message behind (or stopped `once`).
+    worst: Mutex<Option<Kind>>,
     last_report: Mutex<Option<String>>,
+    /// The failure holding work up, logged once and shown in `STATUS=`.
+    holds: Mutex<Holds>,
 }
 
 impl Stats {
     fn status_line(&self) -> String {
         let last = self.last_report.lock().map(|l| l.clone()).unwrap_or_default();
-        format!(
+        let mut line = format!(
             "processed {}, quarantined {}, failed {}, last report {}",
             self.processed.load(Ordering::Relaxed),
             self.quarantined.load(Ordering::Relaxed),
             self.failed.load(Ordering::Relaxed),
             last.as_deref().unwrap_or("none")
-        )
+        );
+        if let Some(held) = self.holds.lock().ok().and_then(|h| h.current().map(str::to_string)) {
+            line.push_str("; held: ");
+            line.push_str(&common::keys::excerpt(&held));
+        }
+        line
+    }
+
+    /// Notes a failure that left work behind: counted for the exit code, logged (a hold
+    /// once), shown in `STATUS=`.
+    fn left_behind(&self, err: &Error, what: &str) {
+        if let Ok(mut worst) = self.worst.lock() {
+            if worst.is_none_or(|w| err.kind().severity() > w.severity()) {
+                *worst = Some(err.kind());
+            }
+        }
+        if let Ok(mut holds) = self.holds.lock() {
+            holds.failed(err, what);
+        }
+    }
+
+    /// Notes work that succeeded: a hold in place is over.
+    fn went_through(&self) {
+        if let Ok(mut holds) = self.holds.lock() {
+            holds.succeeded();
+        }
     }
 
     /// `once`: 0 when every message was reported or quarantined; otherwise the code of the
-    /// worst failure (77 for a denial, 69 for the rest), since messages were left behind.
+    /// worst failure (SPEC §5's table), since messages were left behind.
     pub fn exit_code(&self) -> u8 {
-        if self.denied.load(Ordering::Relaxed) > 0 {
-            exit::NOPERM as u8
-        } else if self.failed.load(Ordering::Relaxed) > 0 {
-            exit::UNAVAILABLE as u8
-        } else {
-            exit::OK as u8
-        }
+        let worst = self.worst.lock().ok().and_then(|w| *w);
+        worst.map_or(0, |kind| u8::try_from(kind.rule().exit_code).unwrap_or(1))
     }
 }
 
@@ -90,10 +117,8 @@ impl Stats {
 enum Disposition {
     Reported,
     Quarantined,
-    /// Left on the queue: a transient failure.
-    Retry,
-    /// Left on the queue: an operator must act.
-    Failed,
+    /// Left on the queue, by a failure of this kind.
+    Left(Kind),
 }
 
 /// Messages being worked on, by message id → newest receipt handle.
@@ -120,6 +145,9 @@ pub async fn consume(
         Mode::Daemon => settings.wait_time,
         Mode::UntilEmpty => settings.wait_time.min(ONCE_WAIT),
     };
+    let give_up_after = engine.config.endpoints.give_up_after;
+    let mut failing_since: Option<Instant> = None;
+    let mut gave_up: Option<Error> = None;
     tracing::info!(queue = %engine.queue.url(), bucket = %engine.config.bucket, concurrency = settings.concurrency, "consuming");
 
     'receive: loop {
@@ -181,10 +209,13 @@ pub async fn consume(
                 messages
             }
             Err(err) => {
-                log_receive_failure(&err);
-                if matches!(err, Error::Denied { .. }) {
-                    stats.denied.fetch_add(1, Ordering::Relaxed);
-                    if mode == Mode::UntilEmpty {
+                stats.left_behind(&err, "receive failed; will retry");
+                if mode == Mode::UntilEmpty {
+                    // One-shot: a hold will not pass by waiting, and a transient failure is
+                    // retried only for `endpoints.give_up_after` (SPEC §5).
+                    let since = *failing_since.get_or_insert_with(Instant::now);
+                    if err.action() == Action::Hold || since.elapsed() >= give_up_after {
+                        gave_up = Some(err);
                         break 'receive;
                     }
                 }
@@ -192,6 +223,7 @@ pub async fn consume(
                 continue;
             }
         };
+        failing_since = None;
         if messages.is_empty() {
             if mode == Mode::UntilEmpty {
                 // Let running work finish, then ask once more: it may have been slow.
@@ -233,7 +265,11 @@ pub async fn consume(
     }
 
     drain(&engine, &mut tasks, &stats, &in_flight).await;
-    Ok(stats)
+    match gave_up {
+        Some(err) if err.action() == Action::Hold => Err(err),
+        Some(err) => Err(err.gave_up_after(give_up_after)),
+        None => Ok(stats),
+    }
 }
 
 /// After shutdown: let in-flight messages finish within `shutdown_grace`; what does not
@@ -277,26 +313,17 @@ fn note(stats: &Stats, done: std::result::Result<Disposition, tokio::task::JoinE
         Err(e) => {
             // A panic in a task is a bug; the message stays on the queue for redelivery.
             tracing::error!(error = %e, "message task ended abnormally");
-            Disposition::Failed
+            Disposition::Left(Kind::Unexpected)
         }
     };
     let counter = match disposition {
         Disposition::Reported => &stats.processed,
         Disposition::Quarantined => &stats.quarantined,
-        Disposition::Retry | Disposition::Failed => &stats.failed,
+        Disposition::Left(_) => &stats.failed,
     };
     counter.fetch_add(1, Ordering::Relaxed);
     notify::status(&stats.status_line());
-    matches!(disposition, Disposition::Retry | Disposition::Failed)
-}
-
-fn log_receive_failure(err: &Error) {
-    match err.class() {
-        Class::Retry => {
-            tracing::warn!(operation = "ReceiveMessage", error = %err, "receive failed; will retry")
-        }
-        _ => tracing::error!(operation = "ReceiveMessage", error = %err, "receive failed"),
-    }
+    matches!(disposition, Disposition::Left(_))
 }
 
 /// One message's whole life in this process.
@@ -310,7 +337,7 @@ async fn handle(
     let started = Instant::now();
     tracing::info!(bytes = message.body.len(), "processing message");
     let visibility = engine.config.reportsengine.visibility_timeout;
-    let work = process::process(&engine, &message.body);
+    let work = process::process(&engine, &message.message_id, &message.body);
     tokio::pin!(work);
     // No heartbeat is allowed, so warn at 80 % of the visibility timeout: after it, SQS
     // hands the message to whoever polls next.
@@ -334,43 +361,52 @@ async fn handle(
     };
 
     let disposition = match result {
-        Ok(built) => match delete(&engine, &message, &in_flight).await {
-            Ok(()) => {
-                tracing::info!(date = %built.date, elapsed_ms = started.elapsed().as_millis() as u64, "{}", built.headline);
-                if let Ok(mut last) = stats.last_report.lock() {
-                    *last = Some(built.date.to_string());
+        Ok(built) => {
+            match delete(&engine, &message, &in_flight).await {
+                Ok(()) => {
+                    tracing::info!(date = %built.date, elapsed_ms = started.elapsed().as_millis() as u64, "{}", built.headline);
+                    if let Ok(mut last) = stats.last_report.lock() {
+                        *last = Some(built.date.to_string());
+                    }
+                    stats.went_through();
+                    Disposition::Reported
                 }
-                Disposition::Reported
+                Err(err) => {
+                    stats.left_behind(&err, "delete failed; the message will be redelivered and rewrite identical objects");
+                    Disposition::Left(err.kind())
+                }
             }
-            Err(_) => Disposition::Retry,
-        },
-        Err(err) => match err.class() {
-            Class::Poison => {
+        }
+        Err(err) => match err.action() {
+            Action::SetAside => {
                 let reason = err.to_string();
                 match quarantine::record(&engine.store, &message, &reason).await {
                     Ok(key) => {
-                        tracing::warn!(quarantine = %key, %reason, "message quarantined");
+                        tracing::warn!(quarantine = %key, kind = err.kind().label(), operation = err.operation().name(), resource = err.resource(), %reason, "message quarantined");
                         match delete(&engine, &message, &in_flight).await {
                             Ok(()) => Disposition::Quarantined,
-                            Err(_) => Disposition::Retry,
+                            Err(err) => {
+                                stats.left_behind(&err, "delete failed; the message will be redelivered and quarantined again");
+                                Disposition::Left(err.kind())
+                            }
                         }
                     }
                     Err(qerr) => {
-                        tracing::error!(%reason, error = %qerr, "cannot write the quarantine record; leaving the message");
-                        Disposition::Retry
+                        stats.left_behind(
+                            &qerr,
+                            &format!("cannot write the quarantine record; leaving the message ({reason})"),
+                        );
+                        Disposition::Left(qerr.kind())
                     }
                 }
             }
-            Class::Retry => {
-                tracing::warn!(error = %err, "transient failure; the message will be redelivered");
-                Disposition::Retry
+            Action::Retry => {
+                stats.left_behind(&err, "transient failure; the message will be redelivered");
+                Disposition::Left(err.kind())
             }
-            Class::Fatal => {
-                tracing::error!(error = %err, "cannot process; the message is left on the queue");
-                if matches!(err, Error::Denied { .. }) {
-                    stats.denied.fetch_add(1, Ordering::Relaxed);
-                }
-                Disposition::Failed
+            Action::Hold => {
+                stats.left_behind(&err, "cannot process; the message is left on the queue");
+                Disposition::Left(err.kind())
             }
         },
     };
@@ -387,7 +423,5 @@ async fn delete(engine: &Engine, message: &Received, in_flight: &InFlight) -> Re
         .ok()
         .and_then(|m| m.get(&message.message_id).cloned())
         .unwrap_or_else(|| message.receipt_handle.clone());
-    engine.queue.delete(&receipt).await.inspect_err(|err| {
-        tracing::error!(operation = "DeleteMessage", error = %err, "delete failed; the message will be redelivered and rewrite identical objects");
-    })
+    engine.queue.delete(&receipt).await
 }

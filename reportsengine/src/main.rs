@@ -17,7 +17,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use common::cli::GlobalArgs;
 use common::config::Compensation;
-use common::error::Error;
+use common::failure::{Error, Operation};
 
 #[derive(Debug, Parser)]
 #[command(name = "reportsengine", version, about = "Builds daily sales reports from the queue")]
@@ -97,7 +97,6 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             runtime.block_on(async {
                 // Handlers first: a SIGTERM while connecting is graceful too.
                 let shutdown = common::shutdown::signals();
-                common::aws::check_private_sqs(&config).await?;
                 let engine = Arc::new(process::Engine::connect(config).await?);
                 let stats = consumer::consume(engine, mode, shutdown).await?;
                 // `run` stopped by a signal exits 0 (SPEC §5), whatever failed on the way;
@@ -135,9 +134,14 @@ fn build(
     let day = common::local::validate_file(file, &label, None, &mut |_| {})?;
     let ledger = match ledger {
         Some(path) => {
-            let bytes = std::fs::read(path).map_err(|e| Error::io(path.display(), e))?;
-            common::ledger::Ledger::parse(&bytes)
-                .map_err(|e| Error::Rejected(format!("{}: {e}", path.display())))?
+            let bytes = std::fs::read(path).map_err(|e| Error::read_io(path.display(), e))?;
+            common::ledger::Ledger::parse(&bytes).map_err(|e| {
+                Error::bad_input(
+                    Operation::ReadLedger,
+                    path.display().to_string(),
+                    format!("{}: {e}", path.display()),
+                )
+            })?
         }
         None => common::ledger::Ledger::default(),
     };
@@ -155,7 +159,7 @@ fn build(
         .recursive(true)
         .mode(0o750)
         .create(out_dir)
-        .map_err(|e| Error::io(out_dir.display(), e))?;
+        .map_err(|e| Error::write_io(out_dir.display(), e))?;
     for (name, body) in process::render(&report) {
         common::local::write_atomically(&out_dir.join(name), body.as_bytes())?;
     }

@@ -2,20 +2,20 @@
 //! read the ledger → build the report → upload it. Deleting (or quarantining) is the
 //! consumer's decision, made from this function's result.
 //!
-//! Every failure is returned as a [`common::error::Error`] whose class says what happens to
-//! the message: `Poison` (quarantine and delete), `Retry` (leave it for redelivery, back
-//! off) or `Fatal` (leave it, an operator must act).
+//! Every failure is returned as a [`common::failure::Error`] whose kind alone says what
+//! happens to the message (SPEC §5's table): set aside (quarantine it), retry, or hold.
 
 use bytes::Bytes;
 use common::config::Config;
-use common::error::{Error, Result};
+use common::failure::{Error, Operation, Result};
+use common::keys;
 use common::ledger::Ledger;
 use common::message::SalesMessage;
 use common::queue::Queue;
 use common::report::Report;
 use common::sales::{SalesDate, Validator};
+use common::state::{read_ledger, LedgerRead};
 use common::store::{Condition, Store};
-use common::{aws, keys};
 
 /// Everything a message needs: the configuration and the two clients.
 pub struct Engine {
@@ -26,9 +26,7 @@ pub struct Engine {
 
 impl Engine {
     pub async fn connect(config: Config) -> Result<Engine> {
-        let sdk = aws::sdk_config(&config).await?;
-        let store = Store::new(aws::s3_client(&sdk, &config), &config.bucket);
-        let queue = Queue::new(aws::sqs_client(&sdk, &config), &config.queue_url);
+        let (store, queue) = common::aws::connect(&config).await?;
         Ok(Engine { config, store, queue })
     }
 }
@@ -59,43 +57,41 @@ fn content_type(name: &str) -> &'static str {
 
 /// Processes one message body. Reports are a pure function of the sales object, the ledger
 /// and the rates, so a redelivered message rewrites identical objects.
-pub async fn process(engine: &Engine, body: &str) -> Result<Built> {
-    let message = SalesMessage::parse(body)
-        .map_err(|e| Error::Rejected(format!("malformed message: {e}")))?;
-    // The confused-deputy guard: only the configured bucket, only sales/DATE/NAME.csv.
-    let key_date =
-        message.trusted_key(&engine.config.bucket).map_err(|e| Error::Rejected(e.to_string()))?;
-    let url = engine.store.url(&message.key);
-
-    let mut object = match engine.store.open(&message.key).await {
-        Ok(Some(object)) => object.inner,
-        Ok(None) => return Err(Error::Rejected(format!("{url} does not exist"))),
-        // Without s3:ListBucket a missing key answers 403: it can never succeed either way.
-        Err(Error::Denied { .. }) => {
-            return Err(Error::Rejected(format!(
-                "{url} is missing or not readable (403; under the lab's policy a missing \
-                 object answers 403)"
-            )))
-        }
-        Err(e) => return Err(e),
+pub async fn process(engine: &Engine, message_id: &str, body: &str) -> Result<Built> {
+    let bad_message = |why: String| {
+        Error::bad_input(Operation::ReadMessage, format!("message {message_id}"), why)
     };
-    let max = engine.config.reportsengine.max_object_size;
+    let message = SalesMessage::parse(body).map_err(|e| bad_message(e.to_string()))?;
+    // The confused-deputy guard: only the configured bucket, only keys the key rule accepts.
+    let settings = &engine.config.reportsengine;
+    let key_date = message
+        .accepted_key(&engine.config.bucket, settings.input_prefix.as_deref())
+        .map_err(|e| bad_message(e.to_string()))?;
+    let url = engine.store.url(&message.key);
+    let too_large = |what: String| Error::bad_input(Operation::GetObject, &url, what);
+
+    let mut object = engine.store.open_input(&message.key).await?;
+    let max = settings.max_object_size;
     if let Some(size) = object.size {
         if size > max {
-            return Err(Error::Rejected(format!(
+            return Err(too_large(format!(
                 "{url} is {size} bytes, over reportsengine.max_object_size ({max} bytes)"
             )));
         }
     }
 
     // Stream the body through the validator: a report is built while the object arrives,
-    // with memory bounded by the validator's state, whatever the object's size.
-    let mut validator = Validator::new(&url, common::local::limits()).with_expected_date(key_date);
+    // with memory bounded by the validator's state, whatever the object's size. The rows
+    // must carry the date the key or the message names, if either does.
+    let mut validator = Validator::new(&url, common::local::limits());
+    if let Some(date) = message.expected_date(key_date) {
+        validator = validator.with_expected_date(date);
+    }
     let mut read: u64 = 0;
     while let Some(chunk) = object.next_chunk().await? {
         read += chunk.len() as u64;
         if read > max {
-            return Err(Error::Rejected(format!(
+            return Err(too_large(format!(
                 "{url} is over reportsengine.max_object_size ({max} bytes)"
             )));
         }
@@ -111,13 +107,12 @@ pub async fn process(engine: &Engine, body: &str) -> Result<Built> {
         }
     }
 
-    let ledger = match engine.store.get(keys::LEDGER).await? {
-        Some(object) => Ledger::parse(&object.body).map_err(|e| Error::Service {
-            operation: "GetObject",
-            resource: engine.store.url(keys::LEDGER),
-            detail: format!("not a valid ledger: {e}"),
-        })?,
-        None => Ledger::default(),
+    // The 403 rule: where a 403 leaves the ledger's existence in doubt, creating it empty
+    // settles it; a ledger that exists but may not be read is a denial (the message waits),
+    // never a report with the year-to-date figures silently missing.
+    let ledger = match read_ledger(&engine.store, &Ledger::default()).await? {
+        LedgerRead::Found { ledger, .. } => ledger,
+        LedgerRead::Missing { .. } => Ledger::default(),
     };
     let report = Report::build(
         &day,

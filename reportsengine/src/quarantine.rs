@@ -3,7 +3,7 @@
 //! refused) and then deleted, so it neither blocks the queue nor loops forever.
 
 use bytes::Bytes;
-use common::error::Result;
+use common::failure::Result;
 use common::keys;
 use common::queue::Received;
 use common::store::{Condition, Store};

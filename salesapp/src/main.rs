@@ -11,6 +11,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use common::aws::Patience;
 use common::cli::GlobalArgs;
 use common::sales::SalesDate;
 
@@ -96,8 +97,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Upload { file, date, replace } => {
             let config = cli.global.load_config()?;
-            let runtime = runtime()?;
-            let summary = runtime.block_on(upload::upload(&config, &file, date, replace))?;
+            let summary = runtime()?.block_on(async {
+                let (store, queue) = common::aws::connect(&config).await?;
+                let target = upload::Target { config: &config, store: &store, queue: &queue };
+                // One-shot: transient failures are retried, but only for so long (SPEC §5).
+                let mut patience = Patience::for_window(config.endpoints.give_up_after);
+                upload::upload(&target, &file, date, replace, &mut patience).await
+            })?;
             println!("{summary}");
             Ok(())
         }
@@ -126,13 +132,13 @@ fn generate(date: SalesDate, rows: u64, seed: u64, output: Option<PathBuf>) -> a
             // Mode 0640 whatever the umask; a stale temporary (or a planted symlink) is
             // replaced, not followed.
             let file = common::local::create_new_file(&tmp, common::local::DATA_FILE_MODE)
-                .map_err(|e| common::error::Error::io(tmp.display(), e))?;
+                .map_err(|e| common::failure::Error::write_io(tmp.display(), e))?;
             let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
             common::generate::generate(date, rows, seed, &mut out)
                 .and_then(|()| out.flush())
-                .map_err(|e| common::error::Error::io(tmp.display(), e))?;
+                .map_err(|e| common::failure::Error::write_io(tmp.display(), e))?;
             std::fs::rename(&tmp, &path)
-                .map_err(|e| common::error::Error::io(path.display(), e))?;
+                .map_err(|e| common::failure::Error::write_io(path.display(), e))?;
         }
     }
     Ok(())

@@ -13,15 +13,17 @@ use std::path::Path;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::aws::Backoff;
+use common::aws::{Backoff, Patience};
 use common::config::Config;
-use common::error::{Error, Result};
+use common::failure::{Error, Kind, Operation, Result};
+use common::keys;
 use common::ledger::{self, Ledger};
 use common::message::SalesMessage;
 use common::queue::Queue;
 use common::sales::{DaySummary, SalesDate};
-use common::store::{Condition, Store, Written, SHA256_METADATA};
-use common::{aws, keys};
+use common::state::{read_ledger, LedgerRead};
+use common::store::CompletedPart;
+use common::store::{Condition, Presence, Store, Written, SHA256_METADATA};
 use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
 
@@ -80,34 +82,45 @@ impl fmt::Display for UploadSummary {
     }
 }
 
+/// Where an upload goes, and how hard it tries: the bucket, the queue, the rates, and the
+/// patience for transient failures (a one-shot `upload` retries for a while; `watch`
+/// retries nothing here, since its own loop backs off).
+pub struct Target<'a> {
+    pub config: &'a Config,
+    pub store: &'a Store,
+    pub queue: &'a Queue,
+}
+
 /// The whole upload. Nothing is written or sent unless the file is entirely valid.
 pub async fn upload(
-    config: &Config,
+    target: &Target<'_>,
     file: &Path,
     expected_date: Option<SalesDate>,
     replace: bool,
+    patience: &mut Patience,
 ) -> Result<UploadSummary> {
     let label = file.display().to_string();
     let day = {
-        let file = file.to_path_buf();
-        let label = label.clone();
-        tokio::task::spawn_blocking(move || validate_file(&file, &label, expected_date))
+        let (path, name) = (file.to_path_buf(), label.clone());
+        tokio::task::spawn_blocking(move || validate_file(&path, &name, expected_date))
             .await
-            .map_err(|e| Error::Rejected(format!("validation stopped: {e}")))??
+            .map_err(|e| {
+                Error::internal(
+                    Operation::ValidateSales,
+                    &label,
+                    format!("validation stopped: {e}"),
+                )
+            })??
     };
     for column in &day.extra_columns {
         tracing::warn!(file = %label, column = %column, "extra column ignored");
     }
 
-    common::aws::check_private_sqs(config).await?;
-    let sdk = aws::sdk_config(config).await?;
-    let store = Store::new(aws::s3_client(&sdk, config), &config.bucket);
-    let queue = Queue::new(aws::sqs_client(&sdk, config), &config.queue_url);
-
+    let Target { config, store, queue } = *target;
     let key = keys::sales(day.date);
-    let object = put_sales_object(&store, file, &key, &day, replace).await?;
+    let object = patience.retry(|| put_sales_object(store, file, &key, &day, replace)).await?;
     let rows = ledger::day_rows(&day, &config.compensation);
-    let ledger_changed = merge_ledger(&store, day.date, rows).await?;
+    let ledger_changed = patience.retry(|| merge_ledger(store, day.date, &rows)).await?;
     let message = SalesMessage {
         bucket: config.bucket.clone(),
         key: key.clone(),
@@ -115,7 +128,8 @@ pub async fn upload(
         sha256: Some(hex::encode(day.sha256)),
         rows: Some(day.rows),
     };
-    let message_id = queue.send(&message.to_body()).await?;
+    let body = message.to_body();
+    let message_id = patience.retry(|| queue.send(&body)).await?;
     tracing::info!(key = %key, message_id = %message_id, "queued for the reports engine");
     Ok(UploadSummary {
         file: label,
@@ -158,29 +172,28 @@ async fn put_sales_object(
 ) -> Result<ObjectOutcome> {
     let sha = hex::encode(day.sha256);
     // HeadObject first: a re-run after a crash must not upload gigabytes again. Under the
-    // lab's policy a missing key answers 403, so a denial here only means "unknown": the
-    // conditional create below settles it.
-    let existing = match store.head(key).await {
-        Ok(info) => info,
-        Err(Error::Denied { .. }) => None,
-        Err(e) => return Err(e),
-    };
-    let condition = match existing {
-        Some(info) if info.sha256.as_deref() == Some(sha.as_str()) => {
+    // lab's policy a missing key answers 403, so that only means "unknown": the conditional
+    // create below settles it.
+    let condition = match store.head(key).await? {
+        Presence::Found(info) if info.sha256.as_deref() == Some(sha.as_str()) => {
             return Ok(ObjectOutcome::AlreadyThere)
         }
-        Some(info) if !replace => {
-            return Err(Error::Rejected(format!(
-                "{} already holds a different file for {} (sha256 {}, {} bytes); \
-                 run again with --replace to overwrite it",
+        Presence::Found(info) if !replace => {
+            return Err(Error::bad_input(
+                Operation::PutObject,
                 store.url(key),
-                day.date,
-                info.sha256.as_deref().unwrap_or("unknown"),
-                info.size
-            )))
+                format!(
+                    "{} already holds a different file for {} (sha256 {}, {} bytes); \
+                     run again with --replace to overwrite it",
+                    store.url(key),
+                    day.date,
+                    info.sha256.as_deref().unwrap_or("unknown"),
+                    info.size
+                ),
+            ))
         }
-        Some(info) => info.etag.map(Condition::Match).unwrap_or(Condition::None),
-        None => Condition::Create,
+        Presence::Found(info) => info.etag.map(Condition::Match).unwrap_or(Condition::None),
+        Presence::Absent | Presence::Unknown => Condition::Create,
     };
     let replacing = !matches!(condition, Condition::Create);
     match put_file(store, file, key, &sha, day.bytes, condition).await? {
@@ -190,14 +203,18 @@ async fn put_sales_object(
         }
         // Someone else wrote the key between our look and our write: look again.
         Written::PreconditionFailed => match store.head(key).await? {
-            Some(info) if info.sha256.as_deref() == Some(sha.as_str()) => {
+            Presence::Found(info) if info.sha256.as_deref() == Some(sha.as_str()) => {
                 Ok(ObjectOutcome::AlreadyThere)
             }
-            _ => Err(Error::Rejected(format!(
-                "{} was written by someone else during this upload; run again (with \
-                 --replace to overwrite it)",
-                store.url(key)
-            ))),
+            _ => Err(Error::bad_input(
+                Operation::PutObject,
+                store.url(key),
+                format!(
+                    "{} was written by someone else during this upload; run again (with \
+                     --replace to overwrite it)",
+                    store.url(key)
+                ),
+            )),
         },
     }
 }
@@ -215,9 +232,15 @@ async fn put_file(
 ) -> Result<Written> {
     let label = path.display().to_string();
     let metadata = [(SHA256_METADATA, sha)];
-    let changed = || Error::Rejected(format!("{label} changed while it was being uploaded"));
+    let changed = || {
+        Error::bad_input(
+            Operation::ReadFile,
+            &label,
+            format!("{label} changed while it was being uploaded"),
+        )
+    };
     if size <= SINGLE_PUT_MAX {
-        let body = tokio::fs::read(path).await.map_err(|e| Error::io(&label, e))?;
+        let body = tokio::fs::read(path).await.map_err(|e| Error::read_io(&label, e))?;
         if hex::encode(Sha256::digest(&body)) != sha {
             return Err(changed());
         }
@@ -226,20 +249,20 @@ async fn put_file(
 
     let progress = progress_bar(size, "uploading");
     let upload_id = store.create_multipart(key, "text/csv", &metadata).await?;
-    let mut file = tokio::fs::File::open(path).await.map_err(|e| Error::io(&label, e))?;
+    let mut file = tokio::fs::File::open(path).await.map_err(|e| Error::read_io(&label, e))?;
     let mut hasher = Sha256::new();
     let mut in_flight = tokio::task::JoinSet::new();
     let mut parts = Vec::new();
     let mut part_number = 0i32;
     loop {
-        let chunk = read_part(&mut file, PART_SIZE).await.map_err(|e| Error::io(&label, e))?;
+        let chunk = read_part(&mut file, PART_SIZE).await.map_err(|e| Error::read_io(&label, e))?;
         if chunk.is_empty() {
             break;
         }
         hasher.update(&chunk);
         part_number += 1;
         while in_flight.len() >= PARTS_IN_FLIGHT {
-            parts.push(join_part(&mut in_flight, &progress).await?);
+            parts.push(join_part(&mut in_flight, &progress, key).await?);
         }
         let (store, key, upload_id) = (store.clone(), key.to_string(), upload_id.clone());
         let len = chunk.len() as u64;
@@ -251,7 +274,7 @@ async fn put_file(
         });
     }
     while !in_flight.is_empty() {
-        parts.push(join_part(&mut in_flight, &progress).await?);
+        parts.push(join_part(&mut in_flight, &progress, key).await?);
     }
     progress.finish_and_clear();
     if hex::encode(hasher.finalize()) != sha {
@@ -262,17 +285,24 @@ async fn put_file(
 }
 
 async fn join_part(
-    in_flight: &mut tokio::task::JoinSet<Result<(aws_sdk_s3::types::CompletedPart, u64)>>,
+    in_flight: &mut tokio::task::JoinSet<Result<(CompletedPart, u64)>>,
     progress: &ProgressBar,
-) -> Result<aws_sdk_s3::types::CompletedPart> {
+    key: &str,
+) -> Result<CompletedPart> {
     match in_flight.join_next().await {
         Some(Ok(Ok((part, len)))) => {
             progress.inc(len);
             Ok(part)
         }
         Some(Ok(Err(e))) => Err(e),
-        Some(Err(join)) => Err(Error::Rejected(format!("an upload task failed: {join}"))),
-        None => Err(Error::Rejected("no upload task to wait for".into())),
+        Some(Err(join)) => Err(Error::internal(
+            Operation::UploadPart,
+            key,
+            format!("an upload task failed: {join}"),
+        )),
+        None => {
+            Err(Error::internal(Operation::UploadPart, key, "no upload task to wait for".into()))
+        }
     }
 }
 
@@ -295,40 +325,39 @@ async fn read_part(file: &mut tokio::fs::File, len: usize) -> std::io::Result<Ve
 /// Merges the day into `compensation/ledger.csv` with conditional writes; returns whether
 /// the ledger changed.
 ///
-/// The 403 rule: without `s3:ListBucket` a GetObject of a missing ledger answers 403. A 403
-/// means "missing" only if the conditional create (`If-None-Match: *`) then succeeds; if it
-/// answers 412 the ledger exists and we may not read it — a permission problem, said so.
-async fn merge_ledger(
-    store: &Store,
-    date: SalesDate,
-    rows: Vec<ledger::LedgerRow>,
-) -> Result<bool> {
+/// The ledger is read under the 403 rule ([`read_ledger`]): when a 403 leaves its existence
+/// in doubt, the ledger holding only this day is created with `If-None-Match: *`, which
+/// either settles it (it was missing, and now holds the day) or proves it exists and may not
+/// be read (a permission problem, said so). A ledger that does not parse is our own state
+/// unreadable (exit 69, and `watch` keeps the file): never blamed on the sales file.
+async fn merge_ledger(store: &Store, date: SalesDate, rows: &[ledger::LedgerRow]) -> Result<bool> {
     let mut backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(2));
+    let mut only_this_day = Ledger::default();
+    only_this_day.merge_day(date, rows.to_vec());
     for attempt in 1..=LEDGER_ATTEMPTS {
-        let (current, condition, denied) = match store.get(keys::LEDGER).await {
-            Ok(Some(obj)) => {
-                let ledger = Ledger::parse(&obj.body).map_err(|e| {
-                    Error::Rejected(format!(
-                        "{} is not a valid ledger: {e}",
+        let (current, condition) = match read_ledger(store, &only_this_day).await? {
+            LedgerRead::Missing { seeded: true } => {
+                tracing::info!(key = keys::LEDGER, date = %date, attempt, "ledger created");
+                return Ok(true);
+            }
+            LedgerRead::Missing { seeded: false } => (Ledger::default(), Condition::Create),
+            LedgerRead::Found { ledger, etag: Some(etag) } => (ledger, Condition::Match(etag)),
+            LedgerRead::Found { etag: None, .. } => {
+                return Err(Error::new(
+                    Kind::Unexpected,
+                    Operation::GetObject,
+                    store.url(keys::LEDGER),
+                    format!(
+                        "GetObject on {}: the answer had no ETag, so the ledger cannot be \
+                         updated safely",
                         store.url(keys::LEDGER)
-                    ))
-                })?;
-                let etag = obj.etag.ok_or_else(|| Error::Service {
-                    operation: "GetObject",
-                    resource: store.url(keys::LEDGER),
-                    detail: "the answer had no ETag, so the ledger cannot be updated safely".into(),
-                })?;
-                (ledger, Condition::Match(etag), None)
+                    ),
+                ))
             }
-            Ok(None) => (Ledger::default(), Condition::Create, None),
-            Err(denied @ Error::Denied { .. }) => {
-                (Ledger::default(), Condition::Create, Some(denied))
-            }
-            Err(e) => return Err(e),
         };
         let mut next = current.clone();
-        next.merge_day(date, rows.clone());
-        if next == current && denied.is_none() {
+        next.merge_day(date, rows.to_vec());
+        if next == current {
             return Ok(false);
         }
         let body = Bytes::from(next.to_csv());
@@ -338,29 +367,20 @@ async fn merge_ledger(
                 return Ok(true);
             }
             Written::PreconditionFailed => {
-                if let Some(Error::Denied { resource, code, .. }) = denied {
-                    return Err(Error::Denied {
-                        operation: "GetObject",
-                        resource,
-                        code,
-                        hint: "The ledger exists (a create-only write answered 412) but reading \
-                               it is denied: salesapp needs s3:GetObject on \
-                               compensation/ledger.csv (gateway endpoint policy and instance \
-                               role)."
-                            .into(),
-                    });
-                }
                 let delay = backoff.next_delay();
                 tracing::debug!(attempt, ?delay, "ledger changed under us (412); merging again");
                 tokio::time::sleep(delay).await;
             }
         }
     }
-    Err(Error::Unavailable {
-        operation: "PutObject",
-        resource: store.url(keys::LEDGER),
-        detail: format!(
-            "the ledger kept changing under us: {LEDGER_ATTEMPTS} conditional writes lost"
+    Err(Error::new(
+        Kind::Transient,
+        Operation::PutObject,
+        store.url(keys::LEDGER),
+        format!(
+            "PutObject on {}: the ledger kept changing under us: {LEDGER_ATTEMPTS} conditional \
+             writes lost",
+            store.url(keys::LEDGER)
         ),
-    })
+    ))
 }

@@ -45,9 +45,9 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
-use common::aws::Backoff;
+use common::aws::{Backoff, Patience};
 use common::config::Config;
-use common::error::{exit, Error, Result};
+use common::failure::{Action, Error, Holds, Operation, Result};
 use common::notify;
 
 /// Longest pause between attempts while the service is unavailable or an operator must act.
@@ -74,7 +74,7 @@ impl Spool {
         let mut builder = std::fs::DirBuilder::new();
         builder.recursive(true).mode(0o750);
         for dir in [&spool.incoming, &spool.done, &spool.failed] {
-            builder.create(dir).map_err(|e| Error::io(dir.display(), e))?;
+            builder.create(dir).map_err(|e| Error::write_io(dir.display(), e))?;
         }
         Ok(spool)
     }
@@ -87,6 +87,8 @@ struct Stats {
     failed: u64,
     retries: u64,
     last: Option<String>,
+    /// The failure holding uploads up, logged once and shown in `STATUS=`.
+    holds: Holds,
     /// The last `STATUS=` sent.
     published: String,
 }
@@ -114,6 +116,9 @@ impl Stats {
             self.retries,
             self.last.as_deref().unwrap_or("none")
         );
+        if let Some(held) = self.holds.current() {
+            let _ = write!(s, "; held: {}", common::keys::excerpt(held));
+        }
         s
     }
 }
@@ -199,11 +204,11 @@ fn free_name(dir: &Path, name: &OsStr) -> Result<PathBuf> {
         let dest = dir.join(suffixed(name, n));
         match std::fs::symlink_metadata(&dest) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(dest),
-            Err(e) => return Err(Error::io(dest.display(), e)),
+            Err(e) => return Err(Error::read_io(dest.display(), e)),
             Ok(_) => continue,
         }
     }
-    Err(Error::io(
+    Err(Error::write_io(
         dir.display(),
         std::io::Error::other(format!("no free name for {}", name.to_string_lossy())),
     ))
@@ -212,7 +217,7 @@ fn free_name(dir: &Path, name: &OsStr) -> Result<PathBuf> {
 /// Moves `src` into `dir` under a name not yet taken there; returns the new path.
 fn move_into(src: &Path, dir: &Path, name: &OsStr) -> Result<PathBuf> {
     let dest = free_name(dir, name)?;
-    std::fs::rename(src, &dest).map_err(|e| Error::io(src.display(), e))?;
+    std::fs::rename(src, &dest).map_err(|e| Error::write_io(src.display(), e))?;
     Ok(dest)
 }
 
@@ -224,40 +229,19 @@ fn move_to_failed(spool: &Spool, src: &Path, name: &OsStr, reason: &str) -> Resu
     let mut note = dest.clone().into_os_string();
     note.push(".error.txt");
     common::local::write_atomically(Path::new(&note), reason.as_bytes())?;
-    std::fs::rename(src, &dest).map_err(|e| Error::io(src.display(), e))?;
+    std::fs::rename(src, &dest).map_err(|e| Error::write_io(src.display(), e))?;
     Ok(dest)
 }
 
-/// What to do with a file whose upload failed.
-#[derive(Debug, PartialEq, Eq)]
-enum Verdict {
-    /// Bad data or a conflicting day (exit 65), or an unreadable file (74): the file itself
-    /// must change.
-    Permanent,
-    /// Service unavailable, permission or configuration trouble: the file is fine; try again
-    /// later, with backoff, until an operator or the service fixes it.
-    Later,
-}
-
-fn verdict(err: &Error) -> Verdict {
-    match err {
-        // Only the local file is read from disk: an I/O error is this file's problem (e.g.
-        // not readable by the daemon), and retrying it would block the files behind it.
-        Error::Io { .. } => Verdict::Permanent,
-        _ if err.exit_code() == exit::DATAERR => Verdict::Permanent,
-        _ => Verdict::Later,
-    }
-}
-
+/// The text of `NAME.error.txt`: what went wrong and the way out.
 fn reason_text(name: &str, err: &Error) -> String {
-    let hint = match err {
-        Error::Invalid(_) | Error::Io { .. } => {
-            "Fix the file and drop it into incoming/ again (written elsewhere, renamed in)."
-        }
-        _ => {
+    let hint = match err.operation() {
+        // A different file for a day already uploaded.
+        Operation::PutObject => {
             "If this file should replace the day already uploaded, run \
              `salesapp upload --replace FILE` on it."
         }
+        _ => "Fix the file and drop it into incoming/ again (written elsewhere, renamed in).",
     };
     format!(
         "salesapp watch could not upload {name} (exit code {code}):\n{err}\n\n{hint}\n",
@@ -270,7 +254,8 @@ fn reason_text(name: &str, err: &Error) -> String {
 pub async fn watch(config: Config, shutdown: impl Future<Output = ()>) -> Result<()> {
     let settings = config.salesapp.clone();
     let spool = Spool::open(&settings.spool_dir)?;
-    common::aws::check_private_sqs(&config).await?;
+    let (store, queue) = common::aws::connect(&config).await?;
+    let target = crate::upload::Target { config: &config, store: &store, queue: &queue };
     tokio::pin!(shutdown);
     let mut stopping = false;
     let mut stats = Stats::default();
@@ -301,7 +286,9 @@ pub async fn watch(config: Config, shutdown: impl Future<Output = ()>) -> Result
             let label = name.to_string_lossy().into_owned();
             stats.publish(Some(&label));
             tracing::info!(file = %label, bytes = print.size, "taking file");
-            let work = crate::upload::upload(&config, &path, None, false);
+            // No retries inside the upload: this loop backs off and tries again itself.
+            let mut patience = Patience::none();
+            let work = crate::upload::upload(&target, &path, None, false, &mut patience);
             tokio::pin!(work);
             let result = tokio::select! {
                 result = &mut work => Some(result),
@@ -330,6 +317,7 @@ pub async fn watch(config: Config, shutdown: impl Future<Output = ()>) -> Result
             match result {
                 Ok(summary) => {
                     backoff.reset();
+                    stats.holds.succeeded();
                     let summary = summary.to_string().replace('\n', "; ");
                     match move_into(&path, &spool.done, &name) {
                         Ok(dest) => {
@@ -347,14 +335,14 @@ pub async fn watch(config: Config, shutdown: impl Future<Output = ()>) -> Result
                         }
                     }
                 }
-                Err(err) => match verdict(&err) {
-                    Verdict::Permanent => {
+                Err(err) => match err.action() {
+                    Action::SetAside => {
                         let reason = reason_text(&label, &err);
                         match move_to_failed(&spool, &path, &name, &reason) {
                             Ok(dest) => {
                                 stats.failed += 1;
                                 stats.last = Some(format!("{label} (failed)"));
-                                tracing::error!(file = %label, moved_to = %dest.display(), error = %err, exit_code = err.exit_code(), "cannot be uploaded; moved to failed/");
+                                tracing::error!(file = %label, moved_to = %dest.display(), operation = err.operation().name(), kind = err.kind().label(), error = %err, exit_code = err.exit_code(), "cannot be uploaded; moved to failed/");
                             }
                             Err(e) => {
                                 tracing::error!(file = %label, error = %e, upload_error = %err, "cannot move to failed/; will retry");
@@ -364,18 +352,20 @@ pub async fn watch(config: Config, shutdown: impl Future<Output = ()>) -> Result
                             }
                         }
                     }
-                    Verdict::Later => {
+                    Action::Retry | Action::Hold => {
                         stats.retries += 1;
                         stats.last = Some(format!("{label} (retrying)"));
                         pause = backoff.next_delay();
-                        let level_error = !matches!(err, Error::Unavailable { .. });
-                        if level_error {
-                            tracing::error!(file = %label, error = %err, exit_code = err.exit_code(), retry_in = ?pause, "upload failed; an operator must act; the file stays in incoming/");
-                        } else {
-                            tracing::warn!(file = %label, error = %err, retry_in = ?pause, "service unavailable; the file stays in incoming/");
-                        }
-                        // The service (or our access to it) is the problem, not the file:
-                        // wait before trying this or any other file.
+                        let what = match err.action() {
+                            Action::Retry => "service unavailable",
+                            _ => "upload failed",
+                        };
+                        stats.holds.failed(
+                            &err,
+                            &format!("{what}: {label} stays in incoming/ and is tried again with backoff"),
+                        );
+                        // The service (or our access to it, or our own state) is the problem,
+                        // not the file: wait before trying this or any other file.
                         break;
                     }
                 },

@@ -17,6 +17,14 @@ pub fn report_key(date: &str, name: &str) -> String {
 
 pub const LEDGER_KEY: &str = "compensation/ledger.csv";
 
+/// The daemons' own prefixes (SPEC §5): no message may make the engine read under them.
+pub const OWN_PREFIXES: [&str; 4] = ["reports/", "quarantine/", "doctor/", "compensation/"];
+
+/// True when `key` is one of the daemons' own objects.
+pub fn is_own_key(key: &str) -> bool {
+    OWN_PREFIXES.iter().any(|p| key.starts_with(p))
+}
+
 /// Parses CSV bytes (RFC 4180, any line ending) into records, header included.
 pub fn parse_csv(bytes: &[u8]) -> Vec<Vec<String>> {
     let mut rdr = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(bytes);
@@ -66,6 +74,13 @@ pub fn assert_sales_object(em: &Emulator, date: &str, bytes: &[u8]) {
 /// `history`: the other days whose ledger rows exist (for the year-to-date commission).
 #[track_caller]
 pub fn assert_report(em: &Emulator, day: &DayRef, history: &[&DayRef]) {
+    assert_report_of(em, day, history, &sales_key(&day.date));
+}
+
+/// [`assert_report`] for a file uploaded by hand to `source_key` (SPEC §5: any key of the
+/// bucket outside the daemons' own prefixes), which the report names as its source.
+#[track_caller]
+pub fn assert_report_of(em: &Emulator, day: &DayRef, history: &[&DayRef], source_key: &str) {
     let date = day.date.as_str();
     // report.csv
     let key = report_key(date, "report.csv");
@@ -85,7 +100,7 @@ pub fn assert_report(em: &Emulator, day: &DayRef, history: &[&DayRef]) {
     let json = em.get_object(&key).unwrap_or_else(|| panic!("{key} missing"));
     let got: Value =
         serde_json::from_slice(&json).unwrap_or_else(|e| panic!("{key}: not JSON: {e}"));
-    let want = reference::report_json(day, &sales_key(date), history);
+    let want = reference::report_json(day, source_key, history);
     let obj = got.as_object().unwrap_or_else(|| panic!("{key}: not an object"));
     let mut keys: Vec<&str> = obj.keys().map(String::as_str).collect();
     keys.sort();

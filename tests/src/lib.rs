@@ -46,6 +46,7 @@ pub mod checks;
 pub mod daemon;
 pub mod iam;
 pub mod reference;
+pub mod scenario;
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -669,6 +670,48 @@ impl Emulator {
             .stdin(Stdio::null());
         cmd
     }
+}
+
+impl Emulator {
+    /// The AWS CLI against this emulator, as an operator would run it by hand: another
+    /// client than ours (`$E2E_AWS_CLI`, else `<workspace>/.venv-awscli/bin/aws`, else `aws` on
+    /// PATH; `deploy/local/test.sh` makes sure one exists), with the fake credentials and
+    /// nothing inherited that could reach real AWS.
+    pub fn aws_cli(&self, args: &[&str]) -> Run {
+        let cli = std::env::var_os("E2E_AWS_CLI")
+            .map(PathBuf::from)
+            .or_else(|| Some(workspace_root().join(".venv-awscli/bin/aws")).filter(|p| p.is_file()))
+            .unwrap_or_else(|| PathBuf::from("aws"));
+        let mut cmd = Command::new(cli);
+        cmd.env_clear();
+        for var in ["PATH", "TMPDIR"] {
+            if let Some(v) = std::env::var_os(var) {
+                cmd.env(var, v);
+            }
+        }
+        let home = self.dir().join("home");
+        let _ = std::fs::create_dir_all(&home);
+        cmd.env("HOME", &home)
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", home.join("no-aws-config"))
+            .env("AWS_SHARED_CREDENTIALS_FILE", home.join("no-aws-credentials"))
+            .current_dir(self.dir())
+            .stdin(Stdio::null())
+            .arg("--endpoint-url")
+            .arg(self.endpoint())
+            .args(args);
+        run(&mut cmd)
+    }
+}
+
+/// A port of 127.0.0.1 where nothing listens (bound by the OS, then closed): connections to
+/// it are refused, as with an endpoint that is down.
+pub fn unused_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    listener.local_addr().expect("local addr").port()
 }
 
 /// One request recorded by moto.

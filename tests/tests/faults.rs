@@ -1,15 +1,12 @@
 //! Guarantees 2, 4 and 5 (issue 3), by signals only: an outage of the endpoints (SIGSTOP /
 //! SIGCONT of the emulator), a crash of the engine mid-report (SIGKILL), and work slower
 //! than the queue's visibility timeout.
-#![forbid(unsafe_code)]
-
-mod support;
 
 use std::time::{Duration, Instant};
 
 use e2e::checks;
+use e2e::scenario::*;
 use e2e::{reportsengine, run, Emulator};
-use support::*;
 
 /// A `Debug`-printed `Duration` (`412.5ms`, `1.25s`, `800µs`) in seconds.
 fn parse_debug_duration(s: &str) -> Option<f64> {
@@ -47,7 +44,7 @@ fn outage_is_logged_backed_off_and_survived() {
     let (path_a, bytes_a) = generate(&em, "2026-07-01", 20, 1);
     let day_a = reference_of(&em, &bytes_a);
     let (mut engine, bytes_b) = {
-        let mut e = support::engine(&em, &["--set", "reportsengine.visibility_timeout=3s"]);
+        let mut e = e2e::scenario::engine(&em, &["--set", "reportsengine.visibility_timeout=3s"]);
         e.wait_for_log("consuming", 1, LONG);
         upload(&em, &path_a).assert_ok();
         wait_for_object(&em, "reports/2026-07-01/report.json", LONG);

@@ -1,5 +1,4 @@
 //! Self-test of the harness: needs only moto, not the binaries.
-#![forbid(unsafe_code)]
 
 use e2e::Emulator;
 

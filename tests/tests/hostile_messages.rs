@@ -1,17 +1,17 @@
 //! Issue 4, point 4: no data leaves through the daemons. Anyone who can SendMessage chooses
 //! what reportsengine reads and where it writes, with reportsengine's credentials; these
 //! hostile messages go to a real engine, and the emulator's request recorder shows what it
-//! did with them: each is quarantined, nothing is read outside `sales/` (and the ledger) of
-//! the configured bucket, nothing written outside `reports/` and `quarantine/`, and report
-//! keys come only from validated dates.
+//! did with them: each is quarantined, nothing is read outside the configured bucket nor
+//! under the daemons' own prefixes (but the ledger), nothing written outside `reports/` and
+//! `quarantine/`, and report keys come only from validated dates (SPEC §5, "Which objects a
+//! message may name").
 //!
 //! IAM enforcement is deliberately off here: a read of another bucket would *succeed* and
 //! show in the recording, rather than be hidden by a denial.
-#![forbid(unsafe_code)]
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use e2e::checks::LEDGER_KEY;
+use e2e::checks::{self, LEDGER_KEY};
 use e2e::{generate, reportsengine, run, salesapp, Emulator};
 use serde_json::{json, Value};
 
@@ -65,7 +65,6 @@ fn hostile(b: &str, other: &str) -> Vec<(&'static str, String)> {
         ("fullwidth dot", location(&format!("s3://{b}/sales/{DAY}/sales\u{ff0e}csv"))),
         ("fullwidth digit", location(&format!("s3://{b}/sales/\u{ff12}026-08-01/sales.csv"))),
         ("cyrillic bucket", location(&format!("s3://{}/{day_key}", b.replacen('e', "\u{435}", 1)))),
-        ("outside sales", location(&format!("s3://{b}/secret/data.csv"))),
         ("the ledger", location(&format!("s3://{b}/{LEDGER_KEY}"))),
         ("a report", location(&format!("s3://{b}/reports/{DAY}/report.csv"))),
         ("lab's test.txt", format!("{{datafilelocation:s3://{b}/test.txt}}")),
@@ -150,8 +149,12 @@ fn hostile_messages_are_quarantined_and_steer_no_read_or_write() {
                 assert!(!reason.is_empty(), "{name}: {v}");
                 let want = match *name {
                     "misdated object" => "2026-08-09",
-                    "missing object" => "does not exist",
+                    "missing object" | "lab's test.txt" => "does not exist",
                     "other bucket" => "not the configured bucket",
+                    "cyrillic a" | "fullwidth solidus" | "division slash" | "fullwidth dot"
+                    | "fullwidth digit" => "non-ASCII",
+                    "the ledger" | "a report" => "own prefixes",
+                    "long name" | "deep key" => "over S3's 1024",
                     _ => "",
                 };
                 assert!(reason.contains(want), "{name}: {reason}");
@@ -170,8 +173,8 @@ fn hostile_messages_are_quarantined_and_steer_no_read_or_write() {
         .collect();
     assert_eq!(reports, BTreeSet::from([DAY]), "{keys:?}");
 
-    // The recording: reads only sales/ (and the ledger) of the configured bucket, writes only
-    // reports/ and quarantine/, nothing else at all.
+    // The recording: reads only in the configured bucket, never under the daemons' own
+    // prefixes but for the ledger; writes only reports/ and quarantine/; nothing else at all.
     let prefix = format!("/{b}/");
     let mut reads = BTreeSet::new();
     let mut bad = Vec::new();
@@ -192,8 +195,8 @@ fn hostile_messages_are_quarantined_and_steer_no_read_or_write() {
         };
         match action.as_str() {
             "s3:GetObject" | "s3:HeadObject" => {
-                if !(key.starts_with("sales/") || key == LEDGER_KEY) {
-                    bad.push(format!("{action} outside sales/: {key}"));
+                if checks::is_own_key(key) && key != LEDGER_KEY {
+                    bad.push(format!("{action} of one of the daemons' own objects: {key}"));
                 }
                 reads.insert(key.to_string());
             }
@@ -210,6 +213,7 @@ fn hostile_messages_are_quarantined_and_steer_no_read_or_write() {
         format!("sales/{DAY}/sales.csv"),
         "sales/2026-08-09/sales.csv".into(),
         "sales/2026-08-07/sales.csv".into(),
+        "test.txt".into(),
         LEDGER_KEY.into(),
     ]
     .into();

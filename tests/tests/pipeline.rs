@@ -1,7 +1,6 @@
 //! End to end: `salesapp` and `reportsengine` (the built binaries) against a moto server, each
 //! test with its own. Every number is checked against `e2e::reference`, which shares no code
 //! with the `common` crate.
-#![forbid(unsafe_code)]
 
 use std::collections::BTreeMap;
 use std::path::Path;

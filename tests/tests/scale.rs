@@ -1,14 +1,11 @@
 //! Guarantees 6, 7 and 8 (issue 3): several engines on one queue, concurrent uploads, and an
 //! upload interrupted at any step then simply run again.
-#![forbid(unsafe_code)]
-
-mod support;
 
 use e2e::checks::{self, sales_key, LEDGER_KEY};
 use e2e::daemon::{wait_until, Daemon};
 use e2e::reference::DayRef;
+use e2e::scenario::*;
 use e2e::{reportsengine, run, salesapp, Emulator};
-use support::*;
 
 /// Guarantee 6: three `reportsengine run` on one queue with 20 days queued: every report is
 /// produced and correct (against the independent reference, year-to-date included), the

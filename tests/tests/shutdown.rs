@@ -6,15 +6,12 @@
 //! "In flight" is made certain, not hoped for: once the engine logs that it started a
 //! message, the emulator is stopped (SIGSTOP), so the message cannot finish until the test
 //! lets it (SIGCONT).
-#![forbid(unsafe_code)]
-
-mod support;
 
 use std::time::{Duration, Instant};
 
 use e2e::checks;
+use e2e::scenario::*;
 use e2e::Emulator;
-use support::*;
 
 /// The generous bound on "promptly": far below the 20 s poll, far above a loaded machine's
 /// scheduling noise.
@@ -106,7 +103,7 @@ fn grace_over_leaves_the_message_for_redelivery() {
     let (visible, hidden) = em.queue_counts();
     assert_eq!(visible + hidden, 1, "the unfinished message must stay on the queue");
 
-    let mut next = support::engine(&em, &[]);
+    let mut next = e2e::scenario::engine(&em, &[]);
     wait_for_object(&em, "reports/2026-06-01/report.json", LONG);
     wait_queue_empty(&em, LONG);
     stop(&mut next);

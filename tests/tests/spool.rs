@@ -1,67 +1,14 @@
 //! `salesapp watch`, the spool daemon, end to end against its own moto server: complete files
 //! are uploaded and moved to `done/`, bad ones to `failed/` with their reason, a file still
 //! being written is left alone, and a crash (kill -9) or restart loses and duplicates nothing.
-#![forbid(unsafe_code)]
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use e2e::checks::{self, sales_key, LEDGER_KEY};
 use e2e::daemon::{wait_until, Daemon};
-use e2e::reference::{self, DayRef};
-use e2e::{generate, run, salesapp, Emulator};
-
-/// Fast settings for tests: scan every 100 ms, settle after 1.5 s.
-const POLL: &str = "salesapp.poll_interval=100ms";
-const SETTLE: &str = "salesapp.settle_time=1500ms";
-const LONG: Duration = Duration::from_secs(60);
-
-fn spool(em: &Emulator) -> PathBuf {
-    em.dir().join("spool")
-}
-
-fn incoming(em: &Emulator) -> PathBuf {
-    spool(em).join("incoming")
-}
-
-/// `salesapp --set … watch`. Every `--set` goes before the subcommand: clap keeps only the
-/// occurrences on one side of it.
-fn watch_cmd(em: &Emulator, sets: &[&str]) -> Command {
-    let mut cmd = salesapp(em);
-    for set in [POLL, SETTLE].iter().chain(sets) {
-        cmd.args(["--set", set]);
-    }
-    cmd.arg("watch");
-    cmd
-}
-
-fn start_watch(em: &Emulator) -> Daemon {
-    let mut d = Daemon::spawn(watch_cmd(em, &[]), em.dir(), "watch");
-    d.wait_for_log("watching the spool", 1, LONG);
-    d
-}
-
-/// The writers' contract: written elsewhere on the same file system, renamed in.
-fn drop_in(em: &Emulator, from: &Path, name: &str) -> PathBuf {
-    let dest = incoming(em).join(name);
-    std::fs::rename(from, &dest).expect("rename into incoming/");
-    dest
-}
-
-fn reference_of(em: &Emulator, bytes: &[u8]) -> DayRef {
-    reference::compute(bytes, em.options().commission_bps, &em.options().overrides)
-        .expect("the test's own file is valid")
-}
-
-fn names_in(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
-        .unwrap_or_default();
-    v.sort();
-    v
-}
+use e2e::scenario::*;
+use e2e::{run, salesapp, Emulator};
 
 /// The dates present in the ledger, with how many rows each.
 fn ledger_dates(em: &Emulator) -> Vec<String> {
@@ -70,13 +17,6 @@ fn ledger_dates(em: &Emulator) -> Vec<String> {
         checks::parse_csv(&bytes).into_iter().skip(1).map(|r| r[0].clone()).collect();
     dates.dedup();
     dates
-}
-
-#[track_caller]
-fn sigterm_exits_zero(d: &mut Daemon) {
-    d.signal("TERM");
-    let status = d.wait_exit(Duration::from_secs(30)).expect("exits after SIGTERM");
-    assert_eq!(status.code(), Some(0), "exit after SIGTERM; log:\n{}", d.log());
 }
 
 /// A complete file renamed in is uploaded exactly like `salesapp upload` (object, ledger,
@@ -121,7 +61,7 @@ fn spool_uploads_a_complete_file_and_moves_it_to_done() {
 
     assert_eq!(names_in(&incoming(&em)), [".hidden.csv", "next.csv.partial", "notes.txt"]);
     assert!(names_in(&spool(&em).join("failed")).is_empty());
-    sigterm_exits_zero(&mut d);
+    stop(&mut d);
     assert!(d.log().contains("stopped"), "{}", d.log());
 }
 
@@ -175,7 +115,7 @@ fn spool_moves_bad_files_to_failed_with_their_reason() {
     assert_eq!(em.drain_messages().len(), 1);
     assert!(names_in(&incoming(&em)).is_empty());
     assert!(d.log().contains("moved to failed/"), "{}", d.log());
-    sigterm_exits_zero(&mut d);
+    stop(&mut d);
 }
 
 /// A file written in place is not taken while it is being written, even across pauses
@@ -207,7 +147,7 @@ fn spool_does_not_take_a_file_still_being_written() {
     checks::assert_sales_object(&em, "2026-03-05", &bytes);
     checks::assert_ledger(&em, &[&day]);
     drop(path);
-    sigterm_exits_zero(&mut d);
+    stop(&mut d);
 }
 
 /// kill -9 in the middle of uploading (a multipart-sized file, two files queued), then a
@@ -246,7 +186,7 @@ fn spool_restart_mid_file_loses_and_duplicates_nothing() {
     checks::assert_sales_object(&em, "2026-03-07", &small);
     checks::assert_ledger(&em, &[&big_day, &small_day]);
     assert_eq!(ledger_dates(&em), ["2026-03-06", "2026-03-07"]);
-    sigterm_exits_zero(&mut d);
+    stop(&mut d);
 
     // The window between "uploaded" and "moved": simulate it exactly.
     let (path, bytes) = generate(&em, "2026-03-08", 80, 6);
@@ -260,7 +200,7 @@ fn spool_restart_mid_file_loses_and_duplicates_nothing() {
     checks::assert_ledger(&em, &[&big_day, &small_day, &third]);
     assert!(d.log().contains("unchanged (same content already uploaded)"), "{}", d.log());
     assert_eq!(em.drain_messages().len(), 1, "the message is re-sent once");
-    sigterm_exits_zero(&mut d);
+    stop(&mut d);
 }
 
 /// While the service is unavailable (the emulator stopped with SIGSTOP) the file stays in

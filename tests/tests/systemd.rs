@@ -1,7 +1,6 @@
 //! The daemons under systemd, without systemd: `NOTIFY_SOCKET` pointed at a datagram socket
 //! this test owns (READY, WATCHDOG, STATUS with counters, STOPPING), `JOURNAL_STREAM` giving
 //! JSON log lines, and the unit files in `systemd/` agreeing with the code.
-#![forbid(unsafe_code)]
 
 use std::collections::BTreeMap;
 use std::os::unix::net::UnixDatagram;

@@ -1,13 +1,15 @@
-//! Helpers shared by the fault-injection tests (`poison`, `faults`, `shutdown`, `scale`).
-#![allow(dead_code)]
+//! Scenarios shared by the fault-injection tests (`poison`, `faults`, `shutdown`, `scale`,
+//! `failures`): a daemon with fast settings, waiting for objects and an empty queue,
+//! quarantine records, a message stuck mid-way.
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Duration;
 
-use e2e::daemon::{wait_until, Daemon};
-pub use e2e::generate;
-use e2e::reference::{self, DayRef};
-use e2e::{reportsengine, run, salesapp, Emulator, Run};
+use crate::daemon::{wait_until, Daemon};
+pub use crate::generate;
+use crate::reference::{self, DayRef};
+use crate::{reportsengine, run, salesapp, Emulator, Run};
 use serde_json::Value;
 
 /// Generous deadlines: these tests run beside others on a loaded 2-core machine.
@@ -100,7 +102,7 @@ pub fn tsv(path: &Path) -> Vec<Vec<String>> {
 }
 
 pub fn corpus_dir() -> PathBuf {
-    e2e::workspace_root().join("tests/corpus")
+    crate::workspace_root().join("tests/corpus")
 }
 
 /// Starts the engine, queues `rows` rows for `date` and returns once the engine has
@@ -118,4 +120,50 @@ pub fn stuck_mid_message(
     engine.wait_for_log("processing message", 1, LONG);
     em.pause();
     (engine, bytes)
+}
+
+// The spool daemon, `salesapp watch`.
+
+/// Fast settings for tests: scan every 100 ms, settle after 1.5 s.
+pub const POLL: &str = "salesapp.poll_interval=100ms";
+pub const SETTLE: &str = "salesapp.settle_time=1500ms";
+
+pub fn spool(em: &Emulator) -> PathBuf {
+    em.dir().join("spool")
+}
+
+pub fn incoming(em: &Emulator) -> PathBuf {
+    spool(em).join("incoming")
+}
+
+/// `salesapp --set … watch`. Every `--set` goes before the subcommand: clap keeps only the
+/// occurrences on one side of it.
+pub fn watch_cmd(em: &Emulator, sets: &[&str]) -> Command {
+    let mut cmd = salesapp(em);
+    for set in [POLL, SETTLE].iter().chain(sets) {
+        cmd.args(["--set", set]);
+    }
+    cmd.arg("watch");
+    cmd
+}
+
+pub fn start_watch(em: &Emulator) -> Daemon {
+    let mut d = Daemon::spawn(watch_cmd(em, &[]), em.dir(), "watch");
+    d.wait_for_log("watching the spool", 1, LONG);
+    d
+}
+
+/// The writers' contract: written elsewhere on the same file system, renamed in.
+pub fn drop_in(em: &Emulator, from: &Path, name: &str) -> PathBuf {
+    let dest = incoming(em).join(name);
+    std::fs::rename(from, &dest).expect("rename into incoming/");
+    dest
+}
+
+pub fn names_in(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
 }

@@ -1,0 +1,21 @@
+//! The end-to-end tests: the real binaries against a real moto server on 127.0.0.1, in one
+//! test binary (the AWS SDK is linked once), one module per concern. The helpers are the
+//! `e2e` library (`tests/src/`); `deploy/local/test.sh` runs them all.
+
+#![forbid(unsafe_code)]
+
+mod code_policy;
+mod failures;
+mod faults;
+mod harness;
+mod hostile_messages;
+mod least_privilege;
+mod operate;
+mod pipeline;
+mod poison;
+mod private_endpoints;
+mod scale;
+mod secrets;
+mod shutdown;
+mod spool;
+mod systemd;
