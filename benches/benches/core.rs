@@ -11,9 +11,9 @@
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 
 use common::config::Compensation;
-use common::ledger::Ledger;
-use common::report::Report;
-use common::sales::{validate_slice, DaySummary, Limits, SalesDate, Validator};
+use sales_domain::ledger::Ledger;
+use sales_domain::report::Report;
+use sales_domain::sales::{validate_slice, DaySummary, Limits, SalesDate, Validator};
 
 const ROWS: u64 = 200_000;
 
@@ -23,7 +23,7 @@ fn date() -> SalesDate {
 
 fn generated(rows: u64) -> Vec<u8> {
     let mut out = Vec::new();
-    common::generate::generate(date(), rows, 42, &mut out).expect("writing to memory");
+    sales_domain::generate::generate(date(), rows, 42, &mut out).expect("writing to memory");
     out
 }
 
@@ -48,7 +48,7 @@ fn shuffled(data: &[u8]) -> Vec<u8> {
 }
 
 fn validate_chunked(data: &[u8]) -> DaySummary {
-    let mut v = Validator::new("bench.csv", common::local::limits());
+    let mut v = Validator::new("bench.csv", Limits::default());
     for chunk in data.chunks(1 << 20) {
         v.feed(chunk).expect("valid data");
     }
@@ -56,7 +56,7 @@ fn validate_chunked(data: &[u8]) -> DaySummary {
 }
 
 fn parse_chunked(data: &[u8]) -> DaySummary {
-    let mut v = Validator::new("bench.csv", common::local::limits()).hash_elsewhere();
+    let mut v = Validator::new("bench.csv", Limits::default()).hash_elsewhere();
     for chunk in data.chunks(1 << 20) {
         v.feed(chunk).expect("valid data");
     }

@@ -419,7 +419,7 @@ pub async fn check_private_sqs(config: &Config) -> Result<(), Error> {
         .collect();
     let public: Vec<String> = addrs
         .iter()
-        .filter(|ip| !crate::net::AddressClass::of(**ip).is_private())
+        .filter(|ip| !sales_domain::net::AddressClass::of(**ip).is_private())
         .map(|ip| ip.to_string())
         .collect();
     if addrs.is_empty() || !public.is_empty() {

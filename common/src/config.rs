@@ -6,13 +6,13 @@
 //! `visibilty_timeout` silently falling back to a default is exactly the kind of mistake
 //! that surfaces months later as a message processed twice.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
 use crate::failure::{Error, Result};
+pub use sales_domain::money::Compensation;
 
 /// Where the configuration is read from when neither `--config` nor `$VPCE_LAB_CONFIG` is set.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/vpce-lab/config.toml";
@@ -121,36 +121,6 @@ impl Default for Endpoints {
             attempt_timeout: default_attempt_timeout(),
             give_up_after: default_give_up_after(),
         }
-    }
-}
-
-/// `[compensation]`: the commission rates, read by both binaries so the ledger written by
-/// salesapp and the report written by reportsengine agree to the cent.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Compensation {
-    /// Default rate in basis points. Default 500 (5.00 %).
-    #[serde(default = "default_commission_bps")]
-    pub commission_bps: u32,
-    /// Per-rep rates in basis points, keyed by the exact `sales_rep` string.
-    #[serde(default)]
-    pub overrides: BTreeMap<String, u32>,
-}
-
-fn default_commission_bps() -> u32 {
-    500
-}
-
-impl Default for Compensation {
-    fn default() -> Self {
-        Compensation { commission_bps: default_commission_bps(), overrides: BTreeMap::new() }
-    }
-}
-
-impl Compensation {
-    /// The rate that applies to `sales_rep`: its override, else the default.
-    pub fn rate_bps(&self, sales_rep: &str) -> u32 {
-        self.overrides.get(sales_rep).copied().unwrap_or(self.commission_bps)
     }
 }
 
@@ -449,7 +419,7 @@ impl Config {
     /// The checks no type can express, run once at start so a daemon never discovers a bad
     /// setting hours into its run.
     pub fn validate(&self) -> std::result::Result<(), String> {
-        if !crate::keys::is_valid_bucket_name(&self.bucket) {
+        if !sales_domain::keys::is_valid_bucket_name(&self.bucket) {
             return Err(format!("bucket {:?} is not a valid S3 bucket name", self.bucket));
         }
         check_url("queue_url", &self.queue_url)?;
@@ -460,7 +430,7 @@ impl Config {
             ));
         }
         if let Some(b) = &self.doctor.unrestricted_bucket {
-            if !crate::keys::is_valid_bucket_name(b) {
+            if !sales_domain::keys::is_valid_bucket_name(b) {
                 return Err(format!(
                     "doctor.unrestricted_bucket {b:?} is not a valid S3 bucket name"
                 ));
@@ -535,7 +505,7 @@ impl Config {
         }
         if let Some(prefix) = &e.input_prefix {
             // The prefix itself must be a key the rule accepts, or nothing ever would be.
-            crate::keys::check_input_key(&format!("{prefix}x"), None).map_err(|why| {
+            sales_domain::keys::check_input_key(&format!("{prefix}x"), None).map_err(|why| {
                 format!("reportsengine.input_prefix = {prefix:?} can never match: {why}")
             })?;
         }

@@ -15,7 +15,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::failure::{Error, Result};
-use crate::keys::is_valid_bucket_name;
+use sales_domain::keys::is_valid_bucket_name;
 
 /// `configure`'s flags, shared by both binaries.
 #[derive(Debug, Clone, clap::Args)]

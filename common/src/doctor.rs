@@ -47,7 +47,7 @@ use crate::cli::GlobalArgs;
 use crate::config::Config;
 use crate::failure::exit;
 use crate::failure::{Operation, Service};
-use crate::net::AddressClass;
+use sales_domain::net::AddressClass;
 
 /// `doctor`'s flags, shared by both binaries.
 #[derive(Debug, Clone, Default, clap::Args)]

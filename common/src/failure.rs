@@ -13,7 +13,7 @@
 use std::error::Error as StdError;
 use std::fmt;
 
-use crate::sales::ValidationErrors;
+use sales_domain::sales::ValidationErrors;
 
 /// sysexits(3) codes used by both binaries (SPEC §5).
 pub mod exit {
@@ -576,7 +576,7 @@ mod tests {
     fn validation_errors_stay_readable() {
         let invalid = ValidationErrors {
             file: "day.csv".into(),
-            problems: vec![crate::sales::Problem {
+            problems: vec![sales_domain::sales::Problem {
                 line: 3,
                 column: "quantity".into(),
                 reason: "not an integer".into(),

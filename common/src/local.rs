@@ -6,17 +6,7 @@ use std::path::Path;
 use bytes::Bytes;
 
 use crate::failure::{Error, Result};
-use crate::sales::{DaySummary, Limits, SalesDate, Validator};
-
-/// A physical CSV record longer than this cannot be a sales row (a real row is ~100 bytes);
-/// the limit keeps a hostile file from growing the validator's carry-over buffer.
-pub const MAX_RECORD_BYTES: usize = 64 << 10;
-
-/// The validator's limits, the same for salesapp and reportsengine so that what one
-/// accepts the other does too.
-pub fn limits() -> Limits {
-    Limits { max_record_bytes: MAX_RECORD_BYTES }
-}
+use sales_domain::sales::{DaySummary, Limits, SalesDate, Validator};
 
 const READ_CHUNK: usize = 1 << 20;
 
@@ -35,7 +25,7 @@ pub fn validate_file(
     progress: &mut dyn FnMut(u64),
 ) -> Result<DaySummary> {
     let mut file = std::fs::File::open(path).map_err(|e| Error::read_io(label, e))?;
-    let mut validator = Validator::new(label, limits());
+    let mut validator = Validator::new(label, Limits::default());
     if let Some(date) = expected_date {
         validator = validator.with_expected_date(date);
     }
@@ -164,12 +154,12 @@ mod tests {
     /// bytes gives (digest included), and a bad file the same located problems.
     #[test]
     fn validate_file_matches_a_single_pass() {
-        use crate::sales::{validate_slice, SalesDate};
+        use sales_domain::sales::{validate_slice, SalesDate};
         let dir = std::env::temp_dir().join(format!("local-validate-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let date: SalesDate = "2026-01-15".parse().unwrap();
         let mut good = Vec::new();
-        crate::generate::generate(date, 40_000, 3, &mut good).unwrap(); // several chunks
+        sales_domain::generate::generate(date, 40_000, 3, &mut good).unwrap(); // several chunks
         assert!(good.len() > 3 * READ_CHUNK);
         let mut bad = good.clone();
         bad.extend_from_slice(b"2026-01-15,X,Ann,EMEA,Widget,0,1.00\n");
@@ -179,7 +169,7 @@ mod tests {
             let mut seen = 0;
             let from_file = validate_file(&path, name, Some(date), &mut |n| seen += n);
             assert_eq!(seen, data.len() as u64);
-            let one_pass = validate_slice(name, data, limits());
+            let one_pass = validate_slice(name, data, Limits::default());
             match (from_file, one_pass) {
                 (Ok(a), Ok(b)) => assert_eq!(a, b),
                 (Err(a), Err(b)) => assert_eq!(a.validation(), Some(&b)),

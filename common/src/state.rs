@@ -8,9 +8,9 @@
 use bytes::Bytes;
 
 use crate::failure::{Error, Kind, Operation, Result};
-use crate::keys;
-use crate::ledger::Ledger;
 use crate::store::{Own, Store};
+use sales_domain::keys;
+use sales_domain::ledger::Ledger;
 
 /// The ledger as found in the bucket.
 #[derive(Debug, Clone)]
@@ -35,7 +35,7 @@ pub async fn read_ledger(store: &Store, seed: &Ledger) -> Result<LedgerRead> {
 }
 
 /// The failure of a ledger that does not parse: it names the ledger and what to do.
-fn unreadable(url: &str, problem: crate::ledger::LedgerError) -> Error {
+fn unreadable(url: &str, problem: sales_domain::ledger::LedgerError) -> Error {
     Error::new(
         Kind::StateUnreadable,
         Operation::ReadLedger,

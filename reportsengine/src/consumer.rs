@@ -79,7 +79,7 @@ impl Stats {
         );
         if let Some(held) = self.holds.lock().ok().and_then(|h| h.current().map(str::to_string)) {
             line.push_str("; held: ");
-            line.push_str(&common::keys::excerpt(&held));
+            line.push_str(&sales_domain::keys::excerpt(&held));
         }
         line
     }

@@ -135,7 +135,7 @@ fn build(
     let ledger = match ledger {
         Some(path) => {
             let bytes = std::fs::read(path).map_err(|e| Error::read_io(path.display(), e))?;
-            common::ledger::Ledger::parse(&bytes).map_err(|e| {
+            sales_domain::ledger::Ledger::parse(&bytes).map_err(|e| {
                 Error::bad_input(
                     Operation::ReadLedger,
                     path.display().to_string(),
@@ -143,9 +143,9 @@ fn build(
                 )
             })?
         }
-        None => common::ledger::Ledger::default(),
+        None => sales_domain::ledger::Ledger::default(),
     };
-    let report = common::report::Report::build(
+    let report = sales_domain::report::Report::build(
         &day,
         &label,
         &ledger,

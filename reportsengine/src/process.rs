@@ -8,14 +8,14 @@
 use bytes::Bytes;
 use common::config::Config;
 use common::failure::{Error, Operation, Result};
-use common::keys;
-use common::ledger::Ledger;
-use common::message::SalesMessage;
 use common::queue::Queue;
-use common::report::Report;
-use common::sales::{SalesDate, Validator};
 use common::state::{read_ledger, LedgerRead};
 use common::store::{Condition, Store};
+use sales_domain::keys;
+use sales_domain::ledger::Ledger;
+use sales_domain::message::SalesMessage;
+use sales_domain::report::Report;
+use sales_domain::sales::{Limits, SalesDate, Validator};
 
 /// Everything a message needs: the configuration and the two clients.
 pub struct Engine {
@@ -83,7 +83,7 @@ pub async fn process(engine: &Engine, message_id: &str, body: &str) -> Result<Bu
     // Stream the body through the validator: a report is built while the object arrives,
     // with memory bounded by the validator's state, whatever the object's size. The rows
     // must carry the date the key or the message names, if either does.
-    let mut validator = Validator::new(&url, common::local::limits());
+    let mut validator = Validator::new(&url, Limits::default());
     if let Some(date) = message.expected_date(key_date) {
         validator = validator.with_expected_date(date);
     }

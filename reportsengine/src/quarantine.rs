@@ -4,9 +4,9 @@
 
 use bytes::Bytes;
 use common::failure::Result;
-use common::keys;
 use common::queue::Received;
 use common::store::{Condition, Store};
+use sales_domain::keys;
 
 /// Writes the quarantine record; returns its key. Rewriting it on a redelivery is harmless.
 pub async fn record(store: &Store, message: &Received, reason: &str) -> Result<String> {

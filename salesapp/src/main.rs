@@ -13,7 +13,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use common::aws::Patience;
 use common::cli::GlobalArgs;
-use common::sales::SalesDate;
+use sales_domain::sales::SalesDate;
 
 #[derive(Debug, Parser)]
 #[command(name = "salesapp", version, about = "Uploads daily sales files for the reports engine")]
@@ -124,7 +124,7 @@ fn generate(date: SalesDate, rows: u64, seed: u64, output: Option<PathBuf>) -> a
         None => {
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
-            common::generate::generate(date, rows, seed, &mut out)?;
+            sales_domain::generate::generate(date, rows, seed, &mut out)?;
             out.flush()?;
         }
         Some(path) => {
@@ -134,7 +134,7 @@ fn generate(date: SalesDate, rows: u64, seed: u64, output: Option<PathBuf>) -> a
             let file = common::local::create_new_file(&tmp, common::local::DATA_FILE_MODE)
                 .map_err(|e| common::failure::Error::write_io(tmp.display(), e))?;
             let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
-            common::generate::generate(date, rows, seed, &mut out)
+            sales_domain::generate::generate(date, rows, seed, &mut out)
                 .and_then(|()| out.flush())
                 .map_err(|e| common::failure::Error::write_io(tmp.display(), e))?;
             std::fs::rename(&tmp, &path)

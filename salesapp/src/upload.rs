@@ -16,15 +16,15 @@ use bytes::Bytes;
 use common::aws::{Backoff, Patience};
 use common::config::Config;
 use common::failure::{Error, Kind, Operation, Result};
-use common::keys;
-use common::ledger::{self, Ledger};
-use common::message::SalesMessage;
 use common::queue::Queue;
-use common::sales::{DaySummary, SalesDate};
 use common::state::{read_ledger, LedgerRead};
 use common::store::CompletedPart;
 use common::store::{Condition, Presence, Store, Written, SHA256_METADATA};
 use indicatif::{ProgressBar, ProgressStyle};
+use sales_domain::keys;
+use sales_domain::ledger::{self, Ledger};
+use sales_domain::message::SalesMessage;
+use sales_domain::sales::{DaySummary, SalesDate};
 use sha2::{Digest, Sha256};
 
 /// Files up to this size are sent in one PutObject from memory; larger ones in parts.

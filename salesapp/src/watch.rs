@@ -117,7 +117,7 @@ impl Stats {
             self.last.as_deref().unwrap_or("none")
         );
         if let Some(held) = self.holds.current() {
-            let _ = write!(s, "; held: {}", common::keys::excerpt(held));
+            let _ = write!(s, "; held: {}", sales_domain::keys::excerpt(held));
         }
         s
     }

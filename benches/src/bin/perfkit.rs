@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use bytes::Bytes;
 use common::config::Config;
-use common::sales::SalesDate;
+use sales_domain::sales::{Limits, SalesDate};
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -107,7 +107,7 @@ fn csv_baseline(path: &Path, lean: bool) -> Result<()> {
         let text = |i: usize| std::str::from_utf8(&record[i]).unwrap_or_default();
         let quantity: u64 = text(q).parse()?;
         let cents =
-            common::money::Cents::parse_price(text(u)).map_err(|e| anyhow::anyhow!("{e}"))?.0;
+            sales_domain::money::Cents::parse_price(text(u)).map_err(|e| anyhow::anyhow!("{e}"))?.0;
         let revenue = cents * quantity as i64;
         match &first_date {
             None => first_date = Some(record[d].to_vec()),
@@ -148,7 +148,7 @@ fn no_hash(path: &Path) -> Result<()> {
     let mut file = std::fs::File::open(path).with_context(|| path.display().to_string())?;
     // The limits `reportsengine build` uses, so that this is the same validation minus the hash.
     let mut validator =
-        common::sales::Validator::new("bench", common::local::limits()).hash_elsewhere();
+        sales_domain::sales::Validator::new("bench", Limits::default()).hash_elsewhere();
     let mut chunk = vec![0u8; 1 << 20];
     loop {
         let n = file.read(&mut chunk)?;
@@ -167,7 +167,7 @@ fn no_hash(path: &Path) -> Result<()> {
 /// `""` left escaped in keys; a row is 7 fields ending in LF, anything else is skipped),
 /// read in 1 MiB chunks like ours. Separators are found 64 bytes
 /// at a time (SSE2 compares, quote parity by prefix XOR), the three names looked up in our
-/// own name tables (`common::sales::Names`), quantity × price summed. What is
+/// own name tables (`sales_domain::sales::Names`), quantity × price summed. What is
 /// left of 1 GB/s on one core after the SHA-256 must cover at least this; with `sha256`, both.
 fn bare_numbers(path: &Path, sha256: bool) -> Result<()> {
     use sha2::{Digest, Sha256};
@@ -275,9 +275,9 @@ struct BareSums {
     rows: u64,
     units: u64,
     revenue: i64,
-    reps: common::sales::Names,
-    regions: common::sales::Names,
-    products: common::sales::Names,
+    reps: sales_domain::sales::Names,
+    regions: sales_domain::sales::Names,
+    products: sales_domain::sales::Names,
     /// Per rep: orders, units, revenue, regions as bits; per region and product the same.
     rep_sums: Vec<(u64, u64, i64, u64)>,
     region_sums: Vec<(u64, u64, i64, u64)>,
@@ -360,7 +360,7 @@ fn sales_key(date: SalesDate) -> String {
 async fn put_day(c: &Clients, index: u32, rows: u64) -> Result<SalesDate> {
     let date = day(index)?;
     let mut body = Vec::new();
-    common::generate::generate(date, rows, 7, &mut body)?;
+    sales_domain::generate::generate(date, rows, 7, &mut body)?;
     c.s3.put_object()
         .bucket(&c.config.bucket)
         .key(sales_key(date))

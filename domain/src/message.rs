@@ -8,7 +8,6 @@
 //! they are derived from the validated file's date.
 use crate::{
     keys::{self, excerpt},
-    ledger::{format_date, parse_date},
     sales::SalesDate,
 };
 
@@ -83,7 +82,7 @@ impl SalesMessage {
         let date = match wire.date {
             None => None,
             Some(serde_json::Value::String(s)) => {
-                Some(parse_date(&s).ok_or_else(|| {
+                Some(SalesDate::parse(&s).ok_or_else(|| {
                     err(format!("date is not a YYYY-MM-DD date: {}", excerpt(&s)))
                 })?)
             }
@@ -122,7 +121,7 @@ impl SalesMessage {
             json_str(format!("s3://{}/{}", self.bucket, self.key))
         );
         if let Some(d) = self.date {
-            out.push_str(&format!(",\"date\":{}", json_str(format_date(d))));
+            out.push_str(&format!(",\"date\":{}", json_str(d.to_string())));
         }
         if let Some(h) = &self.sha256 {
             out.push_str(&format!(",\"sha256\":{}", json_str(h.clone())));
@@ -152,11 +151,7 @@ impl SalesMessage {
         let key_date = keys::check_input_key(&self.key, prefix).map_err(MessageError)?;
         if let (Some(d), Some(k)) = (self.date, key_date) {
             if d != k {
-                return Err(err(format!(
-                    "message date {} does not match the key's date {}",
-                    format_date(d),
-                    format_date(k)
-                )));
+                return Err(err(format!("message date {} does not match the key's date {}", d, k)));
             }
         }
         Ok(key_date)
@@ -220,7 +215,7 @@ mod tests {
     const BUCKET: &str = "123456789012-lab-us-east-1-restrictedbucket";
 
     fn date(s: &str) -> SalesDate {
-        parse_date(s).unwrap()
+        SalesDate::parse(s).unwrap()
     }
 
     /// parse then guard; Ok(the key's date) when the message may be acted on.

@@ -114,7 +114,7 @@ fn sales_key_date(key: &str) -> Result<Option<SalesDate>, String> {
     if !date_shaped {
         return Ok(None);
     }
-    crate::ledger::parse_date(segment)
+    SalesDate::parse(segment)
         .map(Some)
         .ok_or_else(|| format!("key names sales/{segment}/, which is not a real date"))
 }

@@ -1,6 +1,6 @@
 //! Property-based fuzzing of the two parsers that take hostile input (issue 3): the streaming
-//! CSV validator ([`common::sales::Validator`]) and the message parser and confused-deputy
-//! guard ([`common::message::SalesMessage::parse`] + `trusted_key`).
+//! CSV validator ([`sales_domain::sales::Validator`]) and the message parser and confused-deputy
+//! guard ([`sales_domain::message::SalesMessage::parse`] + `trusted_key`).
 //!
 //! Runs inside `cargo test` with a bounded number of cases per property (default 2 000;
 //! `FUZZ_CASES=N` for a longer run). Inputs are both raw random bytes and structured,
@@ -8,10 +8,10 @@
 //! row checks and the guard's shape tests, not only the first rejection.
 #![forbid(unsafe_code)]
 
-use common::message::SalesMessage;
-use common::sales::{Limits, SalesDate, Validator};
 use proptest::prelude::*;
 use proptest::test_runner::Config;
+use sales_domain::message::SalesMessage;
+use sales_domain::sales::{Limits, SalesDate, Validator};
 
 fn config() -> Config {
     let cases = std::env::var("FUZZ_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(2_000);
@@ -26,7 +26,7 @@ fn validate_chunked(
     cuts: &[usize],
     limits: Limits,
     expected: Option<SalesDate>,
-) -> Result<common::sales::DaySummary, common::sales::ValidationErrors> {
+) -> Result<sales_domain::sales::DaySummary, sales_domain::sales::ValidationErrors> {
     let mut v = Validator::new("f.csv", limits);
     if let Some(d) = expected {
         v = v.with_expected_date(d);

@@ -1,10 +1,11 @@
-//! Money as integer cents. No floating point touches an amount. (pure)
+//! Money as integer cents, and the commission rates. No floating point touches an amount.
 //!
 //! Why integers: a sales file, the ledger and the report must agree to the cent whatever the
 //! machine, and binary floating point cannot even represent `0.10`. Every amount is an `i64`
 //! count of cents; every product of amounts is checked or computed in `i128`.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// An amount of money in cents. May be negative only as a difference; prices are never negative.
@@ -217,6 +218,36 @@ pub(crate) fn shown(s: &str) -> Cow<'_, str> {
             let cut = s.char_indices().nth(MAX - 1).map_or(s.len(), |(i, _)| i);
             Cow::Owned(format!("{}…", &s[..cut]))
         }
+    }
+}
+
+/// `[compensation]`: the commission rates, read by both binaries so the ledger written by
+/// salesapp and the report written by reportsengine agree to the cent.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Compensation {
+    /// Default rate in basis points. Default 500 (5.00 %).
+    #[serde(default = "default_commission_bps")]
+    pub commission_bps: u32,
+    /// Per-rep rates in basis points, keyed by the exact `sales_rep` string.
+    #[serde(default)]
+    pub overrides: BTreeMap<String, u32>,
+}
+
+fn default_commission_bps() -> u32 {
+    500
+}
+
+impl Default for Compensation {
+    fn default() -> Self {
+        Compensation { commission_bps: default_commission_bps(), overrides: BTreeMap::new() }
+    }
+}
+
+impl Compensation {
+    /// The rate that applies to `sales_rep`: its override, else the default.
+    pub fn rate_bps(&self, sales_rep: &str) -> u32 {
+        self.overrides.get(sales_rep).copied().unwrap_or(self.commission_bps)
     }
 }
 

@@ -115,21 +115,11 @@ impl SplitMix64 {
     }
 }
 
-/// `field` as one CSV field: quoted, with quotes doubled, when it holds `,` `"` CR or LF.
+/// `field` as one CSV field, as bytes.
 fn csv_field(field: &str) -> Vec<u8> {
-    if !field.bytes().any(|b| matches!(b, b',' | b'"' | b'\r' | b'\n')) {
-        return field.as_bytes().to_vec();
-    }
-    let mut out = Vec::with_capacity(field.len() + 2);
-    out.push(b'"');
-    for b in field.bytes() {
-        if b == b'"' {
-            out.push(b'"');
-        }
-        out.push(b);
-    }
-    out.push(b'"');
-    out
+    let mut out = String::with_capacity(field.len() + 2);
+    crate::csv_out::push_field(&mut out, field);
+    out.into_bytes()
 }
 
 struct Product {

@@ -8,8 +8,7 @@
 use std::collections::BTreeMap;
 
 use crate::{
-    config::Compensation,
-    money::{self, Cents},
+    money::{self, Cents, Compensation},
     sales::{DaySummary, SalesDate},
 };
 
@@ -82,7 +81,7 @@ impl Ledger {
             // The reader is not flexible, so every record has the header's 6 fields.
             let field = |i: usize| record.get(i).unwrap_or("");
 
-            let date = parse_date(field(0))
+            let date = SalesDate::parse(field(0))
                 .ok_or_else(|| err(format!("date: `{}` is not a YYYY-MM-DD date", field(0))))?;
             let sales_rep = field(1);
             if sales_rep.is_empty() {
@@ -99,7 +98,7 @@ impl Ledger {
             if let Some(first) = seen.insert((date, sales_rep.to_owned()), line) {
                 return Err(err(format!(
                     "duplicate row for {} / {sales_rep:?} (first on line {first})",
-                    format_date(date)
+                    date
                 )));
             }
             rows.push(LedgerRow {
@@ -122,9 +121,9 @@ impl Ledger {
         out.push_str(&LEDGER_HEADER.join(","));
         out.push('\n');
         for r in &self.rows {
-            out.push_str(&format_date(r.date));
+            out.push_str(&r.date.to_string());
             out.push(',');
-            push_csv_field(&mut out, &r.sales_rep);
+            crate::csv_out::push_field(&mut out, &r.sales_rep);
             out.push_str(&format!(
                 ",{},{},{},{}\n",
                 r.orders, r.units, r.revenue.0, r.commission.0
@@ -224,51 +223,13 @@ fn parse_cents(s: &str) -> Option<Cents> {
     parse_count(s).and_then(|v| i64::try_from(v).ok()).map(Cents)
 }
 
-/// Appends `field` with RFC 4180 quoting when it holds a comma, a quote, CR or LF.
-/// Written by hand because writing into a `String` cannot fail, unlike `csv::Writer`.
-pub(crate) fn push_csv_field(out: &mut String, field: &str) {
-    if field.contains([',', '"', '\r', '\n']) {
-        out.push('"');
-        out.push_str(&field.replace('"', "\"\""));
-        out.push('"');
-    } else {
-        out.push_str(field);
-    }
-}
-
-/// Strict `YYYY-MM-DD` (exactly 10 ASCII bytes, a real calendar date). Kept here rather than
-/// relying on `SalesDate::from_str` so that the ledger, report and message modules share one
-/// precise definition whatever the sales module accepts.
-pub(crate) fn parse_date(s: &str) -> Option<SalesDate> {
-    let b = s.as_bytes();
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
-        return None;
-    }
-    let digits = |r: std::ops::Range<usize>| -> Option<u32> {
-        let part = &b[r];
-        if !part.iter().all(u8::is_ascii_digit) {
-            return None;
-        }
-        Some(part.iter().fold(0u32, |acc, d| acc * 10 + u32::from(d - b'0')))
-    };
-    let year = i32::try_from(digits(0..4)?).ok()?;
-    let month = time::Month::try_from(u8::try_from(digits(5..7)?).ok()?).ok()?;
-    let day = u8::try_from(digits(8..10)?).ok()?;
-    time::Date::from_calendar_date(year, month, day).ok().map(SalesDate)
-}
-
-/// `YYYY-MM-DD`, the inverse of [`parse_date`] for years 0–9999.
-pub(crate) fn format_date(d: SalesDate) -> String {
-    format!("{:04}-{:02}-{:02}", d.0.year(), u8::from(d.0.month()), d.0.day())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::sales::RepDay;
 
     fn date(s: &str) -> SalesDate {
-        parse_date(s).unwrap()
+        SalesDate::parse(s).unwrap()
     }
 
     fn row(d: &str, rep: &str, commission: i64) -> LedgerRow {
@@ -286,8 +247,8 @@ mod tests {
 
     #[test]
     fn date_helpers_are_strict() {
-        assert_eq!(format_date(date("2026-01-05")), "2026-01-05");
-        assert_eq!(format_date(date("2024-02-29")), "2024-02-29");
+        assert_eq!(format!("{}", date("2026-01-05")), "2026-01-05");
+        assert_eq!(format!("{}", date("2024-02-29")), "2024-02-29");
         for bad in [
             "2026-02-29",
             "2026-13-01",
@@ -302,7 +263,7 @@ mod tests {
             "",
             "2026-01-32",
         ] {
-            assert_eq!(parse_date(bad), None, "{bad:?}");
+            assert_eq!(SalesDate::parse(bad), None, "{bad:?}");
         }
     }
 
@@ -322,11 +283,11 @@ mod tests {
             "20260105",
             "",
         ] {
-            let ours = parse_date(s);
+            let ours = SalesDate::parse(s);
             let theirs = s.parse::<SalesDate>().ok();
             assert_eq!(ours, theirs, "{s:?}");
             if let Some(d) = ours {
-                assert_eq!(format_date(d), d.to_string());
+                assert_eq!(d.to_string(), d.to_string());
             }
         }
     }
@@ -378,7 +339,7 @@ mod tests {
             .merge_day(date("2026-01-02"), reps.iter().map(|r| row("2026-01-02", r, 1)).collect());
         ledger.merge_day(date("2026-01-01"), vec![row("2026-01-01", "zzz", 1)]);
         let got: Vec<(String, &str)> =
-            ledger.rows().iter().map(|r| (format_date(r.date), r.sales_rep.as_str())).collect();
+            ledger.rows().iter().map(|r| (r.date.to_string(), r.sales_rep.as_str())).collect();
         let d1 = "2026-01-01".to_owned();
         let d2 = "2026-01-02".to_owned();
         assert_eq!(
@@ -439,7 +400,7 @@ mod tests {
             vec![row("1999-12-31", "x", 1), row("2026-01-04", "x", 2)],
         );
         let last = ledger.rows().last().unwrap();
-        assert_eq!((format_date(last.date), last.commission), ("2026-01-04".to_owned(), Cents(2)));
+        assert_eq!((last.date.to_string(), last.commission), ("2026-01-04".to_owned(), Cents(2)));
         assert_eq!(ledger.rows().len(), 4);
     }
 
