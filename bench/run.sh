@@ -46,7 +46,7 @@ die() {
 # ---------------------------------------------------------------- setup
 setup() {
     say "release build"
-    cargo build --release -q -p salesapp -p reportsengine -p benches --bins
+    cargo build --release -q -p salesapp -p reportsengine -p perfkit --bins
     [[ -x /usr/bin/time ]] || die "/usr/bin/time missing: apt-get install time"
     deploy/local/emulator.sh venv >/dev/null
     if [[ ! -x "$VENV/bin/python" ]]; then

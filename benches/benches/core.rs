@@ -10,58 +10,13 @@
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 
-use common::config::Compensation;
+use benches::{generated, parse_chunked, shuffled, validate_chunked};
 use sales_domain::ledger::Ledger;
+use sales_domain::money::Compensation;
 use sales_domain::report::Report;
-use sales_domain::sales::{validate_slice, DaySummary, Limits, SalesDate, Validator};
+use sales_domain::sales::{validate_slice, Limits};
 
 const ROWS: u64 = 200_000;
-
-fn date() -> SalesDate {
-    SalesDate::from_ymd(2026, 1, 15).expect("a real date")
-}
-
-fn generated(rows: u64) -> Vec<u8> {
-    let mut out = Vec::new();
-    sales_domain::generate::generate(date(), rows, 42, &mut out).expect("writing to memory");
-    out
-}
-
-/// The same rows with their order shuffled (deterministically): order ids out of order.
-fn shuffled(data: &[u8]) -> Vec<u8> {
-    let text = std::str::from_utf8(data).expect("generated data is UTF-8");
-    let mut lines: Vec<&str> = text.lines().collect();
-    let (header, rows) = lines.split_at_mut(1);
-    let mut state = 0x2545_F491_4F6C_DD1Du64;
-    for i in (1..rows.len()).rev() {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        rows.swap(i, (state % (i as u64 + 1)) as usize);
-    }
-    let mut out = String::with_capacity(data.len());
-    for line in header.iter().chain(rows.iter()) {
-        out.push_str(line);
-        out.push('\n');
-    }
-    out.into_bytes()
-}
-
-fn validate_chunked(data: &[u8]) -> DaySummary {
-    let mut v = Validator::new("bench.csv", Limits::default());
-    for chunk in data.chunks(1 << 20) {
-        v.feed(chunk).expect("valid data");
-    }
-    v.finish().expect("valid data")
-}
-
-fn parse_chunked(data: &[u8]) -> DaySummary {
-    let mut v = Validator::new("bench.csv", Limits::default()).hash_elsewhere();
-    for chunk in data.chunks(1 << 20) {
-        v.feed(chunk).expect("valid data");
-    }
-    v.finish_with_sha256([0; 32]).expect("valid data")
-}
 
 fn validate(c: &mut Criterion) {
     let data = generated(ROWS);

@@ -104,7 +104,7 @@ fn default_connect_timeout() -> Duration {
     Duration::from_secs(5)
 }
 fn default_attempt_timeout() -> Duration {
-    Duration::from_secs(30)
+    crate::aws::ATTEMPT_TIMEOUT
 }
 fn default_give_up_after() -> Duration {
     Duration::from_secs(60)

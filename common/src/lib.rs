@@ -20,19 +20,20 @@
 //! [`aws`], [`store`], [`queue`], [`shutdown`] and [`notify`] are the shell.
 #![forbid(unsafe_code)]
 
-pub mod aws;
-pub mod cli;
+pub(crate) mod aws;
 pub mod config;
-pub mod configure;
-pub mod doctor;
 pub mod failure;
 pub mod local;
 pub mod logging;
 pub mod notify;
+pub mod ops;
 pub mod queue;
+pub mod retry;
 pub mod shutdown;
 pub mod state;
 pub mod store;
+
+pub use aws::connect;
 
 /// The program name and version written into reports (`generated_by`).
 pub fn program_version(program: &str) -> String {

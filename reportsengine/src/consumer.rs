@@ -27,10 +27,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::aws::Backoff;
 use common::failure::{Action, Error, Holds, Kind, Result};
 use common::notify;
 use common::queue::{Received, MAX_BATCH};
+use common::retry::Backoff;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tracing::Instrument;

@@ -15,9 +15,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use common::cli::GlobalArgs;
 use common::config::Compensation;
 use common::failure::{Error, Operation};
+use common::ops::cli::GlobalArgs;
 
 #[derive(Debug, Parser)]
 #[command(name = "reportsengine", version, about = "Builds daily sales reports from the queue")]
@@ -35,10 +35,10 @@ enum Command {
     /// Process messages until the queue answers empty, then exit.
     Once,
     /// Write the configuration file from the lab's CloudFormation stack outputs.
-    Configure(common::configure::ConfigureArgs),
+    Configure(common::ops::configure::ConfigureArgs),
     /// Check configuration, credentials, endpoints (DNS, TCP) and a harmless read/write;
     /// --controls also verifies the lab's denials. Exit 0, or 78/77/69 on a FAIL.
-    Doctor(common::doctor::DoctorArgs),
+    Doctor(common::ops::doctor::DoctorArgs),
     /// Build the report of a local sales file into DIR (no AWS).
     Build {
         /// The day's sales CSV.
@@ -63,19 +63,22 @@ fn main() -> ExitCode {
     common::logging::init(cli.global.log_level.as_deref());
     match run(cli) {
         Ok(code) => ExitCode::from(code),
-        Err(err) => ExitCode::from(common::cli::report_failure("reportsengine", &err) as u8),
+        Err(err) => ExitCode::from(common::ops::cli::report_failure("reportsengine", &err) as u8),
     }
 }
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Configure(args) => {
-            common::configure::run("reportsengine", &args)?;
+            common::ops::configure::run("reportsengine", &args)?;
             Ok(0)
         }
         Command::Doctor(args) => {
-            let code =
-                common::doctor::main(common::doctor::Program::Reportsengine, &cli.global, &args);
+            let code = common::ops::doctor::main(
+                common::ops::doctor::Program::Reportsengine,
+                &cli.global,
+                &args,
+            );
             Ok(u8::try_from(code).unwrap_or(1))
         }
         Command::Build { file, output, ledger } => {

@@ -26,7 +26,7 @@ pub struct Engine {
 
 impl Engine {
     pub async fn connect(config: Config) -> Result<Engine> {
-        let (store, queue) = common::aws::connect(&config).await?;
+        let (store, queue) = common::connect(&config).await?;
         Ok(Engine { config, store, queue })
     }
 }

@@ -11,8 +11,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use common::aws::Patience;
-use common::cli::GlobalArgs;
+use common::ops::cli::GlobalArgs;
+use common::retry::Patience;
 use sales_domain::sales::SalesDate;
 
 #[derive(Debug, Parser)]
@@ -41,10 +41,10 @@ enum Command {
     /// move it to done/ (or to failed/ with NAME.error.txt) until SIGTERM/SIGINT.
     Watch,
     /// Write the configuration file from the lab's CloudFormation stack outputs.
-    Configure(common::configure::ConfigureArgs),
+    Configure(common::ops::configure::ConfigureArgs),
     /// Check configuration, credentials, endpoints (DNS, TCP) and a harmless read/write;
     /// --controls also verifies the lab's denials. Exit 0, or 78/77/69 on a FAIL.
-    Doctor(common::doctor::DoctorArgs),
+    Doctor(common::ops::doctor::DoctorArgs),
     /// Write deterministic, realistic sample sales data.
     Generate {
         #[arg(long)]
@@ -70,7 +70,7 @@ fn main() -> ExitCode {
     common::logging::init(cli.global.log_level.as_deref());
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(err) => ExitCode::from(common::cli::report_failure("salesapp", &err) as u8),
+        Err(err) => ExitCode::from(common::ops::cli::report_failure("salesapp", &err) as u8),
     }
 }
 
@@ -78,11 +78,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Generate { date, rows, seed, output } => generate(date, rows, seed, output),
         Command::Configure(args) => {
-            common::configure::run("salesapp", &args)?;
+            common::ops::configure::run("salesapp", &args)?;
             Ok(())
         }
-        Command::Doctor(args) => std::process::exit(common::doctor::main(
-            common::doctor::Program::Salesapp,
+        Command::Doctor(args) => std::process::exit(common::ops::doctor::main(
+            common::ops::doctor::Program::Salesapp,
             &cli.global,
             &args,
         )),
@@ -98,7 +98,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Upload { file, date, replace } => {
             let config = cli.global.load_config()?;
             let summary = runtime()?.block_on(async {
-                let (store, queue) = common::aws::connect(&config).await?;
+                let (store, queue) = common::connect(&config).await?;
                 let target = upload::Target { config: &config, store: &store, queue: &queue };
                 // One-shot: transient failures are retried, but only for so long (SPEC §5).
                 let mut patience = Patience::for_window(config.endpoints.give_up_after);

@@ -13,10 +13,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::aws::{Backoff, Patience};
 use common::config::Config;
 use common::failure::{Error, Kind, Operation, Result};
 use common::queue::Queue;
+use common::retry::{Backoff, Patience};
 use common::state::{read_ledger, LedgerRead};
 use common::store::CompletedPart;
 use common::store::{Condition, Presence, Store, Written, SHA256_METADATA};

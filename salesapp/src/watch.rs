@@ -45,10 +45,10 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
-use common::aws::{Backoff, Patience};
 use common::config::Config;
 use common::failure::{Action, Error, Holds, Operation, Result};
 use common::notify;
+use common::retry::{Backoff, Patience};
 
 /// Longest pause between attempts while the service is unavailable or an operator must act.
 const BACKOFF_CAP: Duration = Duration::from_secs(60);
@@ -254,7 +254,7 @@ fn reason_text(name: &str, err: &Error) -> String {
 pub async fn watch(config: Config, shutdown: impl Future<Output = ()>) -> Result<()> {
     let settings = config.salesapp.clone();
     let spool = Spool::open(&settings.spool_dir)?;
-    let (store, queue) = common::aws::connect(&config).await?;
+    let (store, queue) = common::connect(&config).await?;
     let target = crate::upload::Target { config: &config, store: &store, queue: &queue };
     tokio::pin!(shutdown);
     let mut stopping = false;

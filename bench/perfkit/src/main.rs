@@ -341,10 +341,27 @@ async fn clients(config_path: &str) -> Result<Clients> {
     let env: Vec<(String, String)> =
         std::env::vars().filter(|(k, _)| k.starts_with("VPCE_LAB_")).collect();
     let config = Config::load(Path::new(config_path), &env, &[])?;
-    let sdk = common::aws::sdk_config(&config).await?;
-    let s3 = common::aws::s3_client(&sdk, &config);
-    let sqs = common::aws::sqs_client(&sdk, &config);
-    Ok(Clients { config, s3, sqs })
+    // A plain client, as anyone would write one: the SDK's defaults, the configuration's
+    // region and endpoints, nothing of ours.
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(region) = &config.region {
+        loader = loader.region(aws_config::Region::new(region.clone()));
+    }
+    let sdk = loader.load().await;
+    let mut s3 =
+        aws_sdk_s3::config::Builder::from(&sdk).force_path_style(config.endpoints.force_path_style);
+    if let Some(url) = &config.endpoints.s3 {
+        s3 = s3.endpoint_url(url);
+    }
+    let mut sqs = aws_sdk_sqs::config::Builder::from(&sdk);
+    if let Some(url) = &config.endpoints.sqs {
+        sqs = sqs.endpoint_url(url);
+    }
+    Ok(Clients {
+        config,
+        s3: aws_sdk_s3::Client::from_conf(s3.build()),
+        sqs: aws_sdk_sqs::Client::from_conf(sqs.build()),
+    })
 }
 
 fn day(index: u32) -> Result<SalesDate> {

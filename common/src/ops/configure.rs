@@ -511,7 +511,7 @@ mod tests {
 
     #[test]
     fn the_shared_example_file_configures() {
-        let text = include_str!("../../deploy/cloudformation/example-stack-outputs.json");
+        let text = include_str!("../../../deploy/cloudformation/example-stack-outputs.json");
         let r = render(&parse_outputs("example", text).unwrap(), None).unwrap();
         loads(&r.toml);
     }

@@ -1,0 +1,200 @@
+//! `salesapp doctor` / `reportsengine doctor`: one command that tells an operator whether
+//! this instance can do its job, and with `--controls` whether the lab's denials hold.
+//!
+//! The table's types ([`Status`], [`Check`], [`Table`]) and the judgements (what a DNS answer
+//! or a control's outcome means: [`judge_dns`], [`judge_control`]) are pure and unit-tested;
+//! [`run`] does the I/O: load the configuration, ask the credential chain, resolve, connect,
+//! and make a few harmless calls.
+//!
+//! # What it calls, and why that is harmless
+//! - PutObject `doctor/<hostname>-<pid>.txt` (SSE AES256) then GetObject of it: the only
+//!   write. Under the lab nothing can be deleted, so one small object per run stays behind;
+//!   our template's lifecycle rule expires `doctor/` after a day.
+//! - ReceiveMessage with `MaxNumberOfMessages=1`, `WaitTimeSeconds=0`,
+//!   `VisibilityTimeout=0`: a message it sees stays visible (a zero visibility timeout hides
+//!   nothing, on AWS and moto alike), so the engine is not delayed; it only raises that
+//!   message's `ApproximateReceiveCount` by one (the engine does not act on that count, and the
+//!   lab's queue has no dead-letter queue whose `maxReceiveCount` it could trip).
+//! - DeleteMessage with a receipt handle that cannot exist: authorized calls answer
+//!   `ReceiptHandleIsInvalid` (400), denied ones 403, and nothing is deleted.
+//! - SendMessage is *not* harmless (the engine would receive and quarantine the probe), so
+//!   only `salesapp doctor --controls` sends one (see [`PROBE_MARKER`]), then tries to
+//!   receive and delete it first.
+//!
+//! # Denied calls live only here
+//! For `--controls` only, this module deliberately makes calls the lab's policies deny:
+//! DeleteObject (of the key doctor itself just wrote), PutObject to the *unrestricted* bucket,
+//! ListBuckets and ListQueues. [`crate::store::Store`] and [`crate::queue::Queue`] cannot make
+//! them, by design, and must stay that way: keep every such call inside this file.
+//!
+//! # Exit code
+//! 0 when no check FAILs (WARN and SKIP do not fail). Otherwise the code of the *first*
+//! failing row (rows run from the configuration outwards, so the first failure is usually
+//! the cause of the rest): 78 configuration, 77 permissions (an action the apps need was
+//! denied, or a denial the lab requires did not hold, e.g. on the emulator), 69 the service
+//! could not be reached or answered unexpectedly (DNS, TCP, timeouts).
+
+mod calls;
+mod controls;
+mod credentials;
+mod network;
+mod table;
+
+use std::time::Duration;
+
+use crate::aws::{endpoint_url, process_env};
+use crate::config::Config;
+use crate::failure::{exit, Kind, Service};
+use crate::ops::cli::GlobalArgs;
+
+pub use controls::{judge_control, Control, Outcome, PROBE_MARKER};
+pub use network::judge_dns;
+pub use table::{Check, Status, Table};
+
+/// `doctor`'s flags, shared by both binaries.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct DoctorArgs {
+    /// Also verify the lab's controls: the denials that must hold (DeleteObject, PutObject to
+    /// the unrestricted bucket, ListBuckets, ListQueues) and the calls that must be allowed
+    #[arg(long)]
+    pub controls: bool,
+    /// The lab's unrestricted bucket, for --controls [default: doctor.unrestricted_bucket]
+    #[arg(long, value_name = "BUCKET")]
+    pub unrestricted_bucket: Option<String>,
+}
+
+/// What `doctor` is run as: salesapp sends messages, reportsengine does not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Program {
+    Salesapp,
+    Reportsengine,
+}
+
+impl Program {
+    pub fn name(self) -> &'static str {
+        match self {
+            Program::Salesapp => "salesapp",
+            Program::Reportsengine => "reportsengine",
+        }
+    }
+}
+
+/// How long one doctor call may take: doctor answers in seconds or says what hangs.
+pub(super) const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// TCP connect and DNS timeout.
+pub(super) const NET_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The whole command for a binary's `doctor` subcommand: run, print the table on stdout,
+/// return the exit code (see the module doc).
+pub fn main(program: Program, global: &GlobalArgs, args: &DoctorArgs) -> i32 {
+    use std::io::Write;
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("{}: cannot start the async runtime: {e}", program.name());
+            return exit::IOERR;
+        }
+    };
+    let table = runtime.block_on(run(program, global, args));
+    drop(runtime);
+    let mut out = std::io::stdout().lock();
+    // A closed stdout (doctor | head) must not turn a healthy check into a failure.
+    let _ = out.write_all(table.render().as_bytes()).and_then(|()| out.flush());
+    table.exit_code()
+}
+
+/// Runs every check and returns the table (never fails: a failure is a row).
+pub async fn run(program: Program, global: &GlobalArgs, args: &DoctorArgs) -> Table {
+    let mut t = Table::default();
+    let path = global.config_path();
+    let config = match global.load_config() {
+        Ok(c) => {
+            t.push(Check::pass(
+                "config",
+                format!("{} (bucket {}, queue {})", path.display(), c.bucket, c.queue_url),
+            ));
+            c
+        }
+        Err(e) => {
+            t.push(Check::fail(
+                "config",
+                Kind::Config,
+                e.to_string(),
+                format!(
+                    "write one from the stack's outputs: `{} configure --stack-outputs \
+                     outputs.json -o {}`",
+                    program.name(),
+                    path.display()
+                ),
+            ));
+            t.push(Check::skip("(all other checks)", "they need a configuration"));
+            return t;
+        }
+    };
+    checks_with_config(program, &config, args, &mut t).await;
+    t
+}
+
+/// The endpoint URLs the clients use, as [`crate::aws::endpoint_url`] chooses them.
+pub(super) struct Endpoints {
+    pub(super) s3: String,
+    pub(super) sqs: String,
+}
+
+/// Every check after the configuration, from the inside out: region, credentials, the
+/// endpoints (DNS, TCP), the calls the apps need, then with `--controls` the lab's controls.
+async fn checks_with_config(program: Program, config: &Config, args: &DoctorArgs, t: &mut Table) {
+    let Some(sdk) = region(config, t).await else { return };
+    let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
+    let endpoints = Endpoints {
+        s3: endpoint_url(Service::S3, config, &region, &process_env),
+        sqs: endpoint_url(Service::Sqs, config, &region, &process_env),
+    };
+    // Resolve first (whether this is the emulator changes how credentials are judged), but
+    // print credentials before the network rows: the table reads from the inside out.
+    let network = network::examine(config, &endpoints).await;
+    let have_credentials = credentials::check(&sdk, network.emulator, t).await;
+    t.checks.extend(network.rows);
+    if !have_credentials {
+        t.push(Check::skip("(AWS calls)", "no credentials"));
+        return;
+    }
+    let clients = calls::Clients::fail_fast(&sdk, config);
+    let needed = calls::needed(program, config, &clients, &endpoints, t).await;
+    if network.emulator {
+        t.notes.push(
+            "the endpoints are on loopback: this is the local emulator, where the lab's \
+             controls (endpoint, bucket and queue policies) are not enforced"
+                .into(),
+        );
+    }
+    if args.controls {
+        controls::controls(program, config, args, network.emulator, &clients, &needed, t).await;
+    }
+}
+
+/// The region row; the SDK's configuration when there is a region.
+async fn region(config: &Config, t: &mut Table) -> Option<aws_config::SdkConfig> {
+    let sdk = match crate::aws::sdk_config(config).await {
+        Ok(sdk) => sdk,
+        Err(e) => {
+            t.push(Check::fail(
+                "region",
+                Kind::Config,
+                e.to_string(),
+                "set `region` (configure writes it) or AWS_REGION",
+            ));
+            return None;
+        }
+    };
+    let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
+    let source = if config.region.is_some() {
+        "from the configuration"
+    } else if std::env::var_os("AWS_REGION").is_some() {
+        "from AWS_REGION"
+    } else {
+        "from the SDK's chain (profile or IMDS)"
+    };
+    t.push(Check::pass("region", format!("{region} ({source})")));
+    Some(sdk)
+}
