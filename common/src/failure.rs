@@ -513,6 +513,14 @@ impl Holds {
         }
     }
 
+    /// Notes that `operation` worked: a hold on it is over (a receive that answers ends a
+    /// hold on receiving, not one on the ledger).
+    pub fn cleared(&mut self, operation: Operation) {
+        if self.current.as_ref().is_some_and(|((_, held, _), _)| *held == operation) {
+            self.succeeded();
+        }
+    }
+
     /// The hold in place, for `STATUS=`.
     pub fn current(&self) -> Option<&str> {
         self.current.as_ref().map(|(_, text)| text.as_str())

@@ -1,5 +1,6 @@
 //! The three SQS operations the lab's policy allows: SendMessage, ReceiveMessage,
-//! DeleteMessage, on the one configured queue.
+//! DeleteMessage (one at a time or in batches, which AWS authorizes as DeleteMessage), on
+//! the one configured queue.
 //!
 //! The queue URL comes from configuration (no `sqs:GetQueueUrl`), its visibility timeout
 //! too (no `sqs:GetQueueAttributes`), and a message cannot be hidden for longer while it is
@@ -8,11 +9,11 @@
 use std::time::Duration;
 
 use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_sqs::types::MessageSystemAttributeName;
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
 use aws_smithy_runtime_api::http::Response as HttpResponse;
 
 use crate::aws::{classify, receive_attempt_timeout};
-use crate::failure::{Error, Operation, Result};
+use crate::failure::{Error, Kind, Operation, Result};
 
 /// SQS returns at most 10 messages per ReceiveMessage.
 pub const MAX_BATCH: i32 = 10;
@@ -135,5 +136,72 @@ impl Queue {
             .await
             .map_err(|e| self.failure(Operation::DeleteMessage, e))?;
         Ok(())
+    }
+
+    /// DeleteMessageBatch of up to [`MAX_BATCH`] receipt handles: one answer per handle, in
+    /// order (`None`: deleted). SQS answers each entry on its own, so a batch can half
+    /// succeed; every entry of the answer is checked, and one it does not mention counts as
+    /// not deleted.
+    pub async fn delete_batch(&self, receipt_handles: &[String]) -> Result<Vec<Option<Error>>> {
+        let entries = receipt_handles
+            .iter()
+            .enumerate()
+            .map(|(i, handle)| {
+                DeleteMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .receipt_handle(handle)
+                    .build()
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| {
+                Error::internal(
+                    Operation::DeleteMessageBatch,
+                    &self.url,
+                    format!("a batch entry: {e}"),
+                )
+            })?;
+        let out = self
+            .client
+            .delete_message_batch()
+            .queue_url(&self.url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(|e| self.failure(Operation::DeleteMessageBatch, e))?;
+        let mut answers: Vec<Option<Error>> = (0..receipt_handles.len())
+            .map(|_| {
+                Some(Error::new(
+                    Kind::Unexpected,
+                    Operation::DeleteMessageBatch,
+                    &self.url,
+                    format!(
+                        "DeleteMessageBatch on {}: the answer did not mention this entry",
+                        self.url
+                    ),
+                ))
+            })
+            .collect();
+        for ok in out.successful() {
+            if let Some(slot) = ok.id().parse::<usize>().ok().and_then(|i| answers.get_mut(i)) {
+                *slot = None;
+            }
+        }
+        for failed in out.failed() {
+            if let Some(slot) = failed.id().parse::<usize>().ok().and_then(|i| answers.get_mut(i)) {
+                let kind = if failed.sender_fault() { Kind::Unexpected } else { Kind::Transient };
+                *slot = Some(Error::new(
+                    kind,
+                    Operation::DeleteMessageBatch,
+                    &self.url,
+                    format!(
+                        "DeleteMessageBatch on {}: entry refused: {} {}",
+                        self.url,
+                        failed.code(),
+                        failed.message().unwrap_or_default()
+                    ),
+                ));
+            }
+        }
+        Ok(answers)
     }
 }

@@ -100,8 +100,9 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             runtime.block_on(async {
                 // Handlers first: a SIGTERM while connecting is graceful too.
                 let shutdown = common::shutdown::signals();
+                let settings = consumer::Settings::from_config(&config);
                 let engine = Arc::new(process::Engine::connect(config).await?);
-                let stats = consumer::consume(engine, mode, shutdown).await?;
+                let stats = consumer::consume(engine, settings, mode, shutdown).await?;
                 // `run` stopped by a signal exits 0 (SPEC §5), whatever failed on the way;
                 // `once` says whether it left messages behind.
                 Ok(match mode {

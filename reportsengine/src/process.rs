@@ -5,17 +5,21 @@
 //! Every failure is returned as a [`common::failure::Error`] whose kind alone says what
 //! happens to the message (SPEC §5's table): set aside (quarantine it), retry, or hold.
 
+use std::time::Duration;
+
 use bytes::Bytes;
 use common::config::Config;
 use common::failure::{Error, Operation, Result};
-use common::queue::Queue;
+
+use crate::consumer::{Backend, Built};
+use common::queue::{Queue, Received, MAX_BATCH};
 use common::state::{read_ledger, LedgerRead};
 use common::store::{Condition, Store};
 use sales_domain::keys;
 use sales_domain::ledger::Ledger;
 use sales_domain::message::SalesMessage;
 use sales_domain::report::Report;
-use sales_domain::sales::{Limits, SalesDate, Validator};
+use sales_domain::sales::{Limits, Validator};
 
 /// Everything a message needs: the configuration and the two clients.
 pub struct Engine {
@@ -31,11 +35,23 @@ impl Engine {
     }
 }
 
-/// What a processed message produced.
-#[derive(Debug)]
-pub struct Built {
-    pub date: SalesDate,
-    pub headline: String,
+/// The real world of the consumer loop: SQS for the messages, S3 for the work.
+impl Backend for Engine {
+    async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Received>> {
+        self.queue.receive(i32::try_from(max).unwrap_or(MAX_BATCH), wait).await
+    }
+    async fn delete_batch(&self, receipt_handles: &[String]) -> Result<Vec<Option<Error>>> {
+        self.queue.delete_batch(receipt_handles).await
+    }
+    async fn delete(&self, receipt_handle: &str) -> Result<()> {
+        self.queue.delete(receipt_handle).await
+    }
+    async fn process(&self, message: &Received) -> Result<Built> {
+        process(self, &message.message_id, &message.body).await
+    }
+    async fn quarantine(&self, message: &Received, reason: &str) -> Result<String> {
+        crate::quarantine::record(&self.store, message, reason).await
+    }
 }
 
 /// The three report files, by name.

@@ -1,0 +1,97 @@
+//! Deletes the messages whose work is done, up to ten per DeleteMessageBatch (authorized as
+//! `sqs:DeleteMessage`). Every entry of the answer is checked: an entry that failed gets one
+//! more try on its own, with the message's newest receipt handle; a message still not
+//! deleted is redelivered later and rewrites identical objects.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::queue::MAX_BATCH;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::{Backend, Built, InFlight, Stats};
+
+/// A message whose report (or quarantine record) is written: it may be deleted.
+pub(super) struct Done {
+    pub(super) message_id: String,
+    /// The receipt handle it was received with (the newest is looked up in flight).
+    pub(super) receipt: String,
+    pub(super) outcome: Outcome,
+    pub(super) started: Instant,
+}
+
+pub(super) enum Outcome {
+    Reported(Built),
+    Quarantined,
+}
+
+/// How long the deleter waits for more finished messages to fill a batch: a few
+/// milliseconds more before a delete, against one request per message.
+const LINGER: Duration = Duration::from_millis(10);
+
+/// Runs until every sender is gone and everything handed over is deleted (or left).
+pub(super) async fn run<B: Backend>(
+    backend: Arc<B>,
+    mut handed: mpsc::UnboundedReceiver<Done>,
+    in_flight: InFlight,
+    stats: Arc<Stats>,
+) {
+    while let Some(first) = handed.recv().await {
+        let mut batch = vec![first];
+        let linger = tokio::time::sleep(LINGER);
+        tokio::pin!(linger);
+        while batch.len() < MAX_BATCH as usize {
+            tokio::select! {
+                biased;
+                next = handed.recv() => match next {
+                    Some(done) => batch.push(done),
+                    None => break,
+                },
+                _ = &mut linger => break,
+            }
+        }
+        delete(&*backend, batch, &in_flight, &stats).await;
+    }
+}
+
+async fn delete<B: Backend>(backend: &B, batch: Vec<Done>, in_flight: &InFlight, stats: &Stats) {
+    let receipt = |d: &Done| in_flight.receipt(&d.message_id).unwrap_or_else(|| d.receipt.clone());
+    let receipts: Vec<String> = batch.iter().map(receipt).collect();
+    let answers = match backend.delete_batch(&receipts).await {
+        Ok(answers) => answers,
+        Err(err) => {
+            for done in &batch {
+                stats.left(
+                    &err,
+                    "delete failed; the message will be redelivered and rewrite identical objects",
+                );
+                in_flight.finish(&done.message_id);
+            }
+            return;
+        }
+    };
+    for (done, answer) in batch.into_iter().zip(answers) {
+        let deleted = match answer {
+            None => Ok(()),
+            // Its second chance, with the newest receipt handle (a redelivery may have
+            // replaced the one the batch used).
+            Some(first) => {
+                tracing::debug!(message_id = %done.message_id, error = %first, "batch entry not deleted; trying it alone");
+                backend.delete(&receipt(&done)).await
+            }
+        };
+        in_flight.finish(&done.message_id);
+        match (deleted, done.outcome) {
+            (Ok(()), Outcome::Reported(built)) => {
+                tracing::info!(message_id = %done.message_id, date = %built.date, elapsed_ms = done.started.elapsed().as_millis() as u64, "{}", built.headline);
+                stats.reported(built.date);
+            }
+            (Ok(()), Outcome::Quarantined) => stats.quarantined(),
+            (Err(err), _) => stats.left(
+                &err,
+                "delete failed; the message will be redelivered and rewrite identical objects",
+            ),
+        }
+    }
+}
