@@ -99,9 +99,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let config = cli.global.load_config()?;
             let summary = runtime()?.block_on(async {
                 let (store, queue) = common::connect(&config).await?;
-                let target = upload::Target { config: &config, store: &store, queue: &queue };
                 // One-shot: transient failures are retried, but only for so long (SPEC §5).
                 let mut patience = Patience::for_window(config.endpoints.give_up_after);
+                let target = upload::Target { config, store, queue };
                 upload::upload(&target, &file, date, replace, &mut patience).await
             })?;
             println!("{summary}");

@@ -82,18 +82,18 @@ impl fmt::Display for UploadSummary {
     }
 }
 
-/// Where an upload goes, and how hard it tries: the bucket, the queue, the rates, and the
-/// patience for transient failures (a one-shot `upload` retries for a while; `watch`
-/// retries nothing here, since its own loop backs off).
-pub struct Target<'a> {
-    pub config: &'a Config,
-    pub store: &'a Store,
-    pub queue: &'a Queue,
+/// Where an upload goes: the configuration (bucket, rates), the store and the queue.
+pub struct Target {
+    pub config: Config,
+    pub store: Store,
+    pub queue: Queue,
 }
 
 /// The whole upload. Nothing is written or sent unless the file is entirely valid.
+/// `patience` says how long transient failures are retried (a one-shot `upload` retries for
+/// a while; `watch` retries nothing here, since its own rounds back off).
 pub async fn upload(
-    target: &Target<'_>,
+    target: &Target,
     file: &Path,
     expected_date: Option<SalesDate>,
     replace: bool,
@@ -116,7 +116,7 @@ pub async fn upload(
         tracing::warn!(file = %label, column = %column, "extra column ignored");
     }
 
-    let Target { config, store, queue } = *target;
+    let Target { config, store, queue } = target;
     let key = keys::sales(day.date);
     let object = patience.retry(|| put_sales_object(store, file, &key, &day, replace)).await?;
     let rows = ledger::day_rows(&day, &config.compensation);
