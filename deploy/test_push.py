@@ -305,7 +305,7 @@ class OnTheEmulator(unittest.TestCase):
         for instance, role in ((outputs["SalesAppInstanceId"], "salesapp"),
                                (outputs["ReportsEngineInstanceId"], "reportsengine")):
             data = ec2.describe_instance_attribute(InstanceId=instance, Attribute="userData")["UserData"]["Value"]
-            self.assertIn(f"role={role}\n", base64.b64decode(data).decode())
+            self.assertIn(f"role={role} ", base64.b64decode(data).decode())
 
     def test_push_without_a_release_sends_nothing(self):
         empty = self.tmp / "empty"

@@ -358,11 +358,10 @@ class TemplateTest(unittest.TestCase):
         stack = self.stack(ReleaseUrl="https://example.com/vpce-lab-1.0.0-1.x86_64.rpm", ReleaseSha256="a" * 64)
         sales = stack.resource("SalesAppInstance")["UserData"]
         engine = stack.resource("ReportsEngineInstance")["UserData"]
-        self.assertIn("role=salesapp\n", sales)
-        self.assertEqual(sales.replace("role=salesapp\n", "role=reportsengine\n"), engine, "one script, two roles")
-        self.assertIn('sha256sum --check --strict', sales)
+        self.assertIn("role=salesapp ", sales)
+        self.assertEqual(sales.replace("role=salesapp ", "role=reportsengine "), engine, "one script, two roles")
+        self.assertIn(f'echo "{"a" * 64}  $f" | sha256sum --check --strict -', sales)
         self.assertIn('basename "${url%%\\?*}"', sales)
-        self.assertIn(f"sha256={'a' * 64}\n", sales)
         self.assertIn('"RestrictedS3Bucket": "<RestrictedBucket>"', sales)
         # The script as the instance gets it parses (and passes shellcheck where installed).
         with tempfile.NamedTemporaryFile("w", suffix=".sh") as f:
@@ -373,23 +372,42 @@ class TemplateTest(unittest.TestCase):
                 subprocess.run(["shellcheck", "-s", "bash", f.name], check=True)
 
     # ------------------------------------------------------------ roles
+    def role_statements(self, stack, role):
+        """Every statement granted to the role: its inline policies and the AWS::IAM::Policy
+        resources attached to it."""
+        docs = [p["PolicyDocument"] for p in stack.resource(role)["Policies"]]
+        docs += [p["PolicyDocument"] for p in stack.resources_of("AWS::IAM::Policy").values()
+                 if f"<{role}>" in p["Roles"]]
+        merged = {}
+        for d in docs:
+            s = statements(d)
+            self.assertFalse(set(s) & set(merged), "a Sid twice")
+            merged.update(s)
+        return merged
+
     def test_roles_least_privilege_when_secured(self):
-        roles = self.stack().resources_of("AWS::IAM::Role")
-        sales = statements(roles["SalesAppRole"]["Policies"][0]["PolicyDocument"])
-        engine = statements(roles["ReportsEngineRole"]["Policies"][0]["PolicyDocument"])
-        common = {
-            "RestrictedBucketObjects": ("Allow", ["s3:GetObject", "s3:PutObject"], ["arn:aws:s3:::<RestrictedBucket>/*"]),
+        stack = self.stack()
+        downloads = {
             "ReadReleaseArtifacts": ("Allow", ["s3:GetObject"], ARTIFACTS),
             "ReadSsmAgentBuckets": ("Allow", ["s3:GetObject"], sorted(SSM_AGENT)),
         }
-        self.assertEqual(sales, {**common, "LabQueueMessages": ("Allow", QUEUE_ACTIONS, ["<Queue.Arn>"])})
-        self.assertEqual(engine, {**common, "LabQueueConsume": (
-            "Allow", ["sqs:DeleteMessage", "sqs:ReceiveMessage"], ["<Queue.Arn>"])})
+        objects = ("Allow", ["s3:GetObject", "s3:PutObject"], ["arn:aws:s3:::<RestrictedBucket>/*"])
+        self.assertEqual(self.role_statements(stack, "SalesAppRole"), {
+            **downloads, "RestrictedBucketObjects": objects,
+            "LabQueueMessages": ("Allow", QUEUE_ACTIONS, ["<Queue.Arn>"]),
+        })
+        self.assertEqual(self.role_statements(stack, "ReportsEngineRole"), {
+            **downloads, "RestrictedBucketObjects": objects,
+            "LabQueueConsume": ("Allow", ["sqs:DeleteMessage", "sqs:ReceiveMessage"], ["<Queue.Arn>"]),
+        })
+        no_ssm = self.stack(EnableSessionManager="false")
+        self.assertNotIn("ReadSsmAgentBuckets", self.role_statements(no_ssm, "SalesAppRole"))
+        self.assertNotIn("ManagedPolicyArns", no_ssm.resource("SalesAppRole"))
 
     def test_roles_in_the_starting_state_have_the_workshops_grants(self):
-        roles = self.stack(LabState="starting").resources_of("AWS::IAM::Role")
-        for name in ("SalesAppRole", "ReportsEngineRole"):
-            s = statements(roles[name]["Policies"][0]["PolicyDocument"])
+        stack = self.stack(LabState="starting")
+        for role in ("SalesAppRole", "ReportsEngineRole"):
+            s = self.role_statements(stack, role)
             self.assertEqual(s["WorkshopStartingObjects"][1], ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"])
             self.assertEqual(s["WorkshopStartingObjects"][2],
                              ["arn:aws:s3:::<RestrictedBucket>/*", "arn:aws:s3:::<UnrestrictedBucket>/*"])
@@ -429,6 +447,12 @@ class TemplateTest(unittest.TestCase):
         self.assertIn("/systems-manager/session-manager/<SalesAppInstance>", outputs["Cloud9InstanceURL"]["Value"])
         self.assertEqual(outputs["keypairName"]["Value"], "none")
         self.assertEqual(self.stack(KeyPairName="mine").outputs()["keypairName"]["Value"], "mine")
+
+    def test_template_fits_a_direct_upload(self):
+        # CloudFormation takes a template body of at most 51,200 bytes without an S3 bucket
+        # (`aws cloudformation deploy` fails beyond it unless given --s3-bucket).
+        size = TEMPLATE.stat().st_size
+        self.assertLess(size, 51200, f"{size} bytes: trim the template or deploy through S3")
 
     def test_outputs_resolve_under_the_emulator(self):
         # moto cannot resolve Queue.QueueUrl, and one unresolvable output blanks them all.
