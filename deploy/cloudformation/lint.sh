@@ -5,6 +5,9 @@
 #   deploy/cloudformation/lint.sh              lint deploy/cloudformation/*.yaml
 #   deploy/cloudformation/lint.sh FILE...      lint these
 #
+# The informational checks (I*) are on too, and none is ignored: a stateful resource must say
+# what happens to it on delete and replace, a queue must say its retention, and so on.
+#
 # Its own venv rather than .venv-moto: moto[server] pulls in an unpinned cfn-lint of its own,
 # and the lint result must not change because the emulator's dependencies moved.
 set -euo pipefail
@@ -35,5 +38,5 @@ fi
 if [[ $# -eq 0 ]]; then
     set -- "$HERE"/*.yaml
 fi
-"$VENV/bin/cfn-lint" -- "$@"
-echo "lint: cfn-lint $CFN_LINT_VERSION clean: $*" >&2
+"$VENV/bin/cfn-lint" --include-checks I -- "$@"
+echo "lint: cfn-lint $CFN_LINT_VERSION clean (informational checks included): $*" >&2

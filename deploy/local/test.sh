@@ -57,9 +57,16 @@ if command -v shellcheck >/dev/null; then
     shellcheck deploy/local/*.sh deploy/*.sh deploy/cloudformation/*.sh bench/*.sh .ci/run
 fi
 
-step "cfn-lint deploy/cloudformation/*.yaml (pinned, .venv-cfn)"
-bash -n deploy/build-release.sh deploy/check-glibc.sh deploy/cloudformation/lint.sh
+step "cfn-lint deploy/cloudformation/*.yaml (pinned, .venv-cfn, informational checks too)"
+bash -n deploy/build-release.sh deploy/check-glibc.sh deploy/cloudformation/lint.sh \
+    deploy/push.sh deploy/instance-install.sh
 deploy/cloudformation/lint.sh
+
+step "template: policies statement by statement, IMDSv2, encryption, outputs (test_template.py)"
+"$REPO/.venv-cfn/bin/python" deploy/cloudformation/test_template.py
+
+step "push.sh on the emulator: artifact uploaded, Run Command sent, installer run (test_push.py)"
+AWS_CLI="$E2E_AWS_CLI" "$REPO/.venv-moto/bin/python" deploy/test_push.py
 
 step "systemd units + install.sh: verify, exposure <= 1.5 (systemd-analyze, offline)"
 deploy/check-units.sh

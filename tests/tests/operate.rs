@@ -111,19 +111,31 @@ fn cloudformation_template_deploys_and_configures_a_working_pipeline() {
             )
         })
         .collect();
-    // The names SPEC §3 gives for the original workshop's outputs that our stack also has.
+    // Every output name SPEC §3 gives for the original workshop's stack, then ours.
     for name in [
         "StackName",
         "VPCID",
+        "Cloud9Instance",
+        "Cloud9InstanceURL",
         "EC2Instance1IP",
+        "SSHtoSalesApp",
         "EC2Instance2IP",
+        "SSHtoReportsEngine",
         "S3VPCGatewayEndpoint",
         "UnrestrictedS3Bucket",
+        "UnrestrictedS3BucketPermsURL",
         "RestrictedS3Bucket",
+        "RestrictedS3BucketPermsURL",
         "IAMRoleForSalesApp",
+        "IAMRoleForSalesAppURL",
         "IAMRoleForReportsEngine",
+        "IAMRoleForReportsEngineURL",
         "SecurityGroupForSalesApp",
+        "SecurityGroupForSalesAppURL",
         "SecurityGroupForReportsEngine",
+        "SecurityGroupForReportsEngineURL",
+        "InterfaceSecurityGroupURL",
+        "InterfaceEndpointPolicyURL",
         "SQSQueueName",
         "SQSQueueARN",
         "SQSQueueURL",
@@ -132,9 +144,23 @@ fn cloudformation_template_deploys_and_configures_a_working_pipeline() {
         "PrivateSubnet2ARouteTable",
         "PublicSubnetRouteTable",
         "AWSAccountID",
+        "keypairName",
+        "SalesAppInstanceId",
+        "ReportsEngineInstanceId",
+        "SQSQueueVisibilityTimeout",
+        "ArtifactsS3Bucket",
+        "LabState",
     ] {
         assert!(outputs.get(name).is_some_and(|v| !v.is_empty()), "output {name}: {outputs:?}");
     }
+    assert_eq!(
+        outputs["SSHtoSalesApp"],
+        format!(
+            "aws ssm start-session --region us-east-1 --target {}",
+            outputs["SalesAppInstanceId"]
+        )
+    );
+    assert_eq!(outputs["LabState"], "secured");
     assert!(outputs["S3VPCGatewayEndpoint"].starts_with("vpce-"));
     assert!(outputs["EC2Instance1IP"].starts_with("10.0.1."), "private subnet 1");
     assert!(outputs["EC2Instance2IP"].starts_with("10.0.2."), "private subnet 2");
