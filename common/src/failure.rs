@@ -253,25 +253,6 @@ impl Operation {
         }
     }
 
-    /// The AWS operation called `name` (`"PutObject"`), if it is one of ours.
-    pub fn from_name(name: &str) -> Option<Operation> {
-        use Operation::*;
-        [
-            GetObject,
-            HeadObject,
-            PutObject,
-            CreateMultipartUpload,
-            UploadPart,
-            CompleteMultipartUpload,
-            SendMessage,
-            ReceiveMessage,
-            DeleteMessage,
-            DeleteMessageBatch,
-        ]
-        .into_iter()
-        .find(|op| op.name() == name)
-    }
-
     pub fn service(self) -> Option<Service> {
         use Operation::*;
         match self {

@@ -1,23 +1,27 @@
-//! Shared library of `salesapp` and `reportsengine`.
+//! The shell of `salesapp` and `reportsengine`: everything that touches the world, around
+//! the pure domain of the `sales_domain` crate.
 //!
-//! # The flow
 //! ```text
-//! CSV file ─validate─▶ DaySummary ─▶ S3 object + ledger rows + SQS message
-//!   SQS message ─parse/guard─▶ object stream ─validate─▶ DaySummary + ledger ─▶ Report ─▶ S3 ─▶ delete
+//! salesapp, reportsengine     thin binaries: the command lines, the two daemons' loops
+//!   └─ common (this crate)    the shell
+//!        ├─ ops/              operator tooling: cli (the shared main), configure, doctor
+//!        ├─ config, failure   one configuration; one failure model and its table
+//!        ├─ store, queue      the S3 and SQS calls the lab allows, nothing else
+//!        ├─ state             our own state in the bucket: the ledger, under the 403 rule
+//!        ├─ retry, shutdown, notify, logging, local
+//!        └─ aws/              the SDK clients (crate-private) and how answers are classified
+//!   └─ sales_domain           pure: money, the validator, ledger, report, message, keys
 //! ```
 //!
 //! # The lab's constraints, and where each lives
 //! The daemons run behind VPC endpoint policies that leave them only `s3:GetObject`,
 //! `s3:PutObject`, `sqs:SendMessage`, `sqs:ReceiveMessage` and `sqs:DeleteMessage`:
-//! - a GetObject of a missing key answers 403, not 404 ([`store`], [`ledger`] merge in salesapp);
+//! - a GetObject of a missing key answers 403, not 404: the 403 rule is in [`store`];
 //! - the queue URL and visibility timeout come from [`config`], never from the queue;
-//! - there is no heartbeat and nothing can be deleted or aborted ([`store`], [`queue`] expose
-//!   only the allowed calls, so nothing else can be called by accident).
-//!
-//! # Pure core, thin shell
-//! [`money`], [`sales`], [`ledger`], [`report`], [`message`], [`net`] and [`generate`] do no I/O:
-//! they are functions over bytes and values, unit-tested and benchmarked without AWS.
-//! [`aws`], [`store`], [`queue`], [`shutdown`] and [`notify`] are the shell.
+//! - there is no heartbeat and nothing can be deleted or aborted: [`store`] and [`queue`]
+//!   expose only the allowed calls, and the SDK clients are private to this crate, so no
+//!   binary can make another call; only [`ops::doctor`] makes the calls the lab denies, to
+//!   show that they are denied.
 #![forbid(unsafe_code)]
 
 pub(crate) mod aws;

@@ -8,7 +8,7 @@
 //!
 //! # Credential-bearing SDK events are dropped whatever `RUST_LOG` says
 //! At DEBUG/TRACE a few SDK modules `Debug`-print the resolved identity, the signing
-//! parameters and whole HTTP responses (measured with aws-smithy-runtime 1.16, aws-sigv4 1.6):
+//! parameters and whole HTTP responses (as of aws-smithy-runtime 1.16 and aws-sigv4 1.6):
 //! the access key id appears in clear, and the secret key, session token and signature are
 //! hidden only by each type's hand-written `Debug` redaction, which the environment variables
 //! `LOG_SENSITIVE_BODIES=true` / `LOG_SIGNABLE_BODY=true` switch off for response and request

@@ -101,7 +101,7 @@ pub struct ObjectStream {
 
 impl ObjectStream {
     /// The next chunk, `None` at the end. A body that sends nothing for `stall` (the S3
-    /// client's attempt timeout, else [`BODY_STALL_TIMEOUT`]) is a transient failure (no SDK
+    /// client's attempt timeout, else `BODY_STALL_TIMEOUT`) is a transient failure (no SDK
     /// timeout covers a streaming body).
     pub async fn next_chunk(&mut self) -> Result<Option<Bytes>> {
         let failed = |detail: String| {
@@ -329,10 +329,9 @@ impl Store {
     /// lifecycle rule removes it.
     ///
     /// The checksum is named here, CRC32, and each part carries its own (the SDK computes
-    /// it): S3 checks every part on arrival and the object gets a composite checksum.
-    /// Without it the SDK still sends part checksums but S3 (and moto) assume CRC64NVME
-    /// over the *full object*, which moto computes by copying the whole object twice more
-    /// at completion: 1 GiB took 4–10 s to complete instead of under 2 (issue 6).
+    /// it), so S3 checks every part on arrival and the object gets a composite checksum.
+    /// Unnamed, S3 (and moto) assume a CRC64NVME of the *full object*, which moto computes
+    /// at completion by copying the whole object twice more.
     pub async fn create_multipart(
         &self,
         key: &str,

@@ -1,4 +1,4 @@
-//! Deterministic, realistic sample sales data. (pure)
+//! Deterministic, realistic sample sales data.
 //!
 //! "Deterministic forever" is a promise to tests, benchmarks and demos that store a seed rather
 //! than a file: the PRNG is a hand-written splitmix64 (no `rand`, whose algorithms may change),
@@ -99,10 +99,10 @@ const CATALOG_SEED: u64 = 0x5A1E_5CA7_A10C_0001;
 const HEADER: &[u8] = b"date,order_id,sales_rep,region,product,quantity,unit_price\n";
 
 /// splitmix64 (Steele, Lea, Flood 2014): tiny, fast, good enough for sample data, and fixed.
-struct SplitMix64(u64);
+pub(crate) struct SplitMix64(pub(crate) u64);
 
 impl SplitMix64 {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);

@@ -1,4 +1,4 @@
-//! The compensation ledger `compensation/ledger.csv`: rows, merge of one day, CSV round trip. (pure)
+//! The compensation ledger `compensation/ledger.csv`: rows, merge of one day, CSV round trip.
 //!
 //! The ledger is the only state shared by salesapp (which writes it) and reportsengine (which
 //! reads it for year-to-date commission), so it is parsed strictly: a hand edit that would make

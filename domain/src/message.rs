@@ -1,4 +1,4 @@
-//! The SQS message body `{"datafilelocation":"s3://BUCKET/KEY"}` and the guard on what it may point at. (pure)
+//! The SQS message body `{"datafilelocation":"s3://BUCKET/KEY"}`, and what it may name.
 //!
 //! Anyone who can `SendMessage` to the queue chooses what reportsengine reads, with
 //! reportsengine's own credentials. [`SalesMessage::accepted_key`] is the guard against that

@@ -431,21 +431,12 @@ mod tests {
         assert_eq!(Cents(i64::MAX / 2 + 1).checked_mul(2), None);
     }
 
-    /// splitmix64, so the property tests need no extra dependency and are reproducible.
-    fn rng(state: &mut u64) -> u64 {
-        *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = *state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
     #[test]
     fn property_display_parse_round_trip() {
-        let mut s = 1;
+        let mut s = crate::generate::SplitMix64(1);
         for _ in 0..20_000 {
             // Mix magnitudes: small amounts are the interesting ones.
-            let r = rng(&mut s);
+            let r = s.next();
             let v = (r >> (r % 63)) as i64 & i64::MAX;
             let c = Cents(v);
             assert_eq!(Cents::parse_price(&c.to_string()), Ok(c), "{v}");
@@ -454,11 +445,11 @@ mod tests {
 
     #[test]
     fn property_commission_is_nearest_and_ties_even() {
-        let mut s = 7;
+        let mut s = crate::generate::SplitMix64(7);
         for _ in 0..20_000 {
-            let r = rng(&mut s);
+            let r = s.next();
             let rev = ((r >> (r % 64)) as i64) >> 8; // any sign, many magnitudes
-            let bps = (rng(&mut s) % 20_001) as u32;
+            let bps = (s.next() % 20_001) as u32;
             let got = i128::from(commission(Cents(rev), bps).0);
             let exact = i128::from(rev) * i128::from(bps); // in 1/10 000 of a cent
             let diff = got * 10_000 - exact;

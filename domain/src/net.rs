@@ -1,4 +1,4 @@
-//! Classification of endpoint addresses as private or public. (pure)
+//! Classification of endpoint addresses as private or public.
 //!
 //! `doctor` and `require_private_sqs` use this to tell whether the SQS interface endpoint's
 //! private DNS is in effect: inside the lab VPC `sqs.<region>.amazonaws.com` must resolve to

@@ -1,6 +1,6 @@
-//! Property-based fuzzing of the two parsers that take hostile input (issue 3): the streaming
-//! CSV validator ([`sales_domain::sales::Validator`]) and the message parser and confused-deputy
-//! guard ([`sales_domain::message::SalesMessage::parse`] + `trusted_key`).
+//! Property-based fuzzing of the two parsers that take hostile input: the streaming CSV
+//! validator ([`sales_domain::sales::Validator`]) and the message parser with its
+//! confused-deputy guard ([`sales_domain::message::SalesMessage::parse`], `accepted_key`).
 //!
 //! Runs inside `cargo test` with a bounded number of cases per property (default 2 000;
 //! `FUZZ_CASES=N` for a longer run). Inputs are both raw random bytes and structured,

@@ -13,7 +13,6 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::Context;
 use clap::{Parser, Subcommand};
 use common::config::Compensation;
 use common::failure::{Error, Operation};
@@ -53,18 +52,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { 64 } else { 0 });
-        }
-    };
-    common::logging::init(cli.global.log_level.as_deref());
-    match run(cli) {
-        Ok(code) => ExitCode::from(code),
-        Err(err) => ExitCode::from(common::ops::cli::report_failure("reportsengine", &err) as u8),
-    }
+    common::ops::cli::main("reportsengine", |cli: &Cli| &cli.global, run)
 }
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
@@ -93,11 +81,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 consumer::Mode::UntilEmpty
             };
             let config = cli.global.load_config()?;
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .context("cannot start the async runtime")?;
-            runtime.block_on(async {
+            common::ops::cli::runtime()?.block_on(async {
                 // Handlers first: a SIGTERM while connecting is graceful too.
                 let shutdown = common::shutdown::signals();
                 let settings = consumer::Settings::from_config(&config);

@@ -9,9 +9,9 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::{Parser, Subcommand};
 use common::ops::cli::GlobalArgs;
+use common::ops::doctor::Program;
 use common::retry::Patience;
 use sales_domain::sales::SalesDate;
 
@@ -60,44 +60,35 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { 64 } else { 0 });
-        }
-    };
-    common::logging::init(cli.global.log_level.as_deref());
-    match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => ExitCode::from(common::ops::cli::report_failure("salesapp", &err) as u8),
-    }
+    common::ops::cli::main("salesapp", |cli: &Cli| &cli.global, run)
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
+fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
-        Command::Generate { date, rows, seed, output } => generate(date, rows, seed, output),
+        Command::Generate { date, rows, seed, output } => {
+            generate(date, rows, seed, output)?;
+            Ok(0)
+        }
         Command::Configure(args) => {
             common::ops::configure::run("salesapp", &args)?;
-            Ok(())
+            Ok(0)
         }
-        Command::Doctor(args) => std::process::exit(common::ops::doctor::main(
-            common::ops::doctor::Program::Salesapp,
-            &cli.global,
-            &args,
-        )),
+        Command::Doctor(args) => {
+            let code = common::ops::doctor::main(Program::Salesapp, &cli.global, &args);
+            Ok(u8::try_from(code).unwrap_or(1))
+        }
         Command::Watch => {
             let config = cli.global.load_config()?;
             // signals() installs its handlers when called: inside the runtime, first thing.
-            runtime()?.block_on(async {
+            common::ops::cli::runtime()?.block_on(async {
                 let shutdown = common::shutdown::signals();
                 watch::watch(config, shutdown).await
             })?;
-            Ok(())
+            Ok(0)
         }
         Command::Upload { file, date, replace } => {
             let config = cli.global.load_config()?;
-            let summary = runtime()?.block_on(async {
+            let summary = common::ops::cli::runtime()?.block_on(async {
                 let (store, queue) = common::connect(&config).await?;
                 // One-shot: transient failures are retried, but only for so long (SPEC §5).
                 let mut patience = Patience::for_window(config.endpoints.give_up_after);
@@ -105,16 +96,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 upload::upload(&target, &file, date, replace, &mut patience).await
             })?;
             println!("{summary}");
-            Ok(())
+            Ok(0)
         }
     }
-}
-
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
 }
 
 /// Writes to a temporary file beside OUTPUT and renames it into place, so a spool watcher

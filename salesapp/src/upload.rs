@@ -30,9 +30,8 @@ use sha2::{Digest, Sha256};
 /// Files up to this size are sent in one PutObject from memory; larger ones in parts.
 const SINGLE_PUT_MAX: u64 = 16 << 20;
 /// Multipart part size. With [`PARTS_IN_FLIGHT`] parts (and the one being read) this bounds
-/// the upload's buffers to 24 MiB whatever the file's size: peak RSS of a 1 GiB upload
-/// 55 MiB with 6 MiB parts, 65 MiB with 8 MiB parts, at the same speed (issue 6 asks for
-/// < 64 MiB; measured with bench/run.sh upload). 10 000 parts of 6 MiB allow 58 GiB.
+/// the upload's buffers to 24 MiB whatever the file's size, and 10 000 parts (S3's limit)
+/// of 6 MiB allow a 58 GiB file. Larger parts were no faster (README, "Performance").
 const PART_SIZE: usize = 6 << 20;
 const PARTS_IN_FLIGHT: usize = 3;
 /// Conditional ledger writes that lose a race are retried this many times.

@@ -650,7 +650,11 @@ impl Emulator {
     /// test's directory, the fake credentials, no AWS config files, IMDS off; no `--config`
     /// (for tests that pass their own, or none).
     pub fn bare_command(&self, name: &str) -> Command {
-        let mut cmd = Command::new(bin_path(name));
+        self.isolated(Command::new(bin_path(name)))
+    }
+
+    /// `cmd` with the fake AWS environment of [`Emulator::bare_command`].
+    fn isolated(&self, mut cmd: Command) -> Command {
         cmd.env_clear();
         for var in ["PATH", "TMPDIR", "RUST_BACKTRACE", "RUST_LOG", "LLVM_PROFILE_FILE"] {
             if let Some(v) = std::env::var_os(var) {
@@ -663,6 +667,7 @@ impl Emulator {
             .env("AWS_ACCESS_KEY_ID", "test")
             .env("AWS_SECRET_ACCESS_KEY", "test")
             .env("AWS_REGION", "us-east-1")
+            .env("AWS_DEFAULT_REGION", "us-east-1")
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("AWS_CONFIG_FILE", home.join("no-aws-config"))
             .env("AWS_SHARED_CREDENTIALS_FILE", home.join("no-aws-credentials"))
@@ -682,27 +687,8 @@ impl Emulator {
             .map(PathBuf::from)
             .or_else(|| Some(workspace_root().join(".venv-awscli/bin/aws")).filter(|p| p.is_file()))
             .unwrap_or_else(|| PathBuf::from("aws"));
-        let mut cmd = Command::new(cli);
-        cmd.env_clear();
-        for var in ["PATH", "TMPDIR"] {
-            if let Some(v) = std::env::var_os(var) {
-                cmd.env(var, v);
-            }
-        }
-        let home = self.dir().join("home");
-        let _ = std::fs::create_dir_all(&home);
-        cmd.env("HOME", &home)
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_DEFAULT_REGION", "us-east-1")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_CONFIG_FILE", home.join("no-aws-config"))
-            .env("AWS_SHARED_CREDENTIALS_FILE", home.join("no-aws-credentials"))
-            .current_dir(self.dir())
-            .stdin(Stdio::null())
-            .arg("--endpoint-url")
-            .arg(self.endpoint())
-            .args(args);
+        let mut cmd = self.isolated(Command::new(cli));
+        cmd.arg("--endpoint-url").arg(self.endpoint()).args(args);
         run(&mut cmd)
     }
 }

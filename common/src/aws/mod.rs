@@ -21,8 +21,8 @@ pub(crate) use answer::{classify, Answer};
 
 /// Attempts per call inside the SDK (the first try plus two retries).
 pub const SDK_MAX_ATTEMPTS: u32 = 3;
-/// The default of `endpoints.attempt_timeout`: one attempt of any call but ReceiveMessage
-/// (an 8 MiB part at a slow 1 MiB/s fits).
+/// The default of `endpoints.attempt_timeout`: one attempt of any call but ReceiveMessage.
+/// Long enough for a multipart part over a slow link.
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
 /// A body that sends nothing for this long is treated as stalled (no SDK timeout covers
 /// the body of a streaming GetObject once the headers have arrived). The S3 client's

@@ -2,6 +2,7 @@
 //! from them, and turning a failure into a message and an exit code.
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use crate::config::{config_path, Config};
 use crate::failure::{exit, Error};
@@ -56,6 +57,37 @@ pub fn sets_in_order(args: impl IntoIterator<Item = String>) -> Vec<String> {
         }
     }
     sets
+}
+
+/// The opening and the end of both binaries' `main`: the command line (a usage error exits
+/// 64; `--help` and `--version` print and exit 0), logging, then `run`, whose failure is
+/// printed once and turned into the exit code of SPEC §5.
+pub fn main<C: clap::Parser>(
+    program: &str,
+    global: fn(&C) -> &GlobalArgs,
+    run: impl FnOnce(C) -> anyhow::Result<u8>,
+) -> ExitCode {
+    let cli = match C::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { exit::USAGE as u8 } else { 0 });
+        }
+    };
+    crate::logging::init(global(&cli).log_level.as_deref());
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => ExitCode::from(u8::try_from(report_failure(program, &err)).unwrap_or(1)),
+    }
+}
+
+/// The async runtime of the commands that talk to AWS.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    use anyhow::Context;
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
 }
 
 /// Prints a failure for a person and returns the exit code SPEC §5 assigns to it.

@@ -174,75 +174,67 @@ fn toml_str(s: &str) -> String {
 /// Turns the outputs into the configuration file's text. Pure: no clock, no environment.
 /// Every needed output that is missing (or empty) is named in one [`Error::config`].
 pub fn render(outputs: &StackOutputs, region_flag: Option<&str>) -> Result<Rendered> {
-    let mut missing: Vec<String> = Vec::new();
-    let mut problems: Vec<String> = Vec::new();
+    let needed = Needed::from(outputs, region_flag)?;
+    let toml = config_text(outputs, &needed);
+    let Needed { bucket, region, queue_url, .. } = needed;
+    Ok(Rendered { toml, region, bucket, queue_url })
+}
 
-    let bucket = outputs.get("RestrictedS3Bucket");
-    if bucket.is_none() {
-        missing.push("RestrictedS3Bucket (the restricted bucket → bucket)".into());
-    }
-    if let Some(b) = bucket.filter(|b| !is_valid_bucket_name(b)) {
-        problems.push(format!("RestrictedS3Bucket {b:?} is not a valid bucket name"));
-    }
+/// What the configuration cannot do without, and where each came from.
+struct Needed {
+    bucket: String,
+    region: String,
+    region_source: &'static str,
+    queue_url: String,
+    queue_source: String,
+}
 
-    let url_region = outputs.get("SQSQueueURL").and_then(region_from_queue_url);
-    let arn_region = outputs.get("SQSQueueARN").and_then(region_from_arn);
-    if let (Some(u), Some(a)) = (&url_region, &arn_region) {
-        if u != a {
-            problems.push(format!("SQSQueueURL names region {u} but SQSQueueARN names {a}"));
-        }
-    }
-    let region = match region_flag {
-        Some(r) if !looks_like_region(r) => {
-            problems.push(format!("--region {r:?} is not a region name like \"us-east-1\""));
-            None
-        }
-        Some(r) => Some(r.to_string()),
-        None => url_region.clone().or_else(|| arn_region.clone()),
-    };
-    let region_source = match (region_flag, &url_region, &arn_region) {
-        (Some(_), _, _) => "--region",
-        (None, Some(_), _) => "the SQSQueueURL output",
-        (None, None, Some(_)) => "the SQSQueueARN output",
-        _ => "",
-    };
+/// What is wrong with the outputs, collected so that one error names it all.
+#[derive(Default)]
+struct Findings {
+    missing: Vec<String>,
+    problems: Vec<String>,
+}
 
-    let queue_url = match outputs.get("SQSQueueURL") {
-        Some(url) => Some((url.to_string(), "the SQSQueueURL output".to_string())),
-        // The original workshop always has SQSQueueURL; a stack whose URL output failed to
-        // resolve (see EMULATOR.md) may still name the queue and account.
-        None => match (outputs.get("SQSQueueName"), outputs.get("AWSAccountID"), &region) {
-            (Some(name), Some(account), Some(region)) => Some((
-                format!("https://sqs.{region}.amazonaws.com/{account}/{name}"),
-                "SQSQueueName, AWSAccountID and the region (no SQSQueueURL output)".to_string(),
-            )),
-            _ => {
-                missing.push(
-                    "SQSQueueURL (the queue URL → queue_url; or SQSQueueName with AWSAccountID)"
-                        .into(),
-                );
-                None
+impl Needed {
+    fn from(outputs: &StackOutputs, region_flag: Option<&str>) -> Result<Needed> {
+        let mut found = Findings::default();
+        let bucket = outputs.get("RestrictedS3Bucket");
+        match bucket {
+            None => {
+                found.missing.push("RestrictedS3Bucket (the restricted bucket → bucket)".into())
             }
-        },
-    };
-    if let Some((url, _)) = &queue_url {
-        if !(url.starts_with("https://") || url.starts_with("http://")) {
-            problems.push(format!("SQSQueueURL {url:?} is not an http(s) URL"));
-        }
-        if let Some(name) = outputs.get("SQSQueueName") {
-            if url.trim_end_matches('/').rsplit('/').next() != Some(name) {
-                problems
-                    .push(format!("SQSQueueURL {url:?} does not end with SQSQueueName {name:?}"));
+            Some(b) if !is_valid_bucket_name(b) => {
+                found.problems.push(format!("RestrictedS3Bucket {b:?} is not a valid bucket name"))
             }
+            Some(_) => {}
+        }
+        let (region, region_source) = region_of(outputs, region_flag, &mut found);
+        let queue = queue_url_of(outputs, region.as_deref(), &mut found);
+        if region.is_none() && region_flag.is_none() {
+            found.missing.push(
+                "the region: neither SQSQueueURL nor SQSQueueARN names one (pass --region)".into(),
+            );
+        }
+        match (bucket, region, queue) {
+            (Some(bucket), Some(region), Some((queue_url, queue_source)))
+                if found.missing.is_empty() && found.problems.is_empty() =>
+            {
+                Ok(Needed {
+                    bucket: bucket.to_string(),
+                    region,
+                    region_source,
+                    queue_url,
+                    queue_source,
+                })
+            }
+            _ => Err(Error::config(found.message(outputs))),
         }
     }
-    if region.is_none() && region_flag.is_none() {
-        missing.push(
-            "the region: neither SQSQueueURL nor SQSQueueARN names one (pass --region)".into(),
-        );
-    }
+}
 
-    if !missing.is_empty() || !problems.is_empty() {
+impl Findings {
+    fn message(&self, outputs: &StackOutputs) -> String {
         let mut msg = String::new();
         if outputs.outputs.is_empty() {
             msg.push_str(
@@ -250,29 +242,91 @@ pub fn render(outputs: &StackOutputs, region_flag: Option<&str>) -> Result<Rende
                  one output that fails to resolve blanks them all)",
             );
         } else {
-            if !missing.is_empty() {
-                msg.push_str(&format!("missing stack output(s): {}", missing.join("; ")));
+            if !self.missing.is_empty() {
+                msg.push_str(&format!("missing stack output(s): {}", self.missing.join("; ")));
             }
-            if !problems.is_empty() {
+            if !self.problems.is_empty() {
                 if !msg.is_empty() {
                     msg.push_str(". ");
                 }
-                msg.push_str(&problems.join("; "));
+                msg.push_str(&self.problems.join("; "));
             }
-            let found: Vec<&str> = outputs.outputs.keys().map(String::as_str).collect();
-            msg.push_str(&format!(". Outputs found: {}", found.join(", ")));
+            let names: Vec<&str> = outputs.outputs.keys().map(String::as_str).collect();
+            msg.push_str(&format!(". Outputs found: {}", names.join(", ")));
         }
         if let Some(status) = &outputs.stack_status {
             msg.push_str(&format!(" (stack status {status})"));
         }
-        return Err(Error::config(msg));
+        msg
     }
-    // Both are Some here: every None above pushed to `missing`.
-    let (Some(bucket), Some(region), Some((queue_url, queue_source))) = (bucket, region, queue_url)
-    else {
-        return Err(Error::config("internal: configure lost a required value"));
-    };
+}
 
+/// The region: `--region`, else the queue URL's host, else the queue ARN; and its source.
+fn region_of(
+    outputs: &StackOutputs,
+    region_flag: Option<&str>,
+    found: &mut Findings,
+) -> (Option<String>, &'static str) {
+    let url_region = outputs.get("SQSQueueURL").and_then(region_from_queue_url);
+    let arn_region = outputs.get("SQSQueueARN").and_then(region_from_arn);
+    if let (Some(u), Some(a)) = (&url_region, &arn_region) {
+        if u != a {
+            found.problems.push(format!("SQSQueueURL names region {u} but SQSQueueARN names {a}"));
+        }
+    }
+    match (region_flag, url_region, arn_region) {
+        (Some(r), _, _) if !looks_like_region(r) => {
+            found.problems.push(format!("--region {r:?} is not a region name like \"us-east-1\""));
+            (None, "")
+        }
+        (Some(r), _, _) => (Some(r.to_string()), "--region"),
+        (None, Some(u), _) => (Some(u), "the SQSQueueURL output"),
+        (None, None, Some(a)) => (Some(a), "the SQSQueueARN output"),
+        (None, None, None) => (None, ""),
+    }
+}
+
+/// The queue URL and where it came from. The original workshop always has SQSQueueURL; a
+/// stack whose URL output failed to resolve (see EMULATOR.md) may still name the queue and
+/// the account.
+fn queue_url_of(
+    outputs: &StackOutputs,
+    region: Option<&str>,
+    found: &mut Findings,
+) -> Option<(String, String)> {
+    let queue = match outputs.get("SQSQueueURL") {
+        Some(url) => (url.to_string(), "the SQSQueueURL output".to_string()),
+        None => match (outputs.get("SQSQueueName"), outputs.get("AWSAccountID"), region) {
+            (Some(name), Some(account), Some(region)) => (
+                format!("https://sqs.{region}.amazonaws.com/{account}/{name}"),
+                "SQSQueueName, AWSAccountID and the region (no SQSQueueURL output)".to_string(),
+            ),
+            _ => {
+                found.missing.push(
+                    "SQSQueueURL (the queue URL → queue_url; or SQSQueueName with AWSAccountID)"
+                        .into(),
+                );
+                return None;
+            }
+        },
+    };
+    let url = &queue.0;
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        found.problems.push(format!("SQSQueueURL {url:?} is not an http(s) URL"));
+    }
+    if let Some(name) = outputs.get("SQSQueueName") {
+        if url.trim_end_matches('/').rsplit('/').next() != Some(name) {
+            found
+                .problems
+                .push(format!("SQSQueueURL {url:?} does not end with SQSQueueName {name:?}"));
+        }
+    }
+    Some(queue)
+}
+
+/// The file's text: every key with its default and a comment saying why.
+fn config_text(outputs: &StackOutputs, needed: &Needed) -> String {
+    let Needed { bucket, region, region_source, queue_url, queue_source } = needed;
     let stack = match outputs.stack_name.as_deref().or(outputs.get("StackName")) {
         Some(name) => format!("stack {name:?}"),
         None => "the stack".to_string(),
@@ -304,7 +358,7 @@ pub fn render(outputs: &StackOutputs, region_flag: Option<&str>) -> Result<Rende
         }
     };
 
-    let toml = format!(
+    format!(
         r#"# vpce-lab configuration (SPEC §3), written by `configure` from the outputs of
 # {stack}{status}.
 # Read by salesapp and reportsengine from --config PATH, else $VPCE_LAB_CONFIG, else
@@ -357,11 +411,10 @@ max_object_size = "10GiB"      # larger sales objects are quarantined unread
 
 [doctor]
 {doctor}"#,
-        region_q = toml_str(&region),
+        region_q = toml_str(region),
         bucket_q = toml_str(bucket),
-        queue_q = toml_str(&queue_url),
-    );
-    Ok(Rendered { toml, region, bucket: bucket.to_string(), queue_url })
+        queue_q = toml_str(queue_url),
+    )
 }
 
 /// Writes `text` to `path` with mode 0600 (it names the lab's resources; nothing secret, but

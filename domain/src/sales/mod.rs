@@ -1,4 +1,4 @@
-//! The daily sales CSV: schema, streaming validation and aggregation into a [`DaySummary`]. (pure)
+//! The daily sales CSV: schema, streaming validation and aggregation into a [`DaySummary`].
 //!
 //! # Why streaming
 //! The same validator runs on a local file before upload and on an S3 object stream in the

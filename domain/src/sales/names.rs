@@ -10,8 +10,8 @@ pub(super) type FastHash = foldhash::fast::RandomState;
 /// nearly always ends at its first slot; a name's key keeps its first and last 8 bytes and
 /// its length, which decide equality outright for names of up to 16 bytes (and leave only
 /// the middle to compare for longer ones). The hash is a seeded multiply-fold of the
-/// words: a file cannot choose names that collide. (Public for the benchmarks' floor,
-/// `perfkit bare-numbers`, which uses the same tables.)
+/// words: a file cannot choose names that collide. Public so that the benchmarks' floor
+/// (`perfkit bare-numbers`) uses the same tables.
 pub struct Names {
     /// `hash >> 32 << 32 | (index + 1)`; 0 is an empty slot.
     pub(super) slots: Vec<u64>,

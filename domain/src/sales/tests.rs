@@ -463,7 +463,7 @@ fn hostile_values_are_shortened_in_messages() {
 /// irregular lines, against a plain map.
 #[test]
 fn duplicates_match_a_plain_map() {
-    let mut seed = 7;
+    let mut seed = crate::generate::SplitMix64(7);
     let shapes = |n: u64, r: u64| match r % 6 {
         0 => format!("ORD-{n:06}"),
         1 => format!("{n}"),
@@ -477,7 +477,7 @@ fn duplicates_match_a_plain_map() {
     let mut want = Vec::new();
     let mut line = 1;
     for k in 0..150_000u64 {
-        let r = rng(&mut seed);
+        let r = seed.next();
         let id = shapes(if r.is_multiple_of(3) { r % 100_000 } else { k }, r >> 8);
         if r.is_multiple_of(97) {
             data.push('\n'); // an empty line
@@ -590,14 +590,6 @@ fn chunked(data: &[u8], sizes: &[usize], limits: Limits) -> Result<DaySummary, V
     v.finish()
 }
 
-fn rng(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 #[test]
 fn chunk_boundaries_do_not_matter() {
     let mut generated = Vec::new();
@@ -635,7 +627,7 @@ fn chunk_boundaries_do_not_matter() {
     inputs.push(utf8);
 
     let limits = Limits { max_record_bytes: 160 };
-    let mut seed = 42;
+    let mut seed = crate::generate::SplitMix64(42);
     for data in &inputs {
         let whole = validate_slice("t.csv", data, limits);
         assert_eq!(
@@ -645,7 +637,7 @@ fn chunk_boundaries_do_not_matter() {
             String::from_utf8_lossy(data)
         );
         for _ in 0..30 {
-            let sizes: Vec<usize> = (0..7).map(|_| (rng(&mut seed) % 97) as usize + 1).collect();
+            let sizes: Vec<usize> = (0..7).map(|_| (seed.next() % 97) as usize + 1).collect();
             assert_eq!(chunked(data, &sizes, limits), whole, "sizes {sizes:?}");
         }
     }

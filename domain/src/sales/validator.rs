@@ -464,10 +464,9 @@ impl Validator {
 }
 
 /// The SHA-256 of a chunk, computed a block at a time as the parsing advances, while each
-/// block is still in the L1 cache. (The SHA instructions of one stream form a chain of
-/// dependent rounds that no reordering shortens: on one core, hashing costs about 0.5 s
-/// per GB on this kind of processor whatever is done around it. With a second core,
-/// [`crate::local::validate_file`] hashes there instead.)
+/// block is still in the L1 cache. The rounds of one stream depend on each other, so
+/// nothing done around them makes them cheaper; with a second core, the shell's
+/// `validate_file` hashes there instead.
 pub(super) struct Hashing<'a> {
     pub(super) hasher: Option<Sha256>,
     pub(super) data: &'a [u8],

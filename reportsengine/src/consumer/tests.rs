@@ -147,6 +147,18 @@ fn settings() -> Settings {
     }
 }
 
+/// `run` in the background; notify the returned `Notify` to signal it.
+fn daemon(script: &Arc<Script>) -> (tokio::task::JoinHandle<Result<Arc<Stats>>>, Arc<Notify>) {
+    let stop = Arc::new(Notify::new());
+    let run = tokio::spawn({
+        let (script, stop) = (script.clone(), stop.clone());
+        async move {
+            consume(script, settings(), Mode::Daemon, async move { stop.notified().await }).await
+        }
+    });
+    (run, stop)
+}
+
 async fn once(script: &Arc<Script>) -> Result<Arc<Stats>> {
     consume(script.clone(), settings(), Mode::UntilEmpty, std::future::pending()).await
 }
@@ -272,13 +284,7 @@ async fn the_backoff_starts_again_after_the_queue_answers() {
     answers.push(Answer::Fail(Kind::Transient));
     answers.push(Answer::Messages(vec![message("m", "r")]));
     let script = Arc::new(Script::default().answers(answers));
-    let stop = Arc::new(Notify::new());
-    let run = tokio::spawn({
-        let (script, stop) = (script.clone(), stop.clone());
-        async move {
-            consume(script, settings(), Mode::Daemon, async move { stop.notified().await }).await
-        }
-    });
+    let (run, stop) = daemon(&script);
     while script.deleted().is_empty() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -297,13 +303,7 @@ async fn shutdown_stops_receiving_at_once_and_lets_in_flight_work_finish() {
     let script =
         Arc::new(Script::default().answers(vec![Answer::Messages(vec![message("m", "r")])]));
     let gate = script.blocked("m");
-    let stop = Arc::new(Notify::new());
-    let run = tokio::spawn({
-        let (script, stop) = (script.clone(), stop.clone());
-        async move {
-            consume(script, settings(), Mode::Daemon, async move { stop.notified().await }).await
-        }
-    });
+    let (run, stop) = daemon(&script);
     while script.processed().is_empty() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
@@ -324,13 +324,7 @@ async fn work_past_the_grace_is_left_undeleted() {
     let script =
         Arc::new(Script::default().answers(vec![Answer::Messages(vec![message("m", "r")])]));
     script.endless.lock().unwrap().insert("m".into());
-    let stop = Arc::new(Notify::new());
-    let run = tokio::spawn({
-        let (script, stop) = (script.clone(), stop.clone());
-        async move {
-            consume(script, settings(), Mode::Daemon, async move { stop.notified().await }).await
-        }
-    });
+    let (run, stop) = daemon(&script);
     while script.processed().is_empty() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }

@@ -92,7 +92,7 @@ async fn s3_write_and_read(
             .send(),
     )
     .await;
-    t.push(needed_call_failed("s3 write", "PutObject", &url, endpoint, &put));
+    t.push(needed_call_failed("s3 write", Operation::PutObject, &url, endpoint, &put));
     if !matches!(put, Call::Ok(_)) {
         t.push(Check::skip("s3 read", "nothing was written"));
         return put.outcome();
@@ -115,7 +115,7 @@ async fn s3_write_and_read(
                 "see the tcp rows",
             ),
         },
-        other => needed_call_failed("s3 read", "GetObject", &url, endpoint, &other),
+        other => needed_call_failed("s3 read", Operation::GetObject, &url, endpoint, &other),
     };
     t.push(read);
     put.outcome()
@@ -139,7 +139,8 @@ async fn sqs_receive_and_delete(
             .send(),
     )
     .await;
-    let mut row = needed_call_failed("sqs receive", "ReceiveMessage", queue, endpoint, &receive);
+    let mut row =
+        needed_call_failed("sqs receive", Operation::ReceiveMessage, queue, endpoint, &receive);
     if let Call::Ok(out) = &receive {
         let n = out.messages().len();
         row.detail = format!(
@@ -165,7 +166,7 @@ async fn sqs_receive_and_delete(
             "DeleteMessage authorized (a made-up receipt handle was refused as \
              ReceiptHandleIsInvalid, not denied)",
         ),
-        _ => needed_call_failed("sqs delete", "DeleteMessage", queue, endpoint, &delete),
+        _ => needed_call_failed("sqs delete", Operation::DeleteMessage, queue, endpoint, &delete),
     });
     (receive.outcome(), delete_outcome)
 }
@@ -216,7 +217,7 @@ impl<T> Call<T> {
 /// A failing row for a call the apps need, from how it failed.
 pub(super) fn needed_call_failed<T>(
     name: &str,
-    operation: &str,
+    operation: Operation,
     resource: &str,
     endpoint: &str,
     result: &Call<T>,
@@ -227,7 +228,7 @@ pub(super) fn needed_call_failed<T>(
             name,
             Kind::Denied,
             format!("{operation} {resource}: denied (HTTP 403)"),
-            denial_hint(operation),
+            operation.denial_hint(),
         ),
         Call::Failed { text, .. } => Check::fail(
             name,
@@ -249,8 +250,8 @@ pub(super) fn needed_call_failed<T>(
 }
 
 /// Which of the lab's controls typically denies the AWS operation called `operation`.
-pub(super) fn denial_hint(operation: &str) -> &'static str {
-    Operation::from_name(operation).map_or(
+pub(super) fn denial_hint(operation: Option<Operation>) -> &'static str {
+    operation.map_or(
         "Check the instance role and the VPC endpoint and resource policies of the lab.",
         Operation::denial_hint,
     )

@@ -10,7 +10,7 @@ use super::calls::{call, denial_hint, Call, Clients, Needed};
 use super::table::{Check, Table};
 use super::{DoctorArgs, Program};
 use crate::config::Config;
-use crate::failure::Kind;
+use crate::failure::{Kind, Operation};
 
 /// What a call did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +31,8 @@ pub struct Control {
     pub expect_denied: bool,
     /// Which control the expected outcome proves.
     pub proves: &'static str,
+    /// The call as one of ours, when the apps make it too (its denial hint applies).
+    pub operation: Option<Operation>,
 }
 
 pub const DELETE_OBJECT: Control = Control {
@@ -38,24 +40,28 @@ pub const DELETE_OBJECT: Control = Control {
     action: "DeleteObject on the restricted bucket",
     expect_denied: true,
     proves: "the S3 gateway endpoint policy allows only s3:GetObject and s3:PutObject",
+    operation: None,
 };
 pub const OTHER_BUCKET_PUT: Control = Control {
     name: "control: unrestricted PutObject denied",
     action: "PutObject to the unrestricted bucket",
     expect_denied: true,
     proves: "the S3 gateway endpoint policy names only the restricted bucket",
+    operation: None,
 };
 pub const LIST_BUCKETS: Control = Control {
     name: "control: ListBuckets denied",
     action: "ListBuckets",
     expect_denied: true,
     proves: "the S3 gateway endpoint policy allows no listing",
+    operation: None,
 };
 pub const LIST_QUEUES: Control = Control {
     name: "control: ListQueues denied",
     action: "ListQueues",
     expect_denied: true,
     proves: "the SQS interface endpoint policy allows only Send/Receive/DeleteMessage",
+    operation: None,
 };
 pub const RESTRICTED_PUT: Control = Control {
     name: "control: PutObject allowed",
@@ -63,6 +69,7 @@ pub const RESTRICTED_PUT: Control = Control {
     expect_denied: false,
     proves: "the write came through the S3 gateway endpoint (the bucket policy denies PutObject \
              unless aws:sourceVpce is that endpoint) and the endpoint policy allows it",
+    operation: Some(Operation::PutObject),
 };
 pub const SEND: Control = Control {
     name: "control: SendMessage allowed",
@@ -70,18 +77,21 @@ pub const SEND: Control = Control {
     expect_denied: false,
     proves: "the request came through the SQS interface endpoint (the queue policy allows it \
              only via aws:sourceVpce) and the endpoint policy and role allow it",
+    operation: Some(Operation::SendMessage),
 };
 pub const RECEIVE: Control = Control {
     name: "control: ReceiveMessage allowed",
     action: "ReceiveMessage",
     expect_denied: false,
     proves: "the SQS interface endpoint, the queue policy (aws:sourceVpce) and the role allow it",
+    operation: Some(Operation::ReceiveMessage),
 };
 pub const DELETE_MESSAGE: Control = Control {
     name: "control: DeleteMessage allowed",
     action: "DeleteMessage",
     expect_denied: false,
     proves: "the SQS interface endpoint, the queue policy (aws:sourceVpce) and the role allow it",
+    operation: Some(Operation::DeleteMessage),
 };
 
 /// Judges one control's outcome (pure). On the emulator a denial that does not hold is said
@@ -126,7 +136,7 @@ pub fn judge_control(control: &Control, outcome: &Outcome, emulator: bool) -> Ch
             control.name,
             Kind::Denied,
             format!("{} denied (403)", control.action),
-            denial_hint(control.action.split(' ').next().unwrap_or("")),
+            denial_hint(control.operation),
         ),
         (_, Outcome::Inconclusive(why)) => Check::warn(
             control.name,

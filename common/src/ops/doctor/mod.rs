@@ -88,10 +88,10 @@ pub(super) const NET_TIMEOUT: Duration = Duration::from_secs(3);
 /// return the exit code (see the module doc).
 pub fn main(program: Program, global: &GlobalArgs, args: &DoctorArgs) -> i32 {
     use std::io::Write;
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match crate::ops::cli::runtime() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("{}: cannot start the async runtime: {e}", program.name());
+            eprintln!("{}: {e}", program.name());
             return exit::IOERR;
         }
     };

@@ -9,10 +9,16 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
 use crate::failure::{Error, Result};
 pub use sales_domain::money::Compensation;
+use values::{de_duration, de_size};
+pub use values::{parse_size, url_host, url_port};
+
+mod overlay;
+mod validate;
+mod values;
 
 /// Where the configuration is read from when neither `--config` nor `$VPCE_LAB_CONFIG` is set.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/vpce-lab/config.toml";
@@ -226,141 +232,6 @@ impl Default for EngineConfig {
     }
 }
 
-fn de_duration<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Duration, D::Error> {
-    let text = String::deserialize(d)?;
-    humantime::parse_duration(&text).map_err(|e| {
-        serde::de::Error::custom(format!("{text:?} is not a duration like \"20s\": {e}"))
-    })
-}
-
-fn de_size<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<u64, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Size {
-        Bytes(u64),
-        Text(String),
-    }
-    match Size::deserialize(d)? {
-        Size::Bytes(n) => Ok(n),
-        Size::Text(t) => parse_size(&t).map_err(serde::de::Error::custom),
-    }
-}
-
-/// Parses `10GiB`, `512 MiB`, `1GB`, `1000` into bytes.
-pub fn parse_size(text: &str) -> std::result::Result<u64, String> {
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (digits, unit) = t.split_at(split);
-    let n: u64 = digits.parse().map_err(|_| format!("{text:?} is not a size like \"10GiB\""))?;
-    let mult: u64 = match unit.trim() {
-        "" | "B" => 1,
-        "KB" | "kB" => 1_000,
-        "KiB" => 1 << 10,
-        "MB" => 1_000_000,
-        "MiB" => 1 << 20,
-        "GB" => 1_000_000_000,
-        "GiB" => 1 << 30,
-        "TB" => 1_000_000_000_000,
-        "TiB" => 1 << 40,
-        other => {
-            return Err(format!(
-                "{text:?}: unknown size unit {other:?} (use B, KiB, MiB, GiB, TiB)"
-            ))
-        }
-    };
-    n.checked_mul(mult).ok_or_else(|| format!("{text:?} is too large"))
-}
-
-/// The kind of value a key holds, so that `VPCE_LAB_…=8` becomes an integer and
-/// `VPCE_LAB_…=true` a boolean while `VPCE_LAB_BUCKET=123456789012-…` stays a string.
-#[derive(Clone, Copy)]
-enum Kind {
-    Str,
-    Int,
-    Bool,
-}
-
-/// Every scalar key, as (section, key, kind); section "" is the top level. A unit test checks
-/// that each entry is accepted by [`Config`], so this list cannot drift from the struct.
-const KEYS: &[(&str, &str, Kind)] = &[
-    ("", "region", Kind::Str),
-    ("", "bucket", Kind::Str),
-    ("", "queue_url", Kind::Str),
-    ("endpoints", "s3", Kind::Str),
-    ("endpoints", "sqs", Kind::Str),
-    ("endpoints", "force_path_style", Kind::Bool),
-    ("endpoints", "require_private_sqs", Kind::Bool),
-    ("endpoints", "connect_timeout", Kind::Str),
-    ("endpoints", "attempt_timeout", Kind::Str),
-    ("endpoints", "give_up_after", Kind::Str),
-    ("compensation", "commission_bps", Kind::Int),
-    ("salesapp", "spool_dir", Kind::Str),
-    ("salesapp", "poll_interval", Kind::Str),
-    ("salesapp", "settle_time", Kind::Str),
-    ("salesapp", "shutdown_grace", Kind::Str),
-    ("reportsengine", "concurrency", Kind::Int),
-    ("reportsengine", "wait_time", Kind::Str),
-    ("reportsengine", "visibility_timeout", Kind::Str),
-    ("reportsengine", "shutdown_grace", Kind::Str),
-    ("reportsengine", "max_object_size", Kind::Str),
-    ("reportsengine", "input_prefix", Kind::Str),
-    ("doctor", "unrestricted_bucket", Kind::Str),
-];
-
-/// Where a value came from, for error messages that point at the right place.
-fn typed_value(origin: &str, kind: Kind, raw: &str) -> Result<toml::Value> {
-    match kind {
-        Kind::Str => Ok(toml::Value::String(raw.to_string())),
-        Kind::Int => raw
-            .trim()
-            .parse::<i64>()
-            .map(toml::Value::Integer)
-            .map_err(|_| Error::config(format!("{origin}: {raw:?} is not an integer"))),
-        Kind::Bool => match raw.trim() {
-            "true" | "1" | "yes" => Ok(toml::Value::Boolean(true)),
-            "false" | "0" | "no" => Ok(toml::Value::Boolean(false)),
-            _ => Err(Error::config(format!("{origin}: {raw:?} is not true or false"))),
-        },
-    }
-}
-
-fn set_key(table: &mut toml::Table, section: &str, key: &str, value: toml::Value) -> Result<()> {
-    let target = if section.is_empty() {
-        table
-    } else {
-        let entry = table
-            .entry(section.to_string())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        match entry {
-            toml::Value::Table(t) => t,
-            _ => return Err(Error::config(format!("`{section}` must be a table"))),
-        }
-    };
-    target.insert(key.to_string(), value);
-    Ok(())
-}
-
-/// Finds the key an environment variable name stands for: `VPCE_LAB_REPORTSENGINE_WAIT_TIME`
-/// → (`reportsengine`, `wait_time`). Matching against the known list (rather than splitting
-/// on `_`) is what makes keys with underscores unambiguous.
-fn key_for_env(name: &str) -> Option<(&'static str, &'static str, Kind)> {
-    let rest = name.strip_prefix(ENV_PREFIX)?;
-    KEYS.iter().copied().find(|(section, key, _)| {
-        let full = if section.is_empty() {
-            key.to_ascii_uppercase()
-        } else {
-            format!("{}_{}", section.to_ascii_uppercase(), key.to_ascii_uppercase())
-        };
-        full == rest
-    })
-}
-
-/// Finds the key a `--set section.key=value` flag names.
-fn key_for_flag(dotted: &str) -> Option<(&'static str, &'static str, Kind)> {
-    let (section, key) = dotted.rsplit_once('.').unwrap_or(("", dotted));
-    KEYS.iter().copied().find(|(s, k, _)| *s == section && *k == key)
-}
-
 /// Which configuration file to read: the flag, else `$VPCE_LAB_CONFIG`, else the default.
 pub fn config_path(flag: Option<&Path>, env: &dyn Fn(&str) -> Option<String>) -> PathBuf {
     flag.map(Path::to_path_buf)
@@ -391,170 +262,18 @@ impl Config {
     ) -> Result<Config> {
         let mut table: toml::Table =
             toml::from_str(text).map_err(|e| Error::config(format!("{origin}: {e}")))?;
-        for (name, raw) in env_vars {
-            if name == CONFIG_ENV || !name.starts_with(ENV_PREFIX) {
-                continue;
-            }
-            let (section, key, kind) = key_for_env(name).ok_or_else(|| {
-                Error::config(format!("environment variable {name} names no configuration key"))
-            })?;
-            set_key(&mut table, section, key, typed_value(name, kind, raw)?)?;
-        }
-        for set in sets {
-            let (dotted, raw) = set.split_once('=').ok_or_else(|| {
-                Error::config(format!("--set {set:?}: expected section.key=value"))
-            })?;
-            let (section, key, kind) = key_for_flag(dotted.trim()).ok_or_else(|| {
-                Error::config(format!("--set {set:?}: {dotted:?} is not a configuration key"))
-            })?;
-            set_key(&mut table, section, key, typed_value(&format!("--set {dotted}"), kind, raw)?)?;
-        }
+        overlay::apply(&mut table, env_vars, sets)?;
         let config: Config = toml::Value::Table(table)
             .try_into()
             .map_err(|e: toml::de::Error| Error::config(format!("{origin}: {}", e.message())))?;
         config.validate().map_err(|e| Error::config(format!("{origin}: {e}")))?;
         Ok(config)
     }
-
-    /// The checks no type can express, run once at start so a daemon never discovers a bad
-    /// setting hours into its run.
-    pub fn validate(&self) -> std::result::Result<(), String> {
-        if !sales_domain::keys::is_valid_bucket_name(&self.bucket) {
-            return Err(format!("bucket {:?} is not a valid S3 bucket name", self.bucket));
-        }
-        check_url("queue_url", &self.queue_url)?;
-        if self.queue_url.trim_end_matches('/').rsplit('/').next().is_none_or(str::is_empty) {
-            return Err(format!(
-                "queue_url {:?} does not end with the queue's name",
-                self.queue_url
-            ));
-        }
-        if let Some(b) = &self.doctor.unrestricted_bucket {
-            if !sales_domain::keys::is_valid_bucket_name(b) {
-                return Err(format!(
-                    "doctor.unrestricted_bucket {b:?} is not a valid S3 bucket name"
-                ));
-            }
-        }
-        for (name, url) in
-            [("endpoints.s3", &self.endpoints.s3), ("endpoints.sqs", &self.endpoints.sqs)]
-        {
-            if let Some(url) = url {
-                check_url(name, url)?;
-            }
-        }
-        if let Some(region) = &self.region {
-            if region.is_empty()
-                || !region.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-            {
-                return Err(format!("region {region:?} is not a region name like \"us-east-1\""));
-            }
-        }
-        for (rep, bps) in std::iter::once(("commission_bps", &self.compensation.commission_bps))
-            .chain(self.compensation.overrides.iter().map(|(rep, bps)| (rep.as_str(), bps)))
-        {
-            if *bps > 10_000 {
-                return Err(format!("compensation rate for {rep:?} is {bps} bps, above 100 %"));
-            }
-        }
-        let s = &self.salesapp;
-        if s.poll_interval < Duration::from_millis(10)
-            || s.poll_interval > Duration::from_secs(3600)
-        {
-            return Err("salesapp.poll_interval must be between 10ms and 1h".into());
-        }
-        if s.shutdown_grace >= SYSTEMD_STOP_TIMEOUT {
-            return Err(format!(
-                "salesapp.shutdown_grace = {} must be below systemd's stop timeout ({}), \
-                 or the upload in progress is killed mid-way",
-                humantime::format_duration(s.shutdown_grace),
-                humantime::format_duration(SYSTEMD_STOP_TIMEOUT)
-            ));
-        }
-        for (name, t) in [
-            ("endpoints.connect_timeout", self.endpoints.connect_timeout),
-            ("endpoints.attempt_timeout", self.endpoints.attempt_timeout),
-        ] {
-            if t < Duration::from_millis(100) {
-                return Err(format!("{name} must be at least 100ms"));
-            }
-        }
-        let e = &self.reportsengine;
-        if !(1..=64).contains(&e.concurrency) {
-            return Err(format!("reportsengine.concurrency = {} must be 1 to 64", e.concurrency));
-        }
-        if e.wait_time > MAX_WAIT_TIME {
-            return Err(format!(
-                "reportsengine.wait_time = {} exceeds SQS's 20 s long-poll limit",
-                humantime::format_duration(e.wait_time)
-            ));
-        }
-        if e.visibility_timeout < Duration::from_secs(1) {
-            return Err("reportsengine.visibility_timeout must be at least 1s".into());
-        }
-        if e.shutdown_grace >= SYSTEMD_STOP_TIMEOUT {
-            return Err(format!(
-                "reportsengine.shutdown_grace = {} must be below systemd's stop timeout ({}), \
-                 or in-flight work is killed mid-way",
-                humantime::format_duration(e.shutdown_grace),
-                humantime::format_duration(SYSTEMD_STOP_TIMEOUT)
-            ));
-        }
-        if e.max_object_size == 0 {
-            return Err("reportsengine.max_object_size must be above 0".into());
-        }
-        if let Some(prefix) = &e.input_prefix {
-            // The prefix itself must be a key the rule accepts, or nothing ever would be.
-            sales_domain::keys::check_input_key(&format!("{prefix}x"), None).map_err(|why| {
-                format!("reportsengine.input_prefix = {prefix:?} can never match: {why}")
-            })?;
-        }
-        if self.endpoints.give_up_after > Duration::from_secs(3600) {
-            return Err("endpoints.give_up_after must be at most 1h".into());
-        }
-        Ok(())
-    }
-}
-
-fn check_url(name: &str, url: &str) -> std::result::Result<(), String> {
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
-        .ok_or_else(|| format!("{name} = {url:?} must start with https:// (or http:// locally)"))?;
-    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-    if host.is_empty()
-        || host.contains('@')
-        || url.chars().any(|c| c.is_whitespace() || c.is_control())
-    {
-        return Err(format!("{name} = {url:?} is not a valid URL"));
-    }
-    Ok(())
-}
-
-/// The host (without port) of an `http(s)://host[:port]/…` URL; brackets kept off IPv6.
-pub fn url_host(url: &str) -> Option<&str> {
-    let rest = url.split_once("://")?.1;
-    let authority = rest.split(['/', '?', '#']).next()?;
-    if let Some(v6) = authority.strip_prefix('[') {
-        return v6.split(']').next();
-    }
-    authority.split(':').next().filter(|h| !h.is_empty())
-}
-
-/// The port of a URL, or the scheme's default.
-pub fn url_port(url: &str) -> u16 {
-    let default = if url.starts_with("http://") { 80 } else { 443 };
-    let Some(rest) = url.split_once("://").map(|(_, r)| r) else { return default };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let after_host = match authority.rfind(']') {
-        Some(i) => &authority[i + 1..],
-        None => authority,
-    };
-    after_host.rsplit_once(':').and_then(|(_, p)| p.parse().ok()).unwrap_or(default)
 }
 
 #[cfg(test)]
 mod tests {
+    use super::overlay::{Kind, KEYS};
     use super::*;
 
     const MINIMAL: &str = r#"

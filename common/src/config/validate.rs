@@ -1,0 +1,130 @@
+//! The checks no type can express, run once at start so a daemon never discovers a bad
+//! setting hours into its run. One function per section; the first failure is the error.
+
+use std::time::Duration;
+
+use humantime::format_duration;
+use sales_domain::keys::{check_input_key, is_valid_bucket_name};
+
+use super::values::check_url;
+use super::{Config, EngineConfig, SalesappConfig, MAX_WAIT_TIME, SYSTEMD_STOP_TIMEOUT};
+
+type Checked = std::result::Result<(), String>;
+
+impl Config {
+    /// Every check of every section.
+    pub fn validate(&self) -> Checked {
+        self.validate_resources()?;
+        self.validate_endpoints()?;
+        self.validate_compensation()?;
+        validate_salesapp(&self.salesapp)?;
+        validate_engine(&self.reportsengine)
+    }
+
+    /// The bucket, the queue, the region.
+    fn validate_resources(&self) -> Checked {
+        if !is_valid_bucket_name(&self.bucket) {
+            return Err(format!("bucket {:?} is not a valid S3 bucket name", self.bucket));
+        }
+        check_url("queue_url", &self.queue_url)?;
+        if self.queue_url.trim_end_matches('/').rsplit('/').next().is_none_or(str::is_empty) {
+            return Err(format!(
+                "queue_url {:?} does not end with the queue's name",
+                self.queue_url
+            ));
+        }
+        if let Some(b) = &self.doctor.unrestricted_bucket {
+            if !is_valid_bucket_name(b) {
+                return Err(format!(
+                    "doctor.unrestricted_bucket {b:?} is not a valid S3 bucket name"
+                ));
+            }
+        }
+        if let Some(region) = &self.region {
+            if region.is_empty()
+                || !region.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            {
+                return Err(format!("region {region:?} is not a region name like \"us-east-1\""));
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_endpoints(&self) -> Checked {
+        let e = &self.endpoints;
+        for (name, url) in [("endpoints.s3", &e.s3), ("endpoints.sqs", &e.sqs)] {
+            if let Some(url) = url {
+                check_url(name, url)?;
+            }
+        }
+        for (name, t) in [
+            ("endpoints.connect_timeout", e.connect_timeout),
+            ("endpoints.attempt_timeout", e.attempt_timeout),
+        ] {
+            if t < Duration::from_millis(100) {
+                return Err(format!("{name} must be at least 100ms"));
+            }
+        }
+        if e.give_up_after > Duration::from_secs(3600) {
+            return Err("endpoints.give_up_after must be at most 1h".into());
+        }
+        Ok(())
+    }
+
+    fn validate_compensation(&self) -> Checked {
+        let c = &self.compensation;
+        let rates = std::iter::once(("commission_bps", &c.commission_bps))
+            .chain(c.overrides.iter().map(|(rep, bps)| (rep.as_str(), bps)));
+        for (rep, bps) in rates {
+            if *bps > 10_000 {
+                return Err(format!("compensation rate for {rep:?} is {bps} bps, above 100 %"));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn validate_salesapp(s: &SalesappConfig) -> Checked {
+    if s.poll_interval < Duration::from_millis(10) || s.poll_interval > Duration::from_secs(3600) {
+        return Err("salesapp.poll_interval must be between 10ms and 1h".into());
+    }
+    below_systemd_stop("salesapp.shutdown_grace", s.shutdown_grace, "the upload in progress")
+}
+
+fn validate_engine(e: &EngineConfig) -> Checked {
+    if !(1..=64).contains(&e.concurrency) {
+        return Err(format!("reportsengine.concurrency = {} must be 1 to 64", e.concurrency));
+    }
+    if e.wait_time > MAX_WAIT_TIME {
+        return Err(format!(
+            "reportsengine.wait_time = {} exceeds SQS's 20 s long-poll limit",
+            format_duration(e.wait_time)
+        ));
+    }
+    if e.visibility_timeout < Duration::from_secs(1) {
+        return Err("reportsengine.visibility_timeout must be at least 1s".into());
+    }
+    below_systemd_stop("reportsengine.shutdown_grace", e.shutdown_grace, "in-flight work")?;
+    if e.max_object_size == 0 {
+        return Err("reportsengine.max_object_size must be above 0".into());
+    }
+    if let Some(prefix) = &e.input_prefix {
+        // The prefix itself must be a key the rule accepts, or nothing ever would be.
+        check_input_key(&format!("{prefix}x"), None).map_err(|why| {
+            format!("reportsengine.input_prefix = {prefix:?} can never match: {why}")
+        })?;
+    }
+    Ok(())
+}
+
+/// A grace must end before systemd stops waiting and kills, or the work is cut mid-way.
+fn below_systemd_stop(name: &str, grace: Duration, what: &str) -> Checked {
+    if grace >= SYSTEMD_STOP_TIMEOUT {
+        return Err(format!(
+            "{name} = {} must be below systemd's stop timeout ({}), or {what} is killed mid-way",
+            format_duration(grace),
+            format_duration(SYSTEMD_STOP_TIMEOUT)
+        ));
+    }
+    Ok(())
+}
