@@ -41,8 +41,8 @@ on_exit() {
 }
 trap on_exit EXIT
 
-step "build the binaries: cargo build --bins (debug profile)"
-cargo build --bins
+step "build the binaries: cargo build -p salesapp -p reportsengine (debug profile)"
+cargo build -p salesapp -p reportsengine
 [[ -x "$SALESAPP" && -x "$REPORTSENGINE" ]] || {
     echo "binaries not found in $TARGET" >&2
     exit 1

@@ -14,7 +14,7 @@ use common::failure::{Error, Operation, Result};
 use crate::consumer::{Backend, Built};
 use common::queue::{Queue, Received, MAX_BATCH};
 use common::state::{read_ledger, LedgerRead};
-use common::store::{Condition, Store};
+use common::store::{Condition, ReadPlan, Store};
 use sales_domain::keys;
 use sales_domain::ledger::Ledger;
 use sales_domain::message::SalesMessage;
@@ -86,7 +86,8 @@ pub async fn process(engine: &Engine, message_id: &str, body: &str) -> Result<Bu
     let url = engine.store.url(&message.key);
     let too_large = |what: String| Error::bad_input(Operation::GetObject, &url, what);
 
-    let mut object = engine.store.open_input(&message.key).await?;
+    let plan = ReadPlan { part: settings.read_part_size, connections: settings.read_connections };
+    let mut object = engine.store.open_input(&message.key, plan).await?;
     let max = settings.max_object_size;
     if let Some(size) = object.size {
         if size > max {

@@ -43,6 +43,7 @@
 #![forbid(unsafe_code)]
 
 pub mod checks;
+pub mod cutter;
 pub mod daemon;
 pub mod iam;
 pub mod reference;

@@ -9,6 +9,7 @@ mod failures;
 mod faults;
 mod harness;
 mod hostile_messages;
+mod large_objects;
 mod least_privilege;
 mod operate;
 mod pipeline;

@@ -12,6 +12,9 @@
 //! perfkit latency CONFIG N             SendMessage → report uploaded, with an engine running
 //! perfkit ready N -- CMD ARGS…         time until CMD's first request is in flight
 //! perfkit spawn N -- CMD ARGS…         time for CMD to run to its end (e.g. --version)
+//! perfkit throttle PORT UPSTREAM MIBPS a TCP proxy on 127.0.0.1:PORT to 127.0.0.1:UPSTREAM
+//!                                      that caps each connection's download at MIBPS MiB/s
+//!                                      (one S3 connection's bandwidth, as on AWS)
 //! ```
 #![forbid(unsafe_code)]
 
@@ -39,6 +42,9 @@ fn main() -> Result<()> {
         "latency" => runtime()?.block_on(latency(arg(1), arg(2).parse()?)),
         "ready" => ready(arg(1).parse()?, command_after_dashes(&args)?),
         "spawn" => spawn(arg(1).parse()?, command_after_dashes(&args)?),
+        "throttle" => {
+            runtime()?.block_on(throttle(arg(1).parse()?, arg(2).parse()?, arg(3).parse()?))
+        }
         other => bail!("unknown command {other:?}; see the source's header"),
     }
 }
@@ -599,4 +605,55 @@ fn spawn(n: u32, cmd: &[String]) -> Result<()> {
     }
     println!("spawn_ms {}", summary(&mut samples));
     Ok(())
+}
+
+/// The throttling proxy: every connection relayed both ways, the answers (upstream →
+/// client) paced to `mibps` per connection, as one TCP stream to S3 is on AWS.
+async fn throttle(port: u16, upstream: u16, mibps: f64) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    let bytes_per_sec = mibps * f64::from(1u32 << 20);
+    loop {
+        let (client, _) = listener.accept().await?;
+        tokio::spawn(async move {
+            let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await else {
+                return;
+            };
+            let (mut client_read, client_write) = client.into_split();
+            let (server_read, mut server_write) = server.into_split();
+            let up = tokio::spawn(async move {
+                let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
+            });
+            let _ = paced_copy(server_read, client_write, bytes_per_sec).await;
+            up.abort();
+        });
+    }
+}
+
+/// Copies `from` to `to` at most `bytes_per_sec`: after each read, waits until the bytes so
+/// far are due.
+async fn paced_copy(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    bytes_per_sec: f64,
+) -> std::io::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = vec![0u8; 64 << 10];
+    let mut sent = 0u64;
+    let mut since = Instant::now();
+    loop {
+        let n = from.read(&mut buf).await?;
+        if n == 0 {
+            return to.shutdown().await;
+        }
+        to.write_all(&buf[..n]).await?;
+        sent += n as u64;
+        let due = Duration::from_secs_f64(sent as f64 / bytes_per_sec);
+        let elapsed = since.elapsed();
+        if due > elapsed {
+            tokio::time::sleep(due - elapsed).await;
+        } else if elapsed > due + Duration::from_secs(1) {
+            // Idle between requests: the pace starts again, it is not owed.
+            (sent, since) = (0, Instant::now());
+        }
+    }
 }

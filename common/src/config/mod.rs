@@ -196,6 +196,14 @@ pub struct EngineConfig {
     /// Larger sales objects are quarantined unread. Default 10 GiB.
     #[serde(default = "default_max_object_size", deserialize_with = "de_size")]
     pub max_object_size: u64,
+    /// How many connections read a large sales object at once (parallel ranged GETs, each
+    /// `read_part_size`). Default 8; 1 reads every object over one stream.
+    #[serde(default = "default_read_connections")]
+    pub read_connections: usize,
+    /// The size of one ranged GET; objects larger than one part are read in parts. Memory
+    /// for the object is at most `read_connections × read_part_size`. Default 4 MiB.
+    #[serde(default = "default_read_part_size", deserialize_with = "de_size")]
+    pub read_part_size: u64,
     /// Accept only messages naming keys under this prefix (e.g. `"sales/"`). Unset = any key
     /// of the bucket but the daemons' own prefixes (`reports/`, `quarantine/`, `doctor/`,
     /// `compensation/`), as the lab's by-hand flow needs (SPEC §5).
@@ -215,6 +223,12 @@ fn default_visibility_timeout() -> Duration {
 fn default_shutdown_grace() -> Duration {
     Duration::from_secs(25)
 }
+fn default_read_connections() -> usize {
+    8
+}
+fn default_read_part_size() -> u64 {
+    4 << 20
+}
 fn default_max_object_size() -> u64 {
     10 << 30
 }
@@ -227,6 +241,8 @@ impl Default for EngineConfig {
             visibility_timeout: default_visibility_timeout(),
             shutdown_grace: default_shutdown_grace(),
             max_object_size: default_max_object_size(),
+            read_connections: default_read_connections(),
+            read_part_size: default_read_part_size(),
             input_prefix: None,
         }
     }
@@ -306,6 +322,10 @@ queue_url = "http://127.0.0.1:5000/123456789012/q"
         assert_eq!(c.endpoints.attempt_timeout, Duration::from_secs(30));
         assert_eq!(c.endpoints.give_up_after, Duration::from_secs(60));
         assert_eq!(c.reportsengine.input_prefix, None);
+        assert_eq!(
+            (c.reportsengine.read_connections, c.reportsengine.read_part_size),
+            (8, 4 << 20)
+        );
     }
 
     #[test]
@@ -390,7 +410,7 @@ max_object_size = "10GiB"
                     | "settle_time" | "connect_timeout" | "attempt_timeout" | "give_up_after",
                 ) => "5s",
                 (_, "input_prefix") => "incoming/",
-                (_, "max_object_size") => "1GiB",
+                (_, "max_object_size" | "read_part_size") => "8MiB",
                 (_, "bucket") => "some-bucket",
                 (_, "region") => "eu-west-1",
                 (_, "queue_url" | "s3" | "sqs") => "https://example.invalid/1/q",
@@ -419,6 +439,8 @@ max_object_size = "10GiB"
             "endpoints.connect_timeout=10ms",
             "endpoints.give_up_after=2h",
             "reportsengine.input_prefix=reports/",
+            "reportsengine.read_connections=0",
+            "reportsengine.read_part_size=1KiB",
             "reportsengine.input_prefix=/abs/",
         ] {
             assert!(load(MINIMAL, &[], &[bad]).is_err(), "{bad} accepted");

@@ -63,6 +63,8 @@ pub(super) const KEYS: &[(&str, &str, Kind)] = &[
     ("reportsengine", "visibility_timeout", Kind::Str),
     ("reportsengine", "shutdown_grace", Kind::Str),
     ("reportsengine", "max_object_size", Kind::Str),
+    ("reportsengine", "read_connections", Kind::Int),
+    ("reportsengine", "read_part_size", Kind::Str),
     ("reportsengine", "input_prefix", Kind::Str),
     ("doctor", "unrestricted_bucket", Kind::Str),
 ];

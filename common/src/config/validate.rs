@@ -105,6 +105,15 @@ fn validate_engine(e: &EngineConfig) -> Checked {
         return Err("reportsengine.visibility_timeout must be at least 1s".into());
     }
     below_systemd_stop("reportsengine.shutdown_grace", e.shutdown_grace, "in-flight work")?;
+    if !(1..=32).contains(&e.read_connections) {
+        return Err(format!(
+            "reportsengine.read_connections = {} must be 1 to 32",
+            e.read_connections
+        ));
+    }
+    if !((1 << 20)..=(64 << 20)).contains(&e.read_part_size) {
+        return Err("reportsengine.read_part_size must be between 1MiB and 64MiB".into());
+    }
     if e.max_object_size == 0 {
         return Err("reportsengine.max_object_size must be above 0".into());
     }

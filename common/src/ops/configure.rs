@@ -407,6 +407,8 @@ wait_time = "20s"              # ReceiveMessage long poll (at most 20 s)
 visibility_timeout = "{visibility}s"
 shutdown_grace = "25s"         # in-flight work after SIGTERM; below systemd's 30 s stop timeout
 max_object_size = "10GiB"      # larger sales objects are quarantined unread
+read_connections = 8           # a large object is read over this many connections at once
+read_part_size = "4MiB"        # … in ranges of this size (memory: connections × part size)
 # input_prefix = "sales/"      # accept only messages naming keys under this prefix
 
 [doctor]

@@ -15,7 +15,14 @@ pub use aws_sdk_s3::types::CompletedPart;
 use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, ServerSideEncryption};
 use bytes::Bytes;
 
+use aws_sdk_s3::error::SdkError;
+use aws_smithy_runtime_api::http::Response as HttpResponse;
+
 use crate::aws::{classify, Answer, BODY_STALL_TIMEOUT};
+pub use ranged::ReadPlan;
+use ranged::{total_of_content_range, RangeSource, Ranged};
+
+mod ranged;
 use crate::failure::{Error, Kind, Operation, Result};
 
 /// The metadata key (`x-amz-meta-sha256`) holding a sales file's SHA-256, hex.
@@ -90,20 +97,27 @@ pub enum Own {
     },
 }
 
-/// A streaming GetObject body.
+/// A streaming GetObject body: one response read as it arrives, and for a large object the
+/// ranges after it, read over several connections (`ranged.rs`).
 pub struct ObjectStream {
     pub size: Option<u64>,
-    body: ByteStream,
+    first: Option<Body>,
+    rest: Option<Ranged<S3Range>>,
+}
+
+/// One response's body.
+struct Body {
+    stream: ByteStream,
     resource: String,
     endpoint: String,
     stall: Duration,
 }
 
-impl ObjectStream {
+impl Body {
     /// The next chunk, `None` at the end. A body that sends nothing for `stall` (the S3
-    /// client's attempt timeout, else `BODY_STALL_TIMEOUT`) is a transient failure (no SDK
-    /// timeout covers a streaming body).
-    pub async fn next_chunk(&mut self) -> Result<Option<Bytes>> {
+    /// client's attempt timeout, else `BODY_STALL_TIMEOUT`) is a transient failure: no SDK
+    /// timeout covers a streaming body.
+    async fn next(&mut self) -> Result<Option<Bytes>> {
         let failed = |detail: String| {
             Answer::Transient(detail).into_error(
                 Operation::GetObject,
@@ -111,11 +125,72 @@ impl ObjectStream {
                 &self.endpoint,
             )
         };
-        match tokio::time::timeout(self.stall, self.body.next()).await {
+        match tokio::time::timeout(self.stall, self.stream.next()).await {
             Err(_) => Err(failed(format!("the body stalled for {:?}", self.stall))),
             Ok(None) => Ok(None),
             Ok(Some(Ok(bytes))) => Ok(Some(bytes)),
             Ok(Some(Err(e))) => Err(failed(format!("reading the body failed: {e}"))),
+        }
+    }
+
+    async fn collect(mut self) -> Result<Bytes> {
+        let mut all = Vec::new();
+        while let Some(chunk) = self.next().await? {
+            all.extend_from_slice(&chunk);
+        }
+        Ok(Bytes::from(all))
+    }
+}
+
+impl ObjectStream {
+    /// The next chunk of the object, in order; `None` at the end.
+    pub async fn next_chunk(&mut self) -> Result<Option<Bytes>> {
+        if let Some(first) = &mut self.first {
+            match first.next().await? {
+                Some(chunk) => return Ok(Some(chunk)),
+                None => self.first = None,
+            }
+        }
+        match &mut self.rest {
+            Some(rest) => rest.next().await,
+            None => Ok(None),
+        }
+    }
+}
+
+/// Ranges of one object version, through the store (`If-Match` its ETag).
+#[derive(Clone)]
+struct S3Range {
+    store: Store,
+    key: String,
+    etag: Option<String>,
+}
+
+impl RangeSource for S3Range {
+    async fn range(&self, start: u64, end: u64) -> Result<Bytes> {
+        let (store, key) = (&self.store, self.key.as_str());
+        let out = store
+            .client
+            .get_object()
+            .bucket(&store.bucket)
+            .key(key)
+            .range(format!("bytes={start}-{end}"))
+            .set_if_match(self.etag.clone())
+            .send()
+            .await;
+        match out {
+            Ok(o) => store.body(key, o.body).collect().await,
+            // The object was replaced in the middle of the read: never stitch two versions;
+            // the message comes back and reads the new one whole.
+            Err(e) => match classify(&e) {
+                Answer::PreconditionFailed => Err(Error::new(
+                    Kind::Transient,
+                    Operation::GetObject,
+                    store.url(key),
+                    format!("{} changed while it was being read", store.url(key)),
+                )),
+                answer => Err(store.failure(Operation::GetObject, key, answer).with_source(e)),
+            },
         }
     }
 }
@@ -169,31 +244,95 @@ impl Store {
         }
     }
 
-    /// GetObject, streaming, of an object a message names as input.
+    /// GetObject, streaming, of an object a message names as input; past its first part
+    /// it is read as `plan` says, over several connections.
     ///
     /// The 403 rule for inputs: without `s3:ListBucket` a missing key answers 403, so a 403
     /// here is "missing" like a 404 ([`Kind::Missing`]): the message can never succeed.
-    pub async fn open_input(&self, key: &str) -> Result<ObjectStream> {
-        match self.open(key).await? {
-            Ok(opened) => Ok(opened.inner),
-            Err(Answer::NotFound) => Err(Error::new(
+    pub async fn open_input(&self, key: &str, plan: ReadPlan) -> Result<ObjectStream> {
+        let first_part = format!("bytes=0-{}", plan.part.max(1) - 1);
+        let out =
+            self.client.get_object().bucket(&self.bucket).key(key).range(first_part).send().await;
+        let o = match out {
+            Ok(o) => o,
+            Err(e) => {
+                return match classify(&e) {
+                    // An empty object has no byte 0: read it plainly.
+                    Answer::Other { code, .. } if code == "InvalidRange" => {
+                        self.open_plain_input(key).await
+                    }
+                    answer => Err(self.input_failure(key, answer, e)),
+                };
+            }
+        };
+        let first_len = o.content_length().and_then(|n| u64::try_from(n).ok()).unwrap_or(0);
+        let size = o.content_range().and_then(total_of_content_range).unwrap_or(first_len);
+        let rest = (size > first_len).then(|| {
+            let source = S3Range {
+                store: self.clone(),
+                key: key.to_string(),
+                etag: o.e_tag().map(str::to_string),
+            };
+            Ranged::start(source, plan, first_len, size)
+        });
+        Ok(ObjectStream { size: Some(size), first: Some(self.body(key, o.body)), rest })
+    }
+
+    async fn open_plain_input(&self, key: &str) -> Result<ObjectStream> {
+        match self.client.get_object().bucket(&self.bucket).key(key).send().await {
+            Ok(o) => Ok(ObjectStream {
+                size: o.content_length().and_then(|n| u64::try_from(n).ok()),
+                first: Some(self.body(key, o.body)),
+                rest: None,
+            }),
+            Err(e) => Err(self.input_failure(key, classify(&e), e)),
+        }
+    }
+
+    /// What a failed GetObject of an input means: 404 and 403 are "missing" (the 403 rule).
+    fn input_failure<E>(
+        &self,
+        key: &str,
+        answer: Answer,
+        source: SdkError<E, HttpResponse>,
+    ) -> Error
+    where
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        let url = self.url(key);
+        match answer {
+            Answer::NotFound => Error::new(
                 Kind::Missing,
                 Operation::GetObject,
-                self.url(key),
-                format!("{} does not exist (HTTP 404)", self.url(key)),
-            )),
-            Err(Answer::Denied { code }) => Err(Error::new(
+                &url,
+                format!("{url} does not exist (HTTP 404)"),
+            ),
+            Answer::Denied { code } => Error::new(
                 Kind::Missing,
                 Operation::GetObject,
-                self.url(key),
+                &url,
                 format!(
-                    "{} does not exist or may not be read (HTTP 403{}{code}; under the lab's \
+                    "{url} does not exist or may not be read (HTTP 403{}{code}; under the lab's \
                      policy, without s3:ListBucket, a GetObject of a missing key answers 403)",
-                    self.url(key),
                     if code.is_empty() { "" } else { " " }
                 ),
-            )),
-            Err(answer) => Err(self.failure(Operation::GetObject, key, answer)),
+            ),
+            answer => self.failure(Operation::GetObject, key, answer).with_source(source),
+        }
+    }
+
+    /// A response body, with the stall timeout of this client.
+    fn body(&self, key: &str, stream: ByteStream) -> Body {
+        Body {
+            stream,
+            resource: self.url(key),
+            endpoint: self.endpoint.clone(),
+            stall: self
+                .client
+                .config()
+                .timeout_config()
+                .and_then(|t| t.operation_attempt_timeout())
+                .unwrap_or(BODY_STALL_TIMEOUT),
         }
     }
 
@@ -251,38 +390,16 @@ impl Store {
         }
     }
 
-    /// A small object read whole, or what S3 answered instead.
+    /// A small object read whole, or what S3 answered instead (a 403 or 404 is handed back
+    /// for the caller's rule to judge).
     async fn get(&self, key: &str) -> Result<std::result::Result<Object, Answer>> {
-        let mut opened = match self.open(key).await? {
-            Ok(opened) => opened,
-            Err(answer) => return Ok(Err(answer)),
-        };
-        let mut body = Vec::with_capacity(opened.inner.size.unwrap_or(0).min(64 << 20) as usize);
-        while let Some(chunk) = opened.inner.next_chunk().await? {
-            body.extend_from_slice(&chunk);
-        }
-        Ok(Ok(Object { body: Bytes::from(body), etag: opened.etag }))
-    }
-
-    /// GetObject, streaming; a 403 or 404 is handed back for the caller's rule to judge.
-    async fn open(&self, key: &str) -> Result<std::result::Result<OpenedObject, Answer>> {
         let out = self.client.get_object().bucket(&self.bucket).key(key).send().await;
         match out {
-            Ok(o) => Ok(Ok(OpenedObject {
-                etag: o.e_tag().map(str::to_string),
-                inner: ObjectStream {
-                    size: o.content_length().and_then(|n| u64::try_from(n).ok()),
-                    body: o.body,
-                    resource: self.url(key),
-                    endpoint: self.endpoint.clone(),
-                    stall: self
-                        .client
-                        .config()
-                        .timeout_config()
-                        .and_then(|t| t.operation_attempt_timeout())
-                        .unwrap_or(BODY_STALL_TIMEOUT),
-                },
-            })),
+            Ok(o) => {
+                let etag = o.e_tag().map(str::to_string);
+                let body = self.body(key, o.body).collect().await?;
+                Ok(Ok(Object { body, etag }))
+            }
             Err(e) => match classify(&e) {
                 answer @ (Answer::NotFound | Answer::Denied { .. }) => Ok(Err(answer)),
                 answer => Err(self.failure(Operation::GetObject, key, answer).with_source(e)),
@@ -416,10 +533,4 @@ impl Store {
             },
         }
     }
-}
-
-/// A GetObject that answered: its ETag and its streaming body.
-struct OpenedObject {
-    pub etag: Option<String>,
-    pub inner: ObjectStream,
 }
