@@ -344,6 +344,13 @@ fn config_text(outputs: &StackOutputs, needed: &Needed) -> String {
     } else {
         "the queue's default; the original workshop's queue keeps it"
     };
+    let starting = if outputs.get("LabState") == Some("starting") {
+        "# The stack was deployed in the workshop's starting state (LabState=starting): its\n\
+         # endpoint policies are open and the bucket and queue have no policy, so `doctor\n\
+         # --controls` reports the controls NOT in place until the workshop's steps are done.\n"
+    } else {
+        ""
+    };
     let doctor = match outputs.get("UnrestrictedS3Bucket") {
         Some(b) => format!(
             "# The lab's other bucket (output UnrestrictedS3Bucket): `doctor --controls` checks\n\
@@ -412,7 +419,7 @@ read_part_size = "4MiB"        # … in ranges of this size (memory: connections
 # input_prefix = "sales/"      # accept only messages naming keys under this prefix
 
 [doctor]
-{doctor}"#,
+{starting}{doctor}"#,
         region_q = toml_str(region),
         bucket_q = toml_str(bucket),
         queue_q = toml_str(queue_url),
@@ -586,6 +593,20 @@ mod tests {
                        {"OutputKey": "SQSQueueURL", "OutputValue": "https://sqs.ap-south-1.amazonaws.com/1/q"}]"#;
         let r = render(&parse_outputs("list", list).unwrap(), None).unwrap();
         assert_eq!(loads(&r.toml).region.as_deref(), Some("ap-south-1"));
+        assert!(!r.toml.contains("LabState"), "the end state says nothing about it");
+    }
+
+    #[test]
+    fn the_starting_state_is_said_where_doctor_reads() {
+        let outputs = r#"{"RestrictedS3Bucket": "b-restrictedbucket", "LabState": "starting",
+                          "SQSQueueURL": "https://sqs.eu-west-1.amazonaws.com/1/q"}"#;
+        let r = render(&parse_outputs("flat", outputs).unwrap(), None).unwrap();
+        assert!(
+            r.toml.contains("LabState=starting") && r.toml.contains("NOT in place"),
+            "{}",
+            r.toml
+        );
+        loads(&r.toml);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ServerSideEncryption;
 
 use super::calls::{call, denial_hint, Call, Clients, Needed};
-use super::table::{Check, Table};
+use super::table::{Check, Status, Table};
 use super::{DoctorArgs, Program};
 use crate::config::Config;
 use crate::failure::{Kind, Operation};
@@ -98,9 +98,10 @@ pub const DELETE_MESSAGE: Control = Control {
 /// to be unenforced rather than passed off as success or blamed on the lab.
 pub fn judge_control(control: &Control, outcome: &Outcome, emulator: bool) -> Check {
     match (control.expect_denied, outcome) {
-        (true, Outcome::Denied) => {
-            Check::pass(control.name, format!("denied (403): proves {}", control.proves))
-        }
+        (true, Outcome::Denied) => Check::pass(
+            control.name,
+            format!("in place: denied (403), which proves {}", control.proves),
+        ),
         (false, Outcome::Allowed) if emulator => Check::pass(
             control.name,
             format!(
@@ -110,7 +111,7 @@ pub fn judge_control(control: &Control, outcome: &Outcome, emulator: bool) -> Ch
             ),
         ),
         (false, Outcome::Allowed) => {
-            Check::pass(control.name, format!("allowed: proves {}", control.proves))
+            Check::pass(control.name, format!("in place: allowed, which proves {}", control.proves))
         }
         (true, Outcome::Allowed) if emulator => Check::fail(
             control.name,
@@ -125,17 +126,18 @@ pub fn judge_control(control: &Control, outcome: &Outcome, emulator: bool) -> Ch
         (true, Outcome::Allowed) => Check::fail(
             control.name,
             Kind::Denied,
-            format!("{} ALLOWED: the control is not in effect", control.action),
+            format!("NOT in place: {} was allowed", control.action),
             format!(
-                "expected a 403 because {}: check the endpoint's policy and that this subnet's \
-                 route table / DNS really uses the VPC endpoint",
+                "expected a 403 because {}: the lab's starting state (LabState=starting) has \
+                 open endpoint policies; otherwise check the endpoint's policy and that this \
+                 subnet's route table / DNS really uses the VPC endpoint",
                 control.proves
             ),
         ),
         (false, Outcome::Denied) => Check::fail(
             control.name,
             Kind::Denied,
-            format!("{} denied (403)", control.action),
+            format!("NOT in place: {} was denied (403)", control.action),
             denial_hint(control.operation),
         ),
         (_, Outcome::Inconclusive(why)) => Check::warn(
@@ -242,6 +244,19 @@ pub(super) async fn controls(
     }
     t.push(judge_control(&RECEIVE, receive, emulator));
     t.push(judge_control(&DELETE_MESSAGE, delete, emulator));
+    t.notes.push(controls_summary(t, emulator));
+}
+
+/// `controls: N of M in place`: the lab's starting state shows few, its end state all.
+fn controls_summary(t: &Table, emulator: bool) -> String {
+    let judged: Vec<&Check> = t
+        .checks
+        .iter()
+        .filter(|c| c.name.starts_with("control: ") && c.status != Status::Skip)
+        .collect();
+    let in_place = judged.iter().filter(|c| c.status == Status::Pass).count();
+    let on_emulator = if emulator { " (the emulator enforces none of the denials)" } else { "" };
+    format!("controls: {in_place} of {} in place{on_emulator}", judged.len())
 }
 
 /// Tries for a few seconds to receive and delete salesapp's probe before the engine does.
@@ -283,13 +298,13 @@ async fn take_back_probe(sqs: &aws_sdk_sqs::Client, queue_url: &str, id: &str) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::doctor::table::Status;
 
     #[test]
     fn controls_are_judged_by_what_they_prove() {
         let denied = judge_control(&DELETE_OBJECT, &Outcome::Denied, false);
         assert_eq!(denied.status, Status::Pass);
         assert!(denied.detail.contains("gateway endpoint policy"), "{}", denied.detail);
+        assert!(denied.detail.starts_with("in place"), "{}", denied.detail);
 
         let on_emulator = judge_control(&DELETE_OBJECT, &Outcome::Allowed, true);
         assert_eq!(on_emulator.status, Status::Fail);
@@ -298,7 +313,7 @@ mod tests {
 
         let real = judge_control(&LIST_QUEUES, &Outcome::Allowed, false);
         assert_eq!(real.status, Status::Fail);
-        assert!(real.detail.contains("not in effect"), "{}", real.detail);
+        assert!(real.detail.contains("NOT in place"), "{}", real.detail);
 
         let send_denied = judge_control(&SEND, &Outcome::Denied, false);
         assert_eq!(send_denied.status, Status::Fail);
