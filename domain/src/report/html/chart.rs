@@ -87,10 +87,9 @@ pub(super) struct Year<'a> {
     /// Sorted by date; days outside `end`'s year or after `end` are not drawn.
     pub days: &'a [DayLine],
     pub value: fn(&DayLine) -> Cents,
-    /// The right edge: the chart spans January 1 of its year to this day.
+    /// The right edge: the chart spans January 1 of its year to this day, which is drawn
+    /// in the highlight colour (the report's own day, the index's latest).
     pub end: SalesDate,
-    /// A day drawn in the highlight colour (the report's own).
-    pub highlight: Option<SalesDate>,
 }
 
 /// A column per day from January 1 to `end`, placed by the day of the year so that gaps
@@ -130,7 +129,7 @@ pub(super) fn year_chart(h: &mut String, chart: &Year) {
         let height = scaled(cents.0.max(0) as u128, max, PLOT_H);
         let x = day_x(d.date, span) + (slot - w) / 2;
         let y = PLOT_TOP + PLOT_H - height;
-        let class = if Some(d.date) == chart.highlight { "hl" } else { "bar" };
+        let class = if d.date == chart.end { "hl" } else { "bar" };
         let _ = writeln!(
             h,
             "<rect class=\"{class}\" x=\"{x}\" y=\"{y}\" width=\"{w}\" height=\"{height}\">\

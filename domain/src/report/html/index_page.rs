@@ -78,8 +78,7 @@ fn latest_year(h: &mut String, index: &Index, latest: &IndexDay) {
     }
     h.push_str("</div>\n");
     let _ = writeln!(h, "<section>\n<h2>The year {year}</h2>");
-    let end = (latest.date, latest.date);
-    year_charts(h, &ytd.days, &[Figure::Revenue], end, "the latest day");
+    year_charts(h, &ytd.days, &[Figure::Revenue], latest.date, "the latest day");
     h.push_str("</section>\n");
 }
 

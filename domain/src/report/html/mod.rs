@@ -137,7 +137,7 @@ fn year_so_far(h: &mut String, r: &Report) {
     }
     h.push_str("</div>\n");
     let both = [Figure::Revenue, Figure::Commission];
-    year_charts(h, &ytd.days, &both, (r.date, r.date), "this report's day");
+    year_charts(h, &ytd.days, &both, r.date, "this report's day");
     let _ = writeln!(
         h,
         "<details><summary>Every reported day of {year} so far ({})</summary>",
@@ -154,21 +154,15 @@ enum Figure {
     Commission,
 }
 
-/// Charts of `end`'s year, one per figure, `highlight` (named by `marked`) in colour.
-fn year_charts(
-    h: &mut String,
-    days: &[DayLine],
-    figures: &[Figure],
-    (end, highlight): (SalesDate, SalesDate),
-    marked: &str,
-) {
+/// Charts of `end`'s year, one per figure, `end` (named by `marked`) in colour.
+fn year_charts(h: &mut String, days: &[DayLine], figures: &[Figure], end: SalesDate, marked: &str) {
     for figure in figures {
         let (title, value): (&str, fn(&DayLine) -> Cents) = match figure {
             Figure::Revenue => ("Daily revenue", |d| d.revenue_cents),
             Figure::Commission => ("Daily commission", |d| d.commission_cents),
         };
         let _ = writeln!(h, "<h3>{title}</h3>");
-        year_chart(h, &Year { title, days, value, end, highlight: Some(highlight) });
+        year_chart(h, &Year { title, days, value, end });
     }
     let _ = writeln!(
         h,
