@@ -152,7 +152,9 @@ impl Kind {
             Kind::Transient => "timeout, connection refused, 5xx, throttling",
             Kind::Denied => "a 403 that is not \"missing\"",
             Kind::Config => "a bad setting, a bucket or queue that does not exist",
-            Kind::StateUnreadable => "`compensation/ledger.csv` is not a ledger",
+            Kind::StateUnreadable => {
+                "`compensation/ledger.csv` is not a ledger, `reports/index.json` not an index"
+            }
             Kind::LocalIo => "a file in `incoming/` that cannot be read",
             Kind::Unexpected => "an answer none of the above explains",
         }
@@ -220,6 +222,8 @@ pub enum Operation {
     ValidateSales,
     /// Parsing the ledger we read.
     ReadLedger,
+    /// Parsing the report index we read.
+    ReadIndex,
     /// Reading a local file.
     ReadFile,
     /// Writing a local file.
@@ -246,6 +250,7 @@ impl Operation {
             Operation::ReadMessage => "read message",
             Operation::ValidateSales => "validate sales file",
             Operation::ReadLedger => "read ledger",
+            Operation::ReadIndex => "read report index",
             Operation::ReadFile => "read file",
             Operation::WriteFile => "write file",
             Operation::LoadConfig => "load configuration",

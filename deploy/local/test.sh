@@ -7,7 +7,9 @@
 #
 # The end-to-end tests (crate e2e, tests/) start their own moto_server per test from
 # $MOTO_SERVER, i.e. <repo>/.venv-moto/bin/moto_server (moto[server]==5.2.5, created here
-# when missing), on 127.0.0.1 only.
+# when missing), on 127.0.0.1 only. The page tests run headless Chromium ($E2E_CHROMIUM,
+# the Debian package, installed here when missing) on file:// pages only; their screenshots
+# land in target/debug/e2e-browser/.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 REPO="$PWD"
@@ -48,6 +50,24 @@ if [[ -z "${E2E_AWS_CLI:-}" ]]; then
 fi
 export E2E_AWS_CLI
 "$E2E_AWS_CLI" --version
+
+step "Chromium (headless, for the page tests: tests/tests/browser.rs)"
+# The Debian package, installed when missing (CI runs as root on a clean machine); once it is
+# there this step only asks for its version.
+if [[ -z "${E2E_CHROMIUM:-}" ]]; then
+    if ! command -v chromium >/dev/null; then
+        SUDO=()
+        if [[ $(id -u) -ne 0 ]]; then
+            command -v sudo >/dev/null || { echo "chromium is missing and this is not root: install the Debian package chromium" >&2; exit 1; }
+            SUDO=(sudo)
+        fi
+        "${SUDO[@]}" apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq chromium >/dev/null
+    fi
+    E2E_CHROMIUM="$(command -v chromium)"
+fi
+export E2E_CHROMIUM
+"$E2E_CHROMIUM" --version 2>/dev/null
 
 step "shell scripts parse"
 for f in deploy/local/*.sh .ci/run; do

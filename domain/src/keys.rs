@@ -16,6 +16,11 @@ pub fn report(date: SalesDate, name: &str) -> String {
     format!("reports/{date}/{name}")
 }
 
+/// `reports/index.json`: every reported day, written by reportsengine after each report.
+pub const REPORT_INDEX_JSON: &str = "reports/index.json";
+/// `reports/index.html`: the same for people, rendered from `reports/index.json`.
+pub const REPORT_INDEX_HTML: &str = "reports/index.html";
+
 /// `quarantine/<message-id>.json`. SQS message ids are UUIDs; anything else is reduced to
 /// `[A-Za-z0-9-]` so the id cannot carry a path.
 pub fn quarantine(message_id: &str) -> String {
@@ -203,6 +208,8 @@ mod tests {
         refused("sales//2026-01-15/sales.csv", "`//`");
         refused("compensation/ledger.csv", "own prefixes");
         refused("reports/2026-01-15/report.csv", "own prefixes");
+        refused(REPORT_INDEX_JSON, "own prefixes");
+        refused(REPORT_INDEX_HTML, "own prefixes");
         refused("Reports/2026-01-15/report.csv", "own prefixes");
         refused("quarantine/x.json", "own prefixes");
         refused("doctor/probe.txt", "own prefixes");

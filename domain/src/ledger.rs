@@ -159,14 +159,34 @@ impl Ledger {
     /// Saturates instead of overflowing: no real ledger comes near `i64::MAX` cents, and a
     /// hostile one must not crash the report.
     pub fn commission_ytd_before(&self, sales_rep: &str, date: SalesDate) -> Cents {
-        let year = date.0.year();
-        let start = self.rows.partition_point(|r| r.date.0.year() < year);
-        let end = self.rows.partition_point(|r| r.date < date);
-        let total = self.rows[start..end.max(start)]
+        let total = self
+            .year_before(date)
             .iter()
             .filter(|r| r.sales_rep == sales_rep)
             .fold(0i64, |acc, r| acc.saturating_add(r.commission.0));
         Cents(total)
+    }
+
+    /// The rows from January 1 of `date`'s year to the day before `date`, one slice per
+    /// date, in date order: the year so far as the ledger knows it, without the day itself
+    /// (whose numbers the report takes from the sales file).
+    pub fn days_of_year_before(&self, date: SalesDate) -> impl Iterator<Item = &[LedgerRow]> {
+        self.year_before(date).chunk_by(|a, b| a.date == b.date)
+    }
+
+    /// The rows of the latest date before `date`, whatever its year; `None` when the ledger
+    /// holds no earlier day.
+    pub fn last_day_before(&self, date: SalesDate) -> Option<&[LedgerRow]> {
+        let before = &self.rows[..self.rows.partition_point(|r| r.date < date)];
+        before.chunk_by(|a, b| a.date == b.date).next_back()
+    }
+
+    /// Rows of `date`'s year dated before `date`. Sorted by date, so one contiguous range.
+    fn year_before(&self, date: SalesDate) -> &[LedgerRow] {
+        let year = date.0.year();
+        let start = self.rows.partition_point(|r| r.date.0.year() < year);
+        let end = self.rows.partition_point(|r| r.date < date);
+        &self.rows[start..end.max(start)]
     }
 }
 

@@ -2,10 +2,12 @@
 //!
 //! `run` is the daemon, `once` drains the queue and exits, `build` makes a report from a
 //! local file without AWS. What happens to one message is in `consumer.rs` (the loop, the
-//! slots, deletion) and `process.rs` (parse → guard → stream → build → upload).
+//! slots, deletion) and `process.rs` (parse → guard → stream → build → upload), the index of
+//! every reported day in `index.rs`.
 #![forbid(unsafe_code)]
 
 mod consumer;
+mod index;
 mod process;
 mod quarantine;
 

@@ -1,6 +1,6 @@
 //! One message, start to finish: parse → guard → stream the object through the validator →
-//! read the ledger → build the report → upload it. Deleting (or quarantining) is the
-//! consumer's decision, made from this function's result.
+//! read the ledger → build the report → upload it → put the day in the index. Deleting (or
+//! quarantining) is the consumer's decision, made from this function's result.
 //!
 //! Every failure is returned as a [`common::failure::Error`] whose kind alone says what
 //! happens to the message (SPEC §5's table): set aside (quarantine it), retry, or hold.
@@ -18,7 +18,7 @@ use common::store::{Condition, ReadPlan, Store};
 use sales_domain::keys;
 use sales_domain::ledger::Ledger;
 use sales_domain::message::SalesMessage;
-use sales_domain::report::Report;
+use sales_domain::report::{index::IndexDay, Report};
 use sales_domain::sales::{Limits, Validator};
 
 /// Everything a message needs: the configuration and the two clients.
@@ -26,12 +26,16 @@ pub struct Engine {
     pub config: Config,
     pub store: Store,
     pub queue: Queue,
+    /// One index update at a time in this process: the messages it works on at once would
+    /// otherwise mostly lose their conditional writes to each other. Other engines are
+    /// kept apart by the conditional writes themselves.
+    index_turn: tokio::sync::Mutex<()>,
 }
 
 impl Engine {
     pub async fn connect(config: Config) -> Result<Engine> {
         let (store, queue) = common::connect(&config).await?;
-        Ok(Engine { config, store, queue })
+        Ok(Engine { config, store, queue, index_turn: tokio::sync::Mutex::new(()) })
     }
 }
 
@@ -63,7 +67,8 @@ pub fn render(report: &Report) -> [(&'static str, String); 3] {
     ]
 }
 
-fn content_type(name: &str) -> &'static str {
+/// The content type of a report file or key, by its extension.
+pub(crate) fn content_type(name: &str) -> &'static str {
     match name.rsplit('.').next() {
         Some("csv") => "text/csv; charset=utf-8",
         Some("json") => "application/json",
@@ -142,5 +147,9 @@ pub async fn process(engine: &Engine, message_id: &str, body: &str) -> Result<Bu
         let key = keys::report(day.date, name);
         engine.store.put(&key, Bytes::from(body), content_type(name), &[], Condition::None).await?;
     }
+    // Only once the report is there may the index link to it; and only once the index holds
+    // the day is the message done (a failure here leaves it for redelivery).
+    let _turn = engine.index_turn.lock().await;
+    crate::index::update(&engine.store, IndexDay::of(&report)).await?;
     Ok(Built { date: day.date, headline: report.headline() })
 }

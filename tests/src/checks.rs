@@ -106,10 +106,29 @@ pub fn assert_report_of(em: &Emulator, day: &DayRef, history: &[&DayRef], source
     keys.sort();
     assert_eq!(
         keys,
-        ["date", "generated_by", "regions", "reps", "source", "top_products", "totals"],
+        [
+            "date",
+            "generated_by",
+            "previous_day",
+            "regions",
+            "reps",
+            "source",
+            "top_products",
+            "totals",
+            "year_to_date"
+        ],
         "{key}: top-level keys"
     );
-    for field in ["date", "source", "totals", "regions", "reps", "top_products"] {
+    for field in [
+        "date",
+        "source",
+        "totals",
+        "regions",
+        "reps",
+        "top_products",
+        "year_to_date",
+        "previous_day",
+    ] {
         assert_eq!(
             got[field], want[field],
             "{key}: `{field}` differs\n got: {}\nwant: {}",
@@ -123,17 +142,69 @@ pub fn assert_report_of(em: &Emulator, day: &DayRef, history: &[&DayRef], source
     let key = report_key(date, "report.html");
     let html = em.get_object(&key).unwrap_or_else(|| panic!("{key} missing"));
     let html = String::from_utf8(html).expect("report.html is UTF-8");
-    let lower = html.to_ascii_lowercase();
-    assert!(lower.contains("<html") && lower.contains("</html>"), "{key}: not an HTML document");
+    assert_self_contained(&key, &html);
     assert!(html.contains(date), "{key}: does not mention {date}");
-    for pat in ["src=\"http", "src='http", "href=\"http", "href='http", "@import", "url(http"] {
-        assert!(!lower.contains(pat), "{key}: not self-contained ({pat}…)");
-    }
 
     // Every report object is encrypted.
     for name in ["report.csv", "report.json", "report.html"] {
         let info = em.head_object(&report_key(date, name)).expect("head report");
         assert_eq!(info.sse.as_deref(), Some("AES256"), "{name}: server-side encryption");
+    }
+}
+
+pub const INDEX_JSON_KEY: &str = "reports/index.json";
+pub const INDEX_HTML_KEY: &str = "reports/index.html";
+
+/// `$1,234.56`, as the pages show money (written here, not taken from the code under test).
+pub fn dollars(cents: i128) -> String {
+    let whole = (cents / 100).to_string();
+    let mut grouped = String::new();
+    for (i, c) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    format!("${grouped}.{:02}", cents % 100)
+}
+
+/// `reports/index.json` lists exactly `days` (each as last reported), and `reports/index.html`
+/// shows every one of them, with a relative link to a report that exists.
+#[track_caller]
+pub fn assert_index(em: &Emulator, days: &[&DayRef]) {
+    let json = em.get_object(INDEX_JSON_KEY).unwrap_or_else(|| panic!("{INDEX_JSON_KEY} missing"));
+    let got: Value =
+        serde_json::from_slice(&json).unwrap_or_else(|e| panic!("{INDEX_JSON_KEY}: not JSON: {e}"));
+    let want = reference::index_json(days);
+    assert_eq!(got, want, "{INDEX_JSON_KEY}\n got: {got}\nwant: {want}");
+    let text = String::from_utf8(json).expect("UTF-8");
+    assert!(text.ends_with("}\n"), "{INDEX_JSON_KEY}: one document and a newline");
+
+    let html = em.get_object(INDEX_HTML_KEY).unwrap_or_else(|| panic!("{INDEX_HTML_KEY} missing"));
+    let html = String::from_utf8(html).expect("index.html is UTF-8");
+    assert_self_contained(INDEX_HTML_KEY, &html);
+    let links = html.matches("href=\"").count();
+    assert_eq!(links, days.len() + 1, "{INDEX_HTML_KEY}: one link per day, and the latest's");
+    for d in days {
+        let link = format!("href=\"{}/report.html\"", d.date);
+        assert!(html.contains(&link), "{INDEX_HTML_KEY}: no {link}");
+        assert!(html.contains(&dollars(d.revenue_cents)), "{INDEX_HTML_KEY}: {}", d.date);
+        let page = report_key(&d.date, "report.html");
+        assert!(em.head_object(&page).is_some(), "{INDEX_HTML_KEY} links to a missing {page}");
+    }
+    for key in [INDEX_JSON_KEY, INDEX_HTML_KEY] {
+        let info = em.head_object(key).expect("head index");
+        assert_eq!(info.sse.as_deref(), Some("AES256"), "{key}: server-side encryption");
+    }
+}
+
+/// A page that loads nothing from anywhere.
+#[track_caller]
+fn assert_self_contained(key: &str, html: &str) {
+    let lower = html.to_ascii_lowercase();
+    assert!(lower.contains("<html") && lower.contains("</html>"), "{key}: not an HTML document");
+    for pat in ["src=", "http:", "https:", "@import", "url(", "<link"] {
+        assert!(!lower.contains(pat), "{key}: not self-contained ({pat}…)");
     }
 }
 

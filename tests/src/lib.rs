@@ -40,8 +40,11 @@
 //!   reach real AWS; [`run`] runs one with a timeout and captures its output.
 //! - [`reference`]: an independent computation of the expected numbers; [`checks`]: the
 //!   assertions on the objects the pipeline writes.
+//! - [`browser`]: headless Chromium on `file://` pages: the DOM it built, what the page
+//!   logged, screenshots.
 #![forbid(unsafe_code)]
 
+pub mod browser;
 pub mod checks;
 pub mod cutter;
 pub mod daemon;

@@ -276,7 +276,9 @@ fn int(v: i128) -> Value {
     Value::from(i64::try_from(v).expect("amount fits in i64"))
 }
 
-/// The expected `report.json`, without `generated_by` (checked separately).
+/// The expected `report.json`, without `generated_by` (checked separately). `history`: the
+/// days whose ledger rows existed when it was built (one entry per date; the day itself and
+/// later days may be among them, they do not count).
 pub fn report_json(day: &DayRef, source_key: &str, history: &[&DayRef]) -> Value {
     let regions: Vec<Value> = day
         .regions
@@ -315,7 +317,63 @@ pub fn report_json(day: &DayRef, source_key: &str, history: &[&DayRef]) -> Value
         "regions": regions,
         "reps": reps,
         "top_products": top,
+        "year_to_date": year_to_date_json(day, history),
+        "previous_day": previous_day_json(day, history),
     })
+}
+
+/// One day's headline numbers as `year_to_date.days`, `previous_day` and the index show them.
+fn day_line(d: &DayRef) -> serde_json::Map<String, Value> {
+    let mut line = serde_json::Map::new();
+    line.insert("date".into(), d.date.clone().into());
+    line.insert("orders".into(), d.rows.into());
+    line.insert("units".into(), d.units.into());
+    line.insert("revenue_cents".into(), int(d.revenue_cents));
+    line.insert("commission_cents".into(), int(d.commission_cents));
+    line
+}
+
+/// The days of `history` (one entry per date) before `date`, in date order.
+fn days_before<'a>(history: &[&'a DayRef], date: &str) -> Vec<&'a DayRef> {
+    let mut days: Vec<&DayRef> =
+        history.iter().copied().filter(|d| d.date.as_str() < date).collect();
+    days.sort_by(|a, b| a.date.cmp(&b.date));
+    days
+}
+
+/// The expected `year_to_date`: the days of `history` of the same year before `day`, then
+/// `day` itself, and their sums.
+pub fn year_to_date_json(day: &DayRef, history: &[&DayRef]) -> Value {
+    let mut days: Vec<&DayRef> = days_before(history, &day.date)
+        .into_iter()
+        .filter(|d| d.date[..4] == day.date[..4])
+        .collect();
+    days.push(day);
+    json!({
+        "days": days.iter().map(|d| Value::Object(day_line(d))).collect::<Vec<_>>(),
+        "revenue_cents": int(days.iter().map(|d| d.revenue_cents).sum()),
+        "commission_cents": int(days.iter().map(|d| d.commission_cents).sum()),
+    })
+}
+
+/// The expected `previous_day`: the latest day of `history` before `day`, of any year.
+pub fn previous_day_json(day: &DayRef, history: &[&DayRef]) -> Value {
+    days_before(history, &day.date).last().map_or(Value::Null, |d| Value::Object(day_line(d)))
+}
+
+/// The expected `reports/index.json`: one entry per day of `days` (as last reported), by date.
+pub fn index_json(days: &[&DayRef]) -> Value {
+    let mut sorted = days.to_vec();
+    sorted.sort_by(|a, b| a.date.cmp(&b.date));
+    let entries: Vec<Value> = sorted
+        .iter()
+        .map(|d| {
+            let mut line = day_line(d);
+            line.insert("report".into(), format!("reports/{}/report.html", d.date).into());
+            Value::Object(line)
+        })
+        .collect();
+    json!({ "days": entries })
 }
 
 #[cfg(test)]

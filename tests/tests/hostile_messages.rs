@@ -165,13 +165,18 @@ fn hostile_messages_are_quarantined_and_steer_no_read_or_write() {
     assert!(em.get_object(&format!("quarantine/{control}.json")).is_none(), "control quarantined");
     assert_eq!(em.queue_counts(), (0, 0), "every message deleted");
 
-    // Reports only for the one validated date.
+    // Reports only for the one validated date, and the index of reports naming only it.
     let reports: BTreeSet<&str> = keys
         .iter()
         .filter_map(|k| k.strip_prefix("reports/"))
-        .filter_map(|k| k.split('/').next())
+        .filter_map(|k| k.split_once('/').map(|(date, _)| date))
         .collect();
     assert_eq!(reports, BTreeSet::from([DAY]), "{keys:?}");
+    let index: Value =
+        serde_json::from_slice(&em.get_object(checks::INDEX_JSON_KEY).expect("index")).unwrap();
+    let dates: Vec<&str> =
+        index["days"].as_array().unwrap().iter().filter_map(|d| d["date"].as_str()).collect();
+    assert_eq!(dates, [DAY], "{index}");
 
     // The recording: reads only in the configured bucket, never under the daemons' own
     // prefixes but for the ledger; writes only reports/ and quarantine/; nothing else at all.
@@ -195,7 +200,8 @@ fn hostile_messages_are_quarantined_and_steer_no_read_or_write() {
         };
         match action.as_str() {
             "s3:GetObject" | "s3:HeadObject" => {
-                if checks::is_own_key(key) && key != LEDGER_KEY {
+                // The engine's own state: the ledger, and the index it keeps.
+                if checks::is_own_key(key) && key != LEDGER_KEY && key != checks::INDEX_JSON_KEY {
                     bad.push(format!("{action} of one of the daemons' own objects: {key}"));
                 }
                 reads.insert(key.to_string());
@@ -215,6 +221,7 @@ fn hostile_messages_are_quarantined_and_steer_no_read_or_write() {
         "sales/2026-08-07/sales.csv".into(),
         "test.txt".into(),
         LEDGER_KEY.into(),
+        checks::INDEX_JSON_KEY.into(),
     ]
     .into();
     assert_eq!(reads, want, "objects read");

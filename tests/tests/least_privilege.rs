@@ -38,8 +38,8 @@ fn s3_key(em: &Emulator, r: &Recorded) -> Option<String> {
 }
 
 /// Asserts that every recorded request is an allowed action on the restricted bucket or the
-/// queue, reads no object under the daemons' own prefixes but the ledger, writes only under
-/// `sales/` and the daemons' own prefixes.
+/// queue, reads no object under the daemons' own prefixes but the ledger and the report
+/// index, writes only under `sales/` and the daemons' own prefixes.
 /// Returns the audited action set with counts.
 #[track_caller]
 fn audit(em: &Emulator, requests: &[Recorded]) -> BTreeMap<String, usize> {
@@ -61,7 +61,7 @@ fn audit(em: &Emulator, requests: &[Recorded]) -> BTreeMap<String, usize> {
         };
         let read = matches!(action.as_str(), "s3:GetObject" | "s3:HeadObject");
         let ok = if read {
-            key == LEDGER_KEY || !checks::is_own_key(&key)
+            key == LEDGER_KEY || key == checks::INDEX_JSON_KEY || !checks::is_own_key(&key)
         } else {
             ["sales/", "compensation/", "reports/", "quarantine/"]
                 .iter()
@@ -151,6 +151,10 @@ fn pipeline_runs_under_the_effective_policy_with_only_allowed_actions() {
     checks::assert_ledger(&em, &[&days[0], &days[1]]);
     checks::assert_report(&em, &days[0], &[&days[0], &days[1]]);
     checks::assert_report(&em, &days[1], &[&days[0], &days[1]]);
+    // The first index: under this policy its GetObject answers 403 (no s3:ListBucket), which
+    // only the create-only write can settle; had the engine taken it for a denial, `once`
+    // would have failed.
+    checks::assert_index(&em, &[&days[0], &days[1]]);
     checks::assert_queue_empty(&em);
     checks::assert_no_quarantine(&em);
 }

@@ -4,10 +4,12 @@
 
 #![forbid(unsafe_code)]
 
+mod browser;
 mod code_policy;
 mod failures;
 mod faults;
 mod harness;
+mod history;
 mod hostile_messages;
 mod large_objects;
 mod least_privilege;

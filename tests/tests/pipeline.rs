@@ -69,6 +69,7 @@ fn generated_day_end_to_end() {
 
     once(&em);
     checks::assert_report(&em, &day, &[]);
+    checks::assert_index(&em, &[&day]);
     checks::assert_queue_empty(&em);
     checks::assert_no_quarantine(&em);
     checks::assert_sales_object(&em, date, &bytes);
@@ -77,6 +78,8 @@ fn generated_day_end_to_end() {
         format!("reports/{date}/report.csv"),
         format!("reports/{date}/report.html"),
         format!("reports/{date}/report.json"),
+        checks::INDEX_HTML_KEY.to_string(),
+        checks::INDEX_JSON_KEY.to_string(),
         sales_key(date),
     ];
     want.sort();
@@ -181,6 +184,7 @@ fn ledger_reupload_and_replace() {
     checks::assert_report(&em, &days[0], &history);
     checks::assert_report(&em, &replaced, &history);
     checks::assert_report(&em, &days[2], &history);
+    checks::assert_index(&em, &history);
 }
 
 /// (d) Year-to-date commission: the report of a day = the ledger's days before it in the same
@@ -203,6 +207,7 @@ fn year_to_date_commission() {
     for day in &days {
         checks::assert_report(&em, day, &history);
     }
+    checks::assert_index(&em, &history);
 
     // Cross-check against the engine's own ledger: day 3 (2026-01-07) = ledger rows of
     // 2026-01-05 and 2026-01-06 + the day's commission.

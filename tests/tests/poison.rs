@@ -68,7 +68,8 @@ fn bad_messages_are_quarantined_and_the_daemon_goes_on() {
 
     // The guard: no request ever left the configured bucket, and no key a bad message named
     // under the daemons' own prefixes (the ledger via `..`, a report) was fetched as a sales
-    // file; the lab's `test.txt` may be asked for (any other key may), and is missing.
+    // file (the engine reads its own state, the ledger and the report index); the lab's
+    // `test.txt` may be asked for (any other key may), and is missing.
     for r in &requests {
         let action = r.action();
         if action.starts_with("s3:") {
@@ -79,6 +80,7 @@ fn bad_messages_are_quarantined_and_the_daemon_goes_on() {
                 assert!(
                     key.starts_with("sales/2026-01-15/sales.csv")
                         || key == LEDGER_KEY
+                        || key == checks::INDEX_JSON_KEY
                         || key == "sales/2026-01-15/missing.csv"
                         || key == "test.txt",
                     "GetObject of {key} (from a poison message?)"

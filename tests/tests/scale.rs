@@ -9,7 +9,7 @@ use e2e::{reportsengine, run, salesapp, Emulator};
 
 /// Guarantee 6: three `reportsengine run` on one queue with 20 days queued: every report is
 /// produced and correct (against the independent reference, year-to-date included), the
-/// queue ends empty, nothing is quarantined.
+/// index holds every day, the queue ends empty, nothing is quarantined.
 #[test]
 fn three_engines_share_one_queue() {
     let em = Emulator::start();
@@ -40,6 +40,7 @@ fn three_engines_share_one_queue() {
     for day in &days {
         checks::assert_report(&em, day, &history);
     }
+    checks::assert_index(&em, &history);
     checks::assert_queue_empty(&em);
     checks::assert_no_quarantine(&em);
 }

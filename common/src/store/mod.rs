@@ -86,7 +86,8 @@ pub enum Presence {
     Unknown,
 }
 
-/// One of our own objects (the ledger), read under the 403 rule ([`Store::read_own`]).
+/// One of our own objects (the ledger, the report index), read under the 403 rule
+/// ([`Store::read_own`]).
 #[derive(Debug, Clone)]
 pub enum Own {
     Found(Object),
@@ -95,6 +96,13 @@ pub enum Own {
     Missing {
         seeded: bool,
     },
+}
+
+/// What [`Store::read_own`] creates where a 403 leaves an object's existence in doubt.
+#[derive(Debug, Clone)]
+pub struct Seed {
+    pub body: Bytes,
+    pub content_type: &'static str,
 }
 
 /// A streaming GetObject body: one response read as it arrives, and for a large object the
@@ -336,7 +344,8 @@ impl Store {
         }
     }
 
-    /// GetObject of one of our own small objects (the ledger), under the 403 rule (SPEC §5).
+    /// GetObject of one of our own small objects (the ledger, the report index), under the
+    /// 403 rule (SPEC §5).
     ///
     /// A 404 is [`Own::Missing`]. A 403 may mean "missing" (no `s3:ListBucket`) or "denied":
     /// a create-only write (`If-None-Match: *`) of `seed` settles it. If it succeeds the
@@ -344,14 +353,14 @@ impl Store {
     /// after one more read (a concurrent writer may have created it meanwhile) a 403 is a
     /// permission problem, said plainly ([`Kind::Denied`]): never "missing", so no caller
     /// can silently work without it.
-    pub async fn read_own(&self, key: &str, label: &str, seed: Bytes) -> Result<Own> {
+    pub async fn read_own(&self, key: &str, label: &str, seed: Seed) -> Result<Own> {
         let denied = match self.get(key).await? {
             Ok(object) => return Ok(Own::Found(object)),
             Err(Answer::NotFound) => return Ok(Own::Missing { seeded: false }),
             Err(Answer::Denied { code }) => code,
             Err(answer) => return Err(self.failure(Operation::GetObject, key, answer)),
         };
-        match self.put(key, seed, "text/csv", &[], Condition::Create).await {
+        match self.put(key, seed.body, seed.content_type, &[], Condition::Create).await {
             Ok(Written::Ok { .. }) => {
                 tracing::info!(
                     key,

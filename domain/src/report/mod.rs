@@ -1,27 +1,32 @@
 //! The day's report: built from a [`DaySummary`] and the ledger, rendered as CSV ([`csv`]),
-//! JSON ([`json`]) and HTML ([`html`]).
+//! JSON ([`json`]) and HTML ([`html`]); the year so far ([`year`]); the index of every
+//! reported day ([`index`]).
 //!
 //! Every rendering is a pure function of the [`Report`], and the report a pure function of its
 //! inputs (no clock, no host name, no map with random order), so a redelivered message
 //! rewrites byte-identical objects and two reportsengine instances racing on one message agree.
 mod csv;
 mod html;
+pub mod index;
 mod json;
 #[cfg(test)]
 mod tests;
+pub mod year;
 
 use crate::{
     ledger::Ledger,
     money::{self, Cents, Compensation},
     sales::{DaySummary, SalesDate},
 };
+use year::{DayLine, YearToDate};
 
 /// How many products `top_products` keeps.
 pub const TOP_PRODUCTS: usize = 10;
 /// How many reps the HTML bar chart shows before summarising the rest.
 pub const CHART_REPS: usize = 20;
 
-/// The whole report. Field order is the JSON key order SPEC §4 fixes.
+/// The whole report. Field order is the JSON key order SPEC §4 fixes; the keys added since
+/// come after the ones it lists, so every existing key keeps its place.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Report {
     #[serde(serialize_with = "json::serialize_date")]
@@ -35,6 +40,10 @@ pub struct Report {
     /// At most [`TOP_PRODUCTS`], by revenue descending then name ascending.
     pub top_products: Vec<ProductLine>,
     pub generated_by: String,
+    /// January 1 through this day: the ledger's days before it, then this day from the file.
+    pub year_to_date: YearToDate,
+    /// The latest day before this one in the ledger, of any year (`null` when there is none).
+    pub previous_day: Option<DayLine>,
 }
 
 /// Where the numbers came from, so a reader can tie the report to one exact file.
@@ -82,6 +91,18 @@ pub struct ProductLine {
     pub product: String,
     pub units: u64,
     pub revenue_cents: Cents,
+}
+
+impl Totals {
+    fn day_line(&self, date: SalesDate) -> DayLine {
+        DayLine {
+            date,
+            orders: self.orders,
+            units: self.units,
+            revenue_cents: self.revenue_cents,
+            commission_cents: self.commission_cents,
+        }
+    }
 }
 
 /// Sums that saturate: no real day approaches `i64::MAX` cents, and a hostile ledger must not
@@ -146,6 +167,13 @@ impl Report {
         products.truncate(TOP_PRODUCTS);
 
         let commission = reps.iter().fold(Cents(0), |acc, r| add(acc, r.commission_cents));
+        let totals = Totals {
+            orders: day.rows,
+            units: day.units,
+            revenue_cents: day.revenue,
+            commission_cents: commission,
+        };
+        let today = totals.day_line(day.date);
         Report {
             date: day.date,
             source: Source {
@@ -153,17 +181,19 @@ impl Report {
                 sha256: hex::encode(day.sha256),
                 rows: day.rows,
             },
-            totals: Totals {
-                orders: day.rows,
-                units: day.units,
-                revenue_cents: day.revenue,
-                commission_cents: commission,
-            },
+            totals,
             regions,
             reps,
             top_products: products,
             generated_by: generated_by.to_owned(),
+            year_to_date: YearToDate::build(ledger, today),
+            previous_day: year::previous_day(ledger, day.date),
         }
+    }
+
+    /// This day's own line, as the year so far and the index show it.
+    pub fn day_line(&self) -> DayLine {
+        self.totals.day_line(self.date)
     }
 
     /// The sum over reps of year-to-date commission (the `TOTAL` row's last column).

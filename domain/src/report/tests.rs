@@ -228,7 +228,41 @@ fn json_to_the_cent_with_key_order() {
       "revenue_cents": 50
     }}
   ],
-  "generated_by": "reportsengine 0.1.0"
+  "generated_by": "reportsengine 0.1.0",
+  "year_to_date": {{
+    "days": [
+      {{
+        "date": "2026-01-01",
+        "orders": 1,
+        "units": 1,
+        "revenue_cents": 20000,
+        "commission_cents": 1000
+      }},
+      {{
+        "date": "2026-01-14",
+        "orders": 2,
+        "units": 2,
+        "revenue_cents": 4820,
+        "commission_cents": 241
+      }},
+      {{
+        "date": "2026-01-15",
+        "orders": 5,
+        "units": 8,
+        "revenue_cents": 128757,
+        "commission_cents": 6483
+      }}
+    ],
+    "revenue_cents": 153577,
+    "commission_cents": 7724
+  }},
+  "previous_day": {{
+    "date": "2026-01-14",
+    "orders": 2,
+    "units": 2,
+    "revenue_cents": 4820,
+    "commission_cents": 241
+  }}
 }}
 "#,
         "ab".repeat(32)
@@ -246,7 +280,17 @@ fn json_to_the_cent_with_key_order() {
         .collect();
     assert_eq!(
         top,
-        ["date", "source", "totals", "regions", "reps", "top_products", "generated_by"]
+        [
+            "date",
+            "source",
+            "totals",
+            "regions",
+            "reps",
+            "top_products",
+            "generated_by",
+            "year_to_date",
+            "previous_day"
+        ]
     );
 }
 
@@ -294,6 +338,17 @@ fn top_ten_with_ties_by_name() {
     assert_eq!(names, ["c", "Z", "a", "b", "é", "e", "f", "g", "h", "i"]);
 }
 
+/// The page with its one script, the sorting script, taken out: what is left must hold no
+/// script at all. Panics unless there is exactly one, at the end of the body.
+fn without_our_script(html: &str) -> String {
+    assert_eq!(html.matches("<script").count(), 1, "exactly one script, ours");
+    let start = html.find("<script>").expect("our script has no attributes");
+    let end = html.find("</script>").expect("closed") + "</script>".len();
+    assert!(html[end..].starts_with("\n</body>"), "the script ends the body");
+    assert!(!html[start..end].contains("src="), "the script is inline");
+    format!("{}{}", &html[..start], &html[end..])
+}
+
 #[test]
 fn html_escapes_all_data_text() {
     let (mut day, ledger, comp) = sample();
@@ -302,33 +357,50 @@ fn html_escapes_all_data_text() {
         evil.to_owned(),
         RepDay { orders: 1, units: 1, revenue: Cents(1), regions: set(&["<i>"]) },
     );
+    day.reps.insert(
+        "</svg></table><b onclick=\"x\">".to_owned(),
+        RepDay { orders: 1, units: 1, revenue: Cents(2), regions: set(&["East"]) },
+    );
     day.regions.insert("<img src=x onerror=alert(1)>".to_owned(), RegionDay::default());
     day.products.insert(
         "\"><svg onload=alert(1)>".to_owned(),
         ProductDay { units: 1, revenue: Cents(999999) },
     );
+    day.products
+        .insert("'</script><script>x()".to_owned(), ProductDay { units: 1, revenue: Cents(5) });
     let r = Report::build(&day, "sales/<k>&\"'.csv", &ledger, &comp, "re <1>");
-    let html = r.to_html();
-    for raw in ["<script", "<img", "<svg onload", "<b>", "<k>", "<1>", "<i>", "'&'"] {
+    let html = without_our_script(&r.to_html());
+    for raw in
+        ["<script", "</script", "<img", "<svg onload", "<b>", "<b ", "<k>", "<1>", "<i>", "'&'"]
+    {
         assert!(!html.contains(raw), "unescaped {raw:?}");
     }
+    assert_eq!(html.matches("<svg").count(), html.matches("</svg>").count());
+    assert_eq!(html.matches("<table").count(), html.matches("</table>").count());
     assert!(html.contains("&lt;script&gt;alert(&#39;&amp;&#39;)&lt;/script&gt;"));
     assert!(html.contains("&lt;b&gt;&quot;x&quot;&lt;/b&gt;"));
+    assert!(html.contains("&lt;/svg&gt;&lt;/table&gt;&lt;b onclick=&quot;x&quot;&gt;"));
     assert!(html.contains("sales/&lt;k&gt;&amp;&quot;&#39;.csv"));
     assert!(html.contains("&quot;&gt;&lt;svg onload=alert(1)&gt;"));
+    assert!(html.contains("&#39;&lt;/script&gt;&lt;script&gt;x()"));
 }
 
 #[test]
 fn html_is_self_contained_and_complete() {
-    let html = sample_report().to_html();
+    let full = sample_report().to_html();
+    let html = without_our_script(&full);
     assert!(html.starts_with("<!DOCTYPE html>"));
     assert!(html.contains("<meta name=\"viewport\""));
     assert!(html.contains("max-width"));
     assert!(html.contains("@media print"));
     assert!(html.contains("<svg"));
-    assert!(!html.contains("http://") && !html.contains("https://"));
-    assert!(!html.contains("<script") && !html.contains("src=") && !html.contains("@import"));
-    assert!(!html.contains("url("));
+    assert!(!full.contains("http://") && !full.contains("https://") && !full.contains("//"));
+    assert!(!full.contains("src=") && !full.contains("@import") && !full.contains("url("));
+    assert!(!full.contains("<link") && !full.contains("<img") && !full.contains("@font-face"));
+    // The only link leaves the day for the index beside it, relatively.
+    let hrefs: Vec<&str> = full.match_indices("href=\"").map(|(i, _)| &full[i + 6..]).collect();
+    assert_eq!(hrefs.len(), 1);
+    assert!(hrefs[0].starts_with("../index.html\""));
     // Headline figures, people-formatted.
     for s in ["2026-01-15", "$1,287.57", "$64.83", "$1,234.57", "Zoë", "Bob, Jr.", "Gizmo"] {
         assert!(html.contains(s), "missing {s}");
@@ -338,7 +410,72 @@ fn html_is_self_contained_and_complete() {
     assert!(html.contains(&format!("width=\"{}\"", 5000 * 330 / 123707)));
     // Zoë's bar (50 cents of 123457 max) is 0 by division but drawn 1 unit wide.
     assert!(html.contains("width=\"1\""));
-    assert!(html.ends_with("</html>\n"));
+    // Every chart is an image with a title and a label; the tables sort.
+    let charts = html.matches("<svg").count();
+    assert_eq!(charts, 4, "year: revenue and commission; day: by region and by rep");
+    assert_eq!(html.matches("<svg viewBox=").count(), charts);
+    assert_eq!(html.matches(" role=\"img\" aria-label=\"").count(), charts);
+    assert!(html.matches("\"><title>").count() >= charts);
+    assert_eq!(html.matches("<table class=\"sortable\">").count(), 3);
+    assert!(full.ends_with("</html>\n"));
+}
+
+#[test]
+fn html_shows_the_day_and_how_it_compares_first() {
+    let html = sample_report().to_html();
+    let at = |needle: &str| html.find(needle).unwrap_or_else(|| panic!("missing {needle}"));
+    // The headline figures come before the year and before any detail.
+    assert!(at("<div class=\"kpis\">") < at("The year so far"));
+    assert!(at("The year so far") < at("Revenue by region</h2>"));
+    assert!(at("Revenue by region</h2>") < at("All reps</h2>"));
+    // Revenue 1287.57 against the previous reported day (Jan 14, 48.20: ledger rows of Ann
+    // and Zoë) and the daily average of Jan 1, Jan 14 and Jan 15 (1535.77 / 3 = 511.92).
+    let kpis = &html[at("<div class=\"kpis\">")..at("The year so far")];
+    let revenue = &kpis[..kpis.find("Commission").unwrap()];
+    // (128757 - 4820) / 4820 = +2571.3 %; (128757 - 51192) / 51192 = +151.5 %.
+    assert!(revenue.contains("▲ +2571.3%</span> vs Jan 14"), "{revenue}");
+    assert!(revenue.contains("▲ +151.5%</span> vs daily average"), "{revenue}");
+    assert!(kpis.contains("Wednesday, January 14, 2026 ($48.20 revenue)"), "{kpis}");
+    assert!(kpis.contains("the 3 days reported in 2026 so far"), "{kpis}");
+    // The year so far: totals, a column per day (the day itself highlighted), every day.
+    assert!(html.contains("$1,535.77") && html.contains("$77.24"));
+    let year = &html[at("The year so far")..at("Revenue by region</h2>")];
+    assert_eq!(year.matches("<rect class=\"hl\"").count(), 2, "revenue and commission");
+    assert_eq!(year.matches("<rect class=\"bar\"").count(), 4, "Jan 1 and Jan 14, twice");
+    assert!(year.contains("<title>2026-01-14: $48.20</title>"));
+    assert!(year.contains("<title>2026-01-15: $64.83</title>"));
+    assert!(year.contains("<td data-v=\"20260101\">2026-01-01</td>"));
+    assert!(!year.contains("2025-12-31") && !year.contains("2026-01-16"));
+}
+
+#[test]
+fn html_without_an_earlier_day_says_so() {
+    let (day, _, comp) = sample();
+    let r = Report::build(&day, "k", &Ledger::default(), &comp, "t");
+    let html = r.to_html();
+    assert!(!html.contains(" vs "));
+    assert!(
+        html.contains("No earlier reported day to compare with; the first reported day of 2026.")
+    );
+
+    // Only last year in the ledger: compared with it, but the year starts with this day.
+    let mut ledger = Ledger::default();
+    ledger.merge_day(
+        date("2025-12-31"),
+        vec![LedgerRow {
+            date: date("2025-12-31"),
+            sales_rep: "Ann".to_owned(),
+            orders: 5,
+            units: 8,
+            revenue: Cents(128757),
+            commission: Cents(6483),
+        }],
+    );
+    let html = Report::build(&day, "k", &ledger, &comp, "t").to_html();
+    assert!(html.contains("<span class=\"flat\">= 0.0%</span> vs Dec 31, 2025"), "{html}");
+    assert!(!html.contains("vs daily average"));
+    assert!(html.contains("Wednesday, December 31, 2025"));
+    assert!(html.contains("the first reported day of 2026."));
 }
 
 #[test]

@@ -85,3 +85,11 @@ impl serde::Serialize for SalesDate {
         s.collect_str(self)
     }
 }
+/// Strict `YYYY-MM-DD`, as [`SalesDate::parse`]: our own JSON state is read with the same
+/// definition of a date as every other input.
+impl<'de> serde::Deserialize<'de> for SalesDate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <String as serde::Deserialize>::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
