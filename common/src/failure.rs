@@ -419,6 +419,12 @@ impl Error {
         self
     }
 
+    /// The same failure again, for another party waiting on the same work (its cause is
+    /// kept by the first only).
+    pub fn replicate(&self) -> Error {
+        Error::new(self.kind, self.operation, self.resource.clone(), self.message.clone())
+    }
+
     /// The same failure, final after retrying for `window` (a one-shot command gave up).
     pub fn gave_up_after(self, window: std::time::Duration) -> Error {
         self.hint(format!(

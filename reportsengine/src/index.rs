@@ -7,6 +7,11 @@
 //! `*` when there was none), and on a 412 read and merge again. No day is lost, and a
 //! redelivered message, whose merge changes nothing, writes nothing.
 //!
+//! One engine works on several messages at once: their days go to one [`Indexer`] task,
+//! which puts every day that arrived while it was busy into the next single update (one
+//! read, one conditional write, one page), so the index costs a few requests per batch of
+//! messages rather than per message, and the engine's own messages never race each other.
+//!
 //! The page is a pure function of the JSON. Engines racing could still leave the page of an
 //! older index last (A writes the JSON, B writes the JSON and its page, A's page lands), so
 //! after writing the page an engine reads the JSON again and redoes the page from it when it
@@ -21,6 +26,7 @@ use common::state::{read_index, IndexRead};
 use common::store::{Condition, Store, Written};
 use sales_domain::keys::{REPORT_INDEX_HTML, REPORT_INDEX_JSON};
 use sales_domain::report::index::{Index, IndexDay};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::process::content_type;
 
@@ -30,28 +36,83 @@ const JSON_ATTEMPTS: u32 = 10;
 /// Pages written before giving up on the JSON holding still.
 const PAGE_ROUNDS: u32 = 5;
 
-/// Puts `day` in the index, then publishes the page of the index as it stands.
-pub async fn update(store: &Store, day: IndexDay) -> Result<()> {
-    let date = day.date;
-    let (index, wrote) = merge_day(store, day).await?;
-    tracing::info!(key = REPORT_INDEX_JSON, %date, days = index.days().len(), wrote, "report index");
+/// The index's writer in this process: days go in, each answered once it is in the stored
+/// index and the page shows it.
+pub struct Indexer {
+    days: mpsc::UnboundedSender<Request>,
+}
+
+struct Request {
+    day: IndexDay,
+    done: oneshot::Sender<Result<()>>,
+}
+
+impl Indexer {
+    /// Starts the writer's task.
+    pub fn start(store: Store) -> Indexer {
+        let (days, requests) = mpsc::unbounded_channel();
+        tokio::spawn(write_batches(store, requests));
+        Indexer { days }
+    }
+
+    /// Puts `day` in the index; returns once it is stored and published.
+    pub async fn add(&self, day: IndexDay) -> Result<()> {
+        let (done, answer) = oneshot::channel();
+        let gone = || {
+            Error::internal(
+                Operation::PutObject,
+                REPORT_INDEX_JSON,
+                "the index writer stopped".into(),
+            )
+        };
+        self.days.send(Request { day, done }).map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?
+    }
+}
+
+/// Takes every day waiting, updates the index once for all of them, answers each.
+async fn write_batches(store: Store, mut requests: mpsc::UnboundedReceiver<Request>) {
+    while let Some(first) = requests.recv().await {
+        let mut batch = vec![first];
+        while let Ok(more) = requests.try_recv() {
+            batch.push(more);
+        }
+        let days: Vec<IndexDay> = batch.iter().map(|r| r.day.clone()).collect();
+        let result = update(&store, &days).await;
+        for request in batch {
+            let _ = request.done.send(result.as_ref().map(|_| ()).map_err(Error::replicate));
+        }
+    }
+}
+
+/// Puts `days` in the index, then publishes the page of the index as it stands.
+async fn update(store: &Store, days: &[IndexDay]) -> Result<()> {
+    let (index, wrote) = merge_days(store, days).await?;
+    tracing::info!(
+        key = REPORT_INDEX_JSON,
+        added = days.len(),
+        days = index.days().len(),
+        wrote,
+        "report index"
+    );
     publish_page(store, index).await
 }
 
-/// The index as stored once `day` is in it, and whether this call wrote it.
-async fn merge_day(store: &Store, day: IndexDay) -> Result<(Index, bool)> {
+/// The index as stored once `days` are in it, and whether this call wrote it.
+async fn merge_days(store: &Store, days: &[IndexDay]) -> Result<(Index, bool)> {
     let mut backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(2));
+    let with_days = |index: Index| days.iter().fold(index, |i, day| i.merged(day.clone()));
     // Where a 403 leaves the index's existence in doubt, the create that settles it writes
-    // the index of this one day, which is what the merge would write.
-    let only_this_day = Index::default().merged(day.clone());
+    // the index of these days, which is what the merge would write.
+    let only_these_days = with_days(Index::default());
     for attempt in 1..=JSON_ATTEMPTS {
-        let (current, condition) = match read_index(store, &only_this_day).await? {
-            IndexRead::Missing { seeded: true } => return Ok((only_this_day, true)),
+        let (current, condition) = match read_index(store, &only_these_days).await? {
+            IndexRead::Missing { seeded: true } => return Ok((only_these_days, true)),
             IndexRead::Missing { seeded: false } => (Index::default(), Condition::Create),
             IndexRead::Found { index, etag: Some(etag) } => (index, Condition::Match(etag)),
             IndexRead::Found { etag: None, .. } => return Err(no_etag(store)),
         };
-        let next = current.merged(day.clone());
+        let next = with_days(current.clone());
         if next == current {
             return Ok((current, false));
         }

@@ -26,16 +26,15 @@ pub struct Engine {
     pub config: Config,
     pub store: Store,
     pub queue: Queue,
-    /// One index update at a time in this process: the messages it works on at once would
-    /// otherwise mostly lose their conditional writes to each other. Other engines are
-    /// kept apart by the conditional writes themselves.
-    index_turn: tokio::sync::Mutex<()>,
+    /// The index's writer: the days of the messages worked on at once go into one update.
+    indexer: crate::index::Indexer,
 }
 
 impl Engine {
     pub async fn connect(config: Config) -> Result<Engine> {
         let (store, queue) = common::connect(&config).await?;
-        Ok(Engine { config, store, queue, index_turn: tokio::sync::Mutex::new(()) })
+        let indexer = crate::index::Indexer::start(store.clone());
+        Ok(Engine { config, store, queue, indexer })
     }
 }
 
@@ -149,7 +148,6 @@ pub async fn process(engine: &Engine, message_id: &str, body: &str) -> Result<Bu
     }
     // Only once the report is there may the index link to it; and only once the index holds
     // the day is the message done (a failure here leaves it for redelivery).
-    let _turn = engine.index_turn.lock().await;
-    crate::index::update(&engine.store, IndexDay::of(&report)).await?;
+    engine.indexer.add(IndexDay::of(&report)).await?;
     Ok(Built { date: day.date, headline: report.headline() })
 }

@@ -8,7 +8,8 @@
 //! perfkit bare-numbers FILE [--sha256] the least work the numbers take: no checks at all
 //!                                      (--sha256: and the file's SHA-256, as the report needs)
 //! perfkit seed CONFIG N ROWS FIRST     put N small days from day FIRST (0-based) and queue them
-//! perfkit queue-loop CONFIG            plain client loop: receive 10, get, put, delete batch
+//! perfkit queue-loop CONFIG            plain client loop: receive 10, get file and ledger, put
+//!                                      the three reports, update the index, delete batch
 //! perfkit latency CONFIG N             SendMessage → report uploaded, with an engine running
 //! perfkit ready N -- CMD ARGS…         time until CMD's first request is in flight
 //! perfkit spawn N -- CMD ARGS…         time for CMD to run to its end (e.g. --version)
@@ -442,9 +443,11 @@ async fn queue_loop(config: &str) -> Result<()> {
             let body = m.body().unwrap_or_default().to_string();
             tasks.spawn(async move { one_message(&c, &body).await });
         }
+        let mut dates = Vec::new();
         while let Some(r) = tasks.join_next().await {
-            r??;
+            dates.push(r??);
         }
+        update_index(&c, &dates).await?;
         let entries: Vec<_> = messages
             .iter()
             .enumerate()
@@ -475,7 +478,45 @@ async fn queue_loop(config: &str) -> Result<()> {
     Ok(())
 }
 
-async fn one_message(c: &Clients, body: &str) -> Result<()> {
+/// One index update per batch, as the engine makes it: read the JSON with its ETag, write it
+/// back conditionally (once more on a 412), write the page, read the JSON again.
+async fn update_index(c: &Clients, dates: &[String]) -> Result<()> {
+    let (bucket, json_key) = (&c.config.bucket, "plain/index.json");
+    for _ in 0..3 {
+        let read = c.s3.get_object().bucket(bucket).key(json_key).send().await;
+        let (mut days, etag) = match read {
+            Ok(o) => {
+                let etag = o.e_tag().map(str::to_string);
+                let text = String::from_utf8(o.body.collect().await?.to_vec())?;
+                (text.lines().map(str::to_string).collect::<BTreeSet<_>>(), etag)
+            }
+            Err(_) => (BTreeSet::new(), None),
+        };
+        days.extend(dates.iter().cloned());
+        let body: String = days.iter().map(|d| format!("{d}\n")).collect();
+        let put =
+            c.s3.put_object().bucket(bucket).key(json_key).body(body.clone().into_bytes().into());
+        let put = match etag {
+            Some(etag) => put.if_match(etag),
+            None => put.if_none_match("*"),
+        };
+        if put.send().await.is_err() {
+            continue; // lost the race: read and merge again
+        }
+        c.s3.put_object()
+            .bucket(bucket)
+            .key("plain/index.html")
+            .body(body.into_bytes().into())
+            .send()
+            .await?;
+        c.s3.get_object().bucket(bucket).key(json_key).send().await?.body.collect().await?;
+        return Ok(());
+    }
+    bail!("the index kept changing")
+}
+
+/// One message as a plain client handles it; returns the day's date.
+async fn one_message(c: &Clients, body: &str) -> Result<String> {
     let key = body
         .split("s3://")
         .nth(1)
@@ -501,7 +542,7 @@ async fn one_message(c: &Clients, body: &str) -> Result<()> {
             .send()
             .await?;
     }
-    Ok(())
+    Ok(date)
 }
 
 /// With an engine running (idle, long-polling): put a small day, send its message, and
