@@ -2,7 +2,8 @@
 # Checks systemd/ and deploy/install.sh offline (no running systemd needed; run by
 # deploy/local/test.sh):
 #   1. install.sh parses (bash -n) and is shellcheck-clean when shellcheck is installed;
-#   2. install.sh --root lays a release out in a scratch root (modes checked);
+#   2. install.sh --root lays a release out in a scratch root (modes checked, units pointed
+#      at /usr/local/bin); the RPM's layout is deploy/check-rpm.sh's;
 #   3. `systemd-analyze verify` of every unit in that root (binaries in place, the host's
 #      own system units copied in so dependencies resolve);
 #   4. `systemd-analyze security --offline=true --threshold=15`: each daemon unit's exposure
@@ -77,6 +78,13 @@ for dir in var/lib/salesapp/spool/incoming var/lib/salesapp/spool/done var/lib/s
 done
 for unit in "${UNITS[@]}" salesapp-upload@.timer; do
     [[ -f "$ROOT/etc/systemd/system/$unit" ]] || die "install.sh did not install $unit"
+done
+# The repository's units name /usr/bin (the RPM's place); the tarball's layout points them
+# at the binaries it installs in /usr/local/bin.
+for unit in salesapp.service reportsengine.service salesapp-upload@.service; do
+    grep -q '^ExecStart=/usr/local/bin/' "$ROOT/etc/systemd/system/$unit" ||
+        die "install.sh left $unit's ExecStart= outside /usr/local/bin"
+    grep -q '^ExecStart=/usr/bin/' "systemd/$unit" || die "systemd/$unit: ExecStart= not in /usr/bin"
 done
 echo "check-units: install.sh --root layout OK"
 
