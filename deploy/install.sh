@@ -176,10 +176,15 @@ install_tarball() {
 
 if [[ -n "$RPM" ]]; then
     say "installing $RPM with the package manager"
+    # The same version-release already installed (a rebuild): `install` would do nothing.
+    verb=install
+    if rpm -q "$(rpm -qp --qf '%{NAME}-%{VERSION}-%{RELEASE}' "$RPM")" >/dev/null 2>&1; then
+        verb=reinstall
+    fi
     if command -v dnf >/dev/null; then
-        dnf install -y "$RPM"
+        dnf "$verb" -y "$RPM"
     elif command -v yum >/dev/null; then
-        yum install -y "$RPM"
+        yum "$verb" -y "$RPM"
     else
         die "no dnf or yum for $RPM (use --no-rpm to lay the tarball's files out instead)"
     fi
