@@ -195,23 +195,7 @@ grep -q 'edited by the operator' "$ROOT/etc/vpce-lab/config.example.toml" || die
 ok "sysusers accounts, scratch-root install, rpm -V, owners, %config(noreplace) kept"
 
 # 4. The units and files as installed.
-SYSTEM_UNITS=""
-for dir in /usr/lib/systemd/system /lib/systemd/system; do
-    if [[ -f "$dir/sysinit.target" ]]; then
-        SYSTEM_UNITS="$dir"
-        break
-    fi
-done
-[[ -n "$SYSTEM_UNITS" ]] || die "no system units (sysinit.target) to verify against"
-cp -an "$SYSTEM_UNITS"/. "$ROOT/usr/lib/systemd/system/"
-verify_out=$(systemd-analyze verify --man=no --root="$ROOT" \
-    salesapp.service reportsengine.service salesapp-upload@example.service \
-    salesapp-upload@example.timer 2>&1) || die "systemd-analyze verify failed: $verify_out"
-[[ -z "$verify_out" ]] || die "systemd-analyze verify warned: $verify_out"
-for unit in salesapp.service reportsengine.service salesapp-upload@.service; do
-    out=$(systemd-analyze security --offline=true --threshold=15 "$ROOT/usr/lib/systemd/system/$unit" 2>&1) ||
-        die "$unit as installed: exposure above 1.5: $out"
-done
+deploy/check-units.sh --installed "$ROOT" | sed 's/^/check-rpm: /'
 for bin in salesapp reportsengine; do
     "$ROOT/usr/bin/$bin" --version | grep -Eq "^$bin $VERSION \([0-9a-f]{7,}|unknown\)$" ||
         die "$bin --version: $("$ROOT/usr/bin/$bin" --version)"

@@ -8,14 +8,21 @@
 #      own system units copied in so dependencies resolve);
 #   4. `systemd-analyze security --offline=true --threshold=15`: each daemon unit's exposure
 #      must be at most 1.5 ("OK"; the threshold is on systemd's 0–100 scale).
+#
+#   deploy/check-units.sh                   all four, on the tarball's layout
+#   deploy/check-units.sh --installed ROOT  3 and 4 on the units installed under ROOT in
+#                                           /usr/lib/systemd/system (deploy/check-rpm.sh)
 # systemd-analyze comes with the `systemd` package; when missing it is installed (apt-get,
 # dnf or yum, as root or with passwordless sudo): installing the package puts files on disk
 # and does not make systemd the init of a container.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-REPO="$PWD"
 MAX_EXPOSURE=15
 UNITS=(salesapp.service reportsengine.service salesapp-upload@.service)
+INSTALLED=""
+if [[ "${1:-}" == --installed ]]; then
+    INSTALLED="${2:?--installed ROOT}"
+fi
 
 die() {
     printf 'check-units: ERROR: %s\n' "$*" >&2
@@ -47,6 +54,40 @@ if ! command -v systemd-analyze >/dev/null; then
     command -v systemd-analyze >/dev/null || die "systemd-analyze still missing"
 fi
 systemd-analyze --version | head -1
+
+# Steps 3 and 4 on the units in ROOT/UNIT_DIR, with binaries in place.
+verify_units() {
+    local root="$1" unit_dir="$2" system_units="" dir out failed=0
+    for dir in /usr/lib/systemd/system /lib/systemd/system; do
+        if [[ -f "$dir/sysinit.target" ]]; then
+            system_units="$dir"
+            break
+        fi
+    done
+    [[ -n "$system_units" ]] || die "no system units (sysinit.target) to verify against"
+    mkdir -p "$root/usr/lib/systemd/system"
+    cp -an "$system_units"/. "$root/usr/lib/systemd/system/"
+    # verify exits 0 on "Unknown key" and "Failed to parse" warnings: any output is a failure.
+    out=$(systemd-analyze verify --man=no --root="$root" \
+        salesapp.service reportsengine.service salesapp-upload@example.service \
+        salesapp-upload@example.timer 2>&1) || die "systemd-analyze verify failed: $out"
+    [[ -z "$out" ]] || die "systemd-analyze verify warned: $out"
+    echo "check-units: systemd-analyze verify OK ($unit_dir)"
+    for unit in "${UNITS[@]}"; do
+        if out=$(systemd-analyze security --offline=true --threshold="$MAX_EXPOSURE" "$root/$unit_dir/$unit" 2>&1); then
+            printf 'check-units: %s\n' "$(tail -1 <<<"$out")"
+        else
+            printf '%s\ncheck-units: %s exposure above %s\n' "$out" "$unit" "$MAX_EXPOSURE" >&2
+            failed=1
+        fi
+    done
+    [[ $failed -eq 0 ]] || die "a unit is not hardened enough"
+}
+
+if [[ -n "$INSTALLED" ]]; then
+    verify_units "$INSTALLED" usr/lib/systemd/system
+    exit 0
+fi
 
 bash -n deploy/install.sh
 if command -v shellcheck >/dev/null; then
@@ -88,30 +129,4 @@ for unit in salesapp.service reportsengine.service salesapp-upload@.service; do
 done
 echo "check-units: install.sh --root layout OK"
 
-SYSTEM_UNITS=""
-for dir in /usr/lib/systemd/system /lib/systemd/system; do
-    if [[ -f "$dir/sysinit.target" ]]; then
-        SYSTEM_UNITS="$dir"
-        break
-    fi
-done
-[[ -n "$SYSTEM_UNITS" ]] || die "no system units (sysinit.target) to verify against"
-mkdir -p "$ROOT/usr/lib/systemd"
-cp -a "$SYSTEM_UNITS" "$ROOT/usr/lib/systemd/system"
-# verify exits 0 on "Unknown key" and "Failed to parse" warnings: any output is a failure.
-verify_out=$(systemd-analyze verify --man=no --root="$ROOT" \
-    salesapp.service reportsengine.service salesapp-upload@example.service \
-    salesapp-upload@example.timer 2>&1) || die "systemd-analyze verify failed: $verify_out"
-[[ -z "$verify_out" ]] || die "systemd-analyze verify warned: $verify_out"
-echo "check-units: systemd-analyze verify OK"
-
-failed=0
-for unit in "${UNITS[@]}"; do
-    if out=$(systemd-analyze security --offline=true --threshold="$MAX_EXPOSURE" "$REPO/systemd/$unit" 2>&1); then
-        printf 'check-units: %s\n' "$(tail -1 <<<"$out")"
-    else
-        printf '%s\ncheck-units: %s exposure above %s\n' "$out" "$unit" "$MAX_EXPOSURE" >&2
-        failed=1
-    fi
-done
-[[ $failed -eq 0 ]] || die "a unit is not hardened enough"
+verify_units "$ROOT" etc/systemd/system

@@ -204,39 +204,33 @@ pub async fn default_endpoint(
             variant.dual_stack
         ))
     };
+    // Each service's resolver and parameters are their own types: the same steps for both.
+    macro_rules! resolve {
+        ($sdk:ident, $params:expr) => {{
+            use $sdk::config::endpoint::{DefaultResolver, ResolveEndpoint};
+            let params = $params.build().map_err(|e| failed(&e))?;
+            let endpoint =
+                DefaultResolver::new().resolve_endpoint(&params).await.map_err(|e| failed(&e))?;
+            endpoint.url().to_string()
+        }};
+    }
     let url = match service {
-        Service::Sqs => {
-            use aws_sdk_sqs::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
-            let params = Params::builder()
+        Service::Sqs => resolve!(
+            aws_sdk_sqs,
+            aws_sdk_sqs::config::endpoint::Params::builder()
                 .region(&variant.region)
                 .use_fips(variant.fips)
                 .use_dual_stack(variant.dual_stack)
-                .build()
-                .map_err(|e| failed(&e))?;
-            DefaultResolver::new()
-                .resolve_endpoint(&params)
-                .await
-                .map_err(|e| failed(&e))?
-                .url()
-                .to_string()
-        }
-        Service::S3 => {
-            use aws_sdk_s3::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
-            let params = Params::builder()
+        ),
+        Service::S3 => resolve!(
+            aws_sdk_s3,
+            aws_sdk_s3::config::endpoint::Params::builder()
                 .region(&variant.region)
                 .bucket(&config.bucket)
                 .use_fips(variant.fips)
                 .use_dual_stack(variant.dual_stack)
                 .force_path_style(config.endpoints.force_path_style)
-                .build()
-                .map_err(|e| failed(&e))?;
-            DefaultResolver::new()
-                .resolve_endpoint(&params)
-                .await
-                .map_err(|e| failed(&e))?
-                .url()
-                .to_string()
-        }
+        ),
     };
     // Scheme and authority: a path-style URL's path is the bucket, not the endpoint.
     let authority_end = url.find("://").map_or(0, |i| i + 3);
