@@ -3,6 +3,7 @@
 # Amazon Linux 2023 (glibc 2.34):
 #
 #   deploy/build-release.sh          → dist/vpce-lab-VERSION-x86_64-linux-gnu.tar.gz
+#                                      dist/vpce-lab-VERSION-1.x86_64.rpm
 #                                      dist/SHA256SUMS
 #
 # A plain `cargo build --release` here links against the build machine's glibc (2.36) and
@@ -65,7 +66,7 @@ cargo zigbuild --release --locked --target "$TRIPLE.$GLIBC" -p salesapp -p repor
 say "build took $((SECONDS - build_start))s"
 
 # zigbuild strips the glibc suffix from the output directory.
-OUT="$REPO/target/$TRIPLE/release"
+OUT="${CARGO_TARGET_DIR:-$REPO/target}/$TRIPLE/release"
 BINS=("$OUT/salesapp" "$OUT/reportsengine")
 for b in "${BINS[@]}"; do
     [[ -x "$b" ]] || die "$b was not built"
@@ -109,6 +110,15 @@ TARBALL="$NAME.tar.gz"
 say "packing dist/$TARBALL"
 # Reproducible-ish: fixed owner and sorted names, so the same inputs give the same listing.
 tar -C "$DIST" --owner=0 --group=0 --numeric-owner --sort=name -czf "$DIST/$TARBALL" "$NAME"
-(cd "$DIST" && sha256sum "$TARBALL" >SHA256SUMS)
-say "done: dist/$TARBALL"
+say "building the RPM (deploy/build-rpm.sh, xz payload)"
+RPM="$(deploy/build-rpm.sh --bin-dir "$OUT" --out "$DIST")" || die "the RPM build failed"
+# rpmbuild reads the requirements off the binaries: the same limit as check-glibc.sh.
+highest="$(rpm -qp --requires "$RPM" | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -n 1)"
+[[ -n "$highest" ]] || die "$RPM requires no GLIBC symbol version: were its requirements generated?"
+if [[ "$(printf '%s\n%s\n' "${highest#GLIBC_}" "$GLIBC" | sort -V | tail -n 1)" != "$GLIBC" ]]; then
+    die "$RPM requires $highest, above $GLIBC"
+fi
+say "RPM $(basename "$RPM"): $(du -h "$RPM" | cut -f1), requires at most $highest"
+(cd "$DIST" && sha256sum "$TARBALL" "$(basename "$RPM")" >SHA256SUMS)
+say "done: dist/$TARBALL, dist/$(basename "$RPM")"
 cat "$DIST/SHA256SUMS"

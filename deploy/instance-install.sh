@@ -15,7 +15,8 @@
 # The configuration /etc/vpce-lab/config.toml is written by `salesapp configure` from the
 # outputs, unless it already names this stack's bucket (an operator's tuned file is kept);
 # --reconfigure always rewrites it. A replaced file is kept as config.toml.bak-TIME.
-# RPM: `dnf install` (yum on Amazon Linux 2), then enable and restart ROLE.service.
+# RPM: `dnf install` (yum on Amazon Linux 2; `reinstall` when that version-release is already
+# installed), then enable and restart ROLE.service.
 # Tarball: its own deploy/install.sh. The other role's daemon is stopped and disabled.
 # --root DIR (tarballs only): lay the files out under DIR, no accounts and no systemctl (tests).
 set -euo pipefail
@@ -92,10 +93,16 @@ fi
 case "$NAME" in
     *.rpm)
         [[ -z "$ROOT" ]] || die "--root lays out tarballs only"
+        # The same version-release already installed (a rebuild pushed again): `install`
+        # would do nothing, so reinstall; otherwise install (or upgrade).
+        verb=install
+        if rpm -q "$(rpm -qp --qf '%{NAME}-%{VERSION}-%{RELEASE}' "$FILE")" >/dev/null 2>&1; then
+            verb=reinstall
+        fi
         if command -v dnf >/dev/null; then
-            dnf install -y "$FILE"
+            dnf "$verb" -y "$FILE"
         else
-            yum install -y "$FILE"
+            yum "$verb" -y "$FILE"
         fi
         SALESAPP=salesapp
         ;;

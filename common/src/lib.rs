@@ -39,7 +39,32 @@ pub mod store;
 
 pub use aws::connect;
 
-/// The program name and version written into reports (`generated_by`).
+/// The release and the commit it was built from, as `--version` prints it after the
+/// program's name: `0.1.0 (abc1234)` (`unknown` outside a git checkout; see `build.rs`).
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("VPCE_LAB_COMMIT"), ")");
+
+/// The commit alone (`abc1234`, or `unknown`).
+pub const COMMIT: &str = env!("VPCE_LAB_COMMIT");
+
+/// Which of the two binaries is running: it names the process to AWS (the user agent's app
+/// id, so CloudTrail tells the two apart), in the journal and in doctor's output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Program {
+    Salesapp,
+    Reportsengine,
+}
+
+impl Program {
+    pub fn name(self) -> &'static str {
+        match self {
+            Program::Salesapp => "salesapp",
+            Program::Reportsengine => "reportsengine",
+        }
+    }
+}
+
+/// The program name and version written into reports (`generated_by`). The release only,
+/// not the commit: reports are a pure function of their inputs and the release's rules.
 pub fn program_version(program: &str) -> String {
     format!("{program} {}", env!("CARGO_PKG_VERSION"))
 }

@@ -79,7 +79,7 @@ fi
 
 step "cfn-lint deploy/cloudformation/*.yaml (pinned, .venv-cfn, informational checks too)"
 bash -n deploy/build-release.sh deploy/check-glibc.sh deploy/cloudformation/lint.sh \
-    deploy/push.sh deploy/instance-install.sh
+    deploy/push.sh deploy/instance-install.sh deploy/build-rpm.sh deploy/check-rpm.sh
 deploy/cloudformation/lint.sh
 
 step "template: policies statement by statement, IMDSv2, encryption, outputs (test_template.py)"
@@ -121,10 +121,11 @@ fi
 step "cargo build --workspace --bins"
 cargo build --workspace --bins
 
+step "RPM from the debug binaries: files, modes, scriptlets, scratch-root install, units (check-rpm.sh)"
+# rpmbuild and rpm come with Debian's `rpm` package (installed by build-rpm.sh when missing).
+deploy/check-rpm.sh
+
 step "cargo test --workspace $*"
 cargo test --workspace "$@"
 
-# Further checks go here as they are added, each as its own step, e.g.:
-#   step "cargo deny check";        cargo deny check
-#   step "systemd-analyze verify";  systemd-analyze verify systemd/*.service
 CURRENT="done"

@@ -19,9 +19,10 @@ use clap::{Parser, Subcommand};
 use common::config::Compensation;
 use common::failure::{Error, Operation};
 use common::ops::cli::GlobalArgs;
+use common::Program;
 
 #[derive(Debug, Parser)]
-#[command(name = "reportsengine", version, about = "Builds daily sales reports from the queue")]
+#[command(name = "reportsengine", version = common::VERSION, about = "Builds daily sales reports from the queue")]
 struct Cli {
     #[command(flatten)]
     global: GlobalArgs,
@@ -40,6 +41,9 @@ enum Command {
     /// Check configuration, credentials, endpoints (DNS, TCP) and a harmless read/write;
     /// --controls also verifies the lab's denials. Exit 0, or 78/77/69 on a FAIL.
     Doctor(common::ops::doctor::DoctorArgs),
+    /// Write the man pages and shell completions (for packaging).
+    #[command(hide = true)]
+    Assets(common::ops::assets::AssetsArgs),
     /// Build the report of a local sales file into DIR (no AWS).
     Build {
         /// The day's sales CSV.
@@ -54,21 +58,21 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    common::ops::cli::main("reportsengine", |cli: &Cli| &cli.global, run)
+    common::ops::cli::main(Program::Reportsengine, |cli: &Cli| &cli.global, run)
 }
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
+        Command::Assets(args) => {
+            common::ops::assets::write::<Cli>(Program::Reportsengine, &args)?;
+            Ok(0)
+        }
         Command::Configure(args) => {
             common::ops::configure::run("reportsengine", &args)?;
             Ok(0)
         }
         Command::Doctor(args) => {
-            let code = common::ops::doctor::main(
-                common::ops::doctor::Program::Reportsengine,
-                &cli.global,
-                &args,
-            );
+            let code = common::ops::doctor::main(Program::Reportsengine, &cli.global, &args);
             Ok(u8::try_from(code).unwrap_or(1))
         }
         Command::Build { file, output, ledger } => {

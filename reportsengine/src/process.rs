@@ -32,7 +32,7 @@ pub struct Engine {
 
 impl Engine {
     pub async fn connect(config: Config) -> Result<Engine> {
-        let (store, queue) = common::connect(&config).await?;
+        let (store, queue) = common::connect(&config, common::Program::Reportsengine).await?;
         let indexer = crate::index::Indexer::start(store.clone());
         Ok(Engine { config, store, queue, indexer })
     }

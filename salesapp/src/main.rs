@@ -11,12 +11,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use common::ops::cli::GlobalArgs;
-use common::ops::doctor::Program;
 use common::retry::Patience;
+use common::Program;
 use sales_domain::sales::SalesDate;
 
 #[derive(Debug, Parser)]
-#[command(name = "salesapp", version, about = "Uploads daily sales files for the reports engine")]
+#[command(name = "salesapp", version = common::VERSION, about = "Uploads daily sales files for the reports engine")]
 struct Cli {
     #[command(flatten)]
     global: GlobalArgs,
@@ -45,6 +45,9 @@ enum Command {
     /// Check configuration, credentials, endpoints (DNS, TCP) and a harmless read/write;
     /// --controls also verifies the lab's denials. Exit 0, or 78/77/69 on a FAIL.
     Doctor(common::ops::doctor::DoctorArgs),
+    /// Write the man pages and shell completions (for packaging).
+    #[command(hide = true)]
+    Assets(common::ops::assets::AssetsArgs),
     /// Write deterministic, realistic sample sales data.
     Generate {
         #[arg(long)]
@@ -60,13 +63,17 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    common::ops::cli::main("salesapp", |cli: &Cli| &cli.global, run)
+    common::ops::cli::main(Program::Salesapp, |cli: &Cli| &cli.global, run)
 }
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Generate { date, rows, seed, output } => {
             generate(date, rows, seed, output)?;
+            Ok(0)
+        }
+        Command::Assets(args) => {
+            common::ops::assets::write::<Cli>(Program::Salesapp, &args)?;
             Ok(0)
         }
         Command::Configure(args) => {
@@ -89,7 +96,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Upload { file, date, replace } => {
             let config = cli.global.load_config()?;
             let summary = common::ops::cli::runtime()?.block_on(async {
-                let (store, queue) = common::connect(&config).await?;
+                let (store, queue) = common::connect(&config, Program::Salesapp).await?;
                 // One-shot: transient failures are retried, but only for so long (SPEC §5).
                 let mut patience = Patience::for_window(config.endpoints.give_up_after);
                 let target = upload::Target { config, store, queue };

@@ -34,7 +34,8 @@
 //!   (SIGSTOP/SIGCONT of the server: an outage), [`Emulator::set_queue_visibility`] (short
 //!   visibility timeouts for redelivery tests); [`daemon::Daemon`] runs a binary in the
 //!   background (logs readable while it runs, signals by PID, killed on drop) and
-//!   [`daemon::wait_until`] polls with a deadline.
+//!   [`daemon::wait_until`] polls with a deadline; [`journal::JournalSocket`] is a journald
+//!   stand-in (`--journal-socket`) that parses the native protocol.
 //! - [`salesapp`] / [`reportsengine`]: a `std::process::Command` for the workspace's built
 //!   binary with `--config` and the fake AWS credentials set and nothing inherited that could
 //!   reach real AWS; [`run`] runs one with a timeout and captures its output.
@@ -49,6 +50,7 @@ pub mod checks;
 pub mod cutter;
 pub mod daemon;
 pub mod iam;
+pub mod journal;
 pub mod reference;
 pub mod scenario;
 
@@ -636,6 +638,7 @@ impl Emulator {
                 method: v["method"].as_str().unwrap_or_default().to_string(),
                 url: v["url"].as_str().unwrap_or_default().to_string(),
                 target: header("X-Amz-Target"),
+                user_agent: header("User-Agent"),
             });
         }
         out
@@ -711,6 +714,8 @@ pub struct Recorded {
     pub url: String,
     /// `X-Amz-Target` (SQS JSON protocol: `AmazonSQS.SendMessage`, …).
     pub target: Option<String>,
+    /// `User-Agent`, with the app id (`app/salesapp`) the binaries send.
+    pub user_agent: Option<String>,
 }
 
 impl Recorded {

@@ -53,16 +53,22 @@ fn recorder_ignores_the_harness() {
         method: "PUT".into(),
         url: format!("{}/{}/sales/2026-01-01/sales.csv?x-id=PutObject", em.endpoint(), em.bucket()),
         target: None,
+        user_agent: None,
     };
     assert_eq!(r.action(), "s3:PutObject");
     assert_eq!(r.bucket().as_deref(), Some(em.bucket()));
-    let r =
-        e2e::Recorded { method: "GET".into(), url: format!("{}/b/k", em.endpoint()), target: None };
+    let r = e2e::Recorded {
+        method: "GET".into(),
+        url: format!("{}/b/k", em.endpoint()),
+        target: None,
+        user_agent: None,
+    };
     assert_eq!(r.action(), "s3:GetObject");
     let r = e2e::Recorded {
         method: "POST".into(),
         url: em.endpoint(),
         target: Some("AmazonSQS.ReceiveMessage".into()),
+        user_agent: None,
     };
     assert_eq!(r.action(), "sqs:ReceiveMessage");
 }

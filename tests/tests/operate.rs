@@ -288,6 +288,7 @@ fn doctor_against_the_emulator() {
     for check in [
         "config",
         "region",
+        "sdk",
         "credentials",
         "s3 dns",
         "sqs dns",
@@ -297,6 +298,7 @@ fn doctor_against_the_emulator() {
         "s3 read",
         "sqs receive",
         "sqs delete",
+        "proxy",
     ] {
         assert!(
             rows.iter().any(|(s, c)| s == "PASS" && c == check),
@@ -354,6 +356,48 @@ fn doctor_against_the_emulator() {
     r.assert_code(78);
     assert_eq!(rows.first().map(|(s, c)| (s.as_str(), c.as_str())), Some(("FAIL", "config")));
     assert!(r.stdout.contains("configure --stack-outputs"), "{}", r.output());
+}
+
+/// `doctor --json`: the table's rows, in order, as one JSON document, with the same exit
+/// code, for a passing run, a failing `--controls` run (77) and no configuration (78).
+#[test]
+fn doctor_json_is_the_table_as_a_document() {
+    let em = Emulator::start();
+    let config = em.config_path().to_string_lossy().into_owned();
+    for (args, want) in [
+        (vec!["--config", &config, "doctor"], 0),
+        (
+            vec!["--config", &config, "doctor", "--controls", "--unrestricted-bucket", em.bucket()],
+            77,
+        ),
+        (vec!["--config", "/nonexistent/config.toml", "doctor"], 78),
+    ] {
+        let (table, rows) = doctor(em.bare_command("salesapp").args(&args));
+        table.assert_code(want);
+        let json = run(em.bare_command("salesapp").args(&args).arg("--json"));
+        json.assert_code(want);
+        let doc: serde_json::Value = serde_json::from_str(&json.stdout)
+            .unwrap_or_else(|e| panic!("not one JSON document ({e}):\n{}", json.output()));
+        assert_eq!(doc["program"], "salesapp");
+        assert_eq!(doc["exit_code"], want);
+        assert!(doc["version"].as_str().is_some_and(|v| v.starts_with("0.")), "{doc}");
+        let checks = doc["checks"].as_array().expect("checks");
+        let pairs: Vec<(String, String)> = checks
+            .iter()
+            .map(|c| {
+                let s = |k: &str| c[k].as_str().unwrap_or_else(|| panic!("{k} in {c}")).to_string();
+                assert!(c["hint"].is_null() || c["hint"].is_string(), "{c}");
+                (s("status"), s("check"))
+            })
+            .collect();
+        assert_eq!(pairs, rows, "the same rows as the table");
+        let fails = checks.iter().filter(|c| c["status"] == "FAIL").count();
+        assert_eq!(doc["summary"]["fail"], fails);
+        for c in checks.iter().filter(|c| c["status"] == "FAIL") {
+            assert!(c["hint"].is_string(), "a FAIL has a hint: {c}");
+        }
+        assert!(doc["notes"].is_array());
+    }
 }
 
 /// The release build's glibc gate (deploy/check-glibc.sh) on saved `objdump -T` text: a

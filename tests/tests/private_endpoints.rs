@@ -3,10 +3,11 @@
 //! (exit 78, naming host and addresses) when any address is public.
 //!
 //! No traffic leaves loopback: the public endpoints are *literal* IP addresses (resolved
-//! without DNS) and the daemons must refuse before creating a client. That is asserted three
+//! without DNS) and the daemons must refuse before sending anything. That is asserted three
 //! ways: the exit is fast, the emulator (still the S3 endpoint) records no request, and the
-//! JSON trace log (`JOURNAL_STREAM` set, `RUST_LOG=trace`) holds no event from the AWS SDK
-//! or the HTTP stack at all — no SDK configuration was loaded, no connection attempted.
+//! JSON trace log (`--log-format json`, `RUST_LOG=trace`) holds no event from the SDK's
+//! request pipeline or the HTTP stack — no request was built, no connection attempted. (The
+//! SDK's configuration is loaded first: the endpoint checked is the one its resolver names.)
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -26,14 +27,14 @@ const FAST: Duration = Duration::from_secs(3);
 
 /// Runs `cmd` with JSON trace logging; returns the run and its duration.
 fn traced(cmd: &mut Command) -> (Run, Duration) {
-    cmd.env("RUST_LOG", "trace").env("JOURNAL_STREAM", "8:1").args(["--log-level", "trace"]);
+    cmd.env("RUST_LOG", "trace").args(["--log-format", "json", "--log-level", "trace"]);
     let start = Instant::now();
     let r = run(cmd);
     (r, start.elapsed())
 }
 
-/// Asserts the refusal: exit 78, fast, host and address named, and no event from the SDK
-/// or the HTTP stack in the trace log.
+/// Asserts the refusal: exit 78, fast, host and address named, and no event from the SDK's
+/// request pipeline (the orchestrator, the HTTP client) or the HTTP stack in the trace log.
 #[track_caller]
 fn assert_refused(r: &Run, took: Duration, host: &str) {
     r.assert_code(78);
@@ -46,10 +47,14 @@ fn assert_refused(r: &Run, took: Duration, host: &str) {
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .filter_map(|v| v["target"].as_str().map(str::to_string))
-        .filter(|t| t.starts_with("aws_") || t.starts_with("hyper") || t.starts_with("h2"))
+        .filter(|t| {
+            ["aws_smithy_runtime::client::orchestrator", "aws_smithy_http_client", "hyper", "h2"]
+                .iter()
+                .any(|p| t.starts_with(p))
+        })
         .map(|_| "sdk")
         .collect();
-    assert!(sdk_events.is_empty(), "the SDK ran before the check:\n{}", r.output());
+    assert!(sdk_events.is_empty(), "a request was under way before the check:\n{}", r.output());
 }
 
 #[test]

@@ -5,6 +5,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
+use e2e::journal::JournalSocket;
 use e2e::{reportsengine, run, salesapp, Emulator, Run};
 
 /// Recognisable fake credentials (moto accepts any key while IAM enforcement is off).
@@ -12,7 +13,7 @@ const ACCESS_KEY_ID: &str = "AKIAE2ESECRETSTEST01";
 const SECRET_KEY: &str = "e2eSeCrEtKeY/do+not+log/0123456789abcdefgh";
 const SESSION_TOKEN: &str = "IQoJb3JpZ2luX2VjE2eSESSIONTOKENdoNotLog0123456789";
 
-fn with_secrets(cmd: &mut Command, json: bool) -> &mut Command {
+fn with_secrets<'a>(cmd: &'a mut Command, format: &str) -> &'a mut Command {
     cmd.env("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID)
         .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
         .env("AWS_SESSION_TOKEN", SESSION_TOKEN)
@@ -20,10 +21,7 @@ fn with_secrets(cmd: &mut Command, json: bool) -> &mut Command {
         // The SDK's own switches that print request and response bodies unredacted.
         .env("LOG_SENSITIVE_BODIES", "true")
         .env("LOG_SIGNABLE_BODY", "true");
-    if json {
-        cmd.env("JOURNAL_STREAM", "8:1");
-    }
-    cmd.args(["--log-level", "trace"])
+    cmd.args(["--log-level", "trace", "--log-format", format])
 }
 
 /// Everything that must never be logged, by name.
@@ -58,25 +56,52 @@ fn assert_no_leak(r: &Run) {
     assert!(found.is_empty(), "{} logged {found:?}", r.what);
     // Trace logging really was on (the test would prove nothing otherwise).
     assert!(r.stderr.lines().count() > 100, "{}: too little output for trace", r.what);
-    assert!(r.stderr.contains("TRACE"), "{}: no TRACE lines", r.what);
+    assert!(
+        r.stderr.contains("TRACE") || r.stderr.contains("PRIORITY=7"),
+        "{}: no TRACE lines",
+        r.what
+    );
 }
 
-/// upload + once at trace level, as text and as JSON (the journald form), with the SDK's
+/// upload + once at trace level, as text, as JSON and as journal entries, with the SDK's
 /// body-logging switches on: no secret, token, access key id or signature in the output.
 #[test]
 fn no_credentials_or_signatures_in_trace_logs() {
     let em = Emulator::start();
-    for (i, json) in [false, true].into_iter().enumerate() {
+    let mut journal = JournalSocket::bind(em.dir());
+    for (i, format) in ["text", "json", "journal"].into_iter().enumerate() {
         let date = format!("2026-10-0{}", i + 1);
         let path = em.dir().join(format!("{date}.csv"));
         run(salesapp(&em).args(["generate", "--date", &date, "--rows", "50", "-o"]).arg(&path))
             .assert_ok();
-        let up = run(with_secrets(&mut salesapp(&em), json).arg("upload").arg(&path));
-        up.assert_ok();
-        assert_no_leak(&up);
-        let once = run(with_secrets(&mut reportsengine(&em), json).arg("once"));
-        once.assert_ok();
-        assert_no_leak(&once);
+        for mut cmd in [salesapp(&em), reportsengine(&em)] {
+            cmd.arg("--journal-socket").arg(&journal.path);
+            with_secrets(&mut cmd, format);
+            if cmd.get_program().to_string_lossy().ends_with("salesapp") {
+                cmd.arg("upload").arg(&path);
+            } else {
+                cmd.arg("once");
+            }
+            let mut r = run(&mut cmd);
+            r.assert_ok();
+            if format == "journal" {
+                // The entries, as `journalctl -o export` would show them.
+                journal.drain();
+                let all = std::mem::take(&mut journal.entries);
+                assert!(
+                    r.stderr.trim().is_empty(),
+                    "journal format wrote to stderr:\n{}",
+                    r.stderr
+                );
+                r.stderr = all
+                    .iter()
+                    .map(|e| e.iter().map(|(k, v)| format!("{k}={v}\n")).collect::<String>())
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                assert!(all.iter().any(|e| e["PRIORITY"] == "7"), "no TRACE entries");
+            }
+            assert_no_leak(&r);
+        }
         assert!(em.get_object(&format!("reports/{date}/report.json")).is_some());
     }
     assert!(leaks(&format!("x Signature={}", "ab".repeat(32))).contains(&"a Signature= value"));

@@ -1,6 +1,8 @@
 //! The daemons under systemd, without systemd: `NOTIFY_SOCKET` pointed at a datagram socket
-//! this test owns (READY, WATCHDOG, STATUS with counters, STOPPING), `JOURNAL_STREAM` giving
-//! JSON log lines, and the unit files in `systemd/` agreeing with the code.
+//! this test owns (READY, WATCHDOG, STATUS with counters, STOPPING), which also makes them
+//! log journal entries (to a journal socket the test owns: the priorities and fields are
+//! checked in `journal.rs` too), the `json` and `text` log formats, and the unit files in
+//! `systemd/` agreeing with the code.
 
 use std::collections::BTreeMap;
 use std::os::unix::net::UnixDatagram;
@@ -9,6 +11,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use e2e::daemon::Daemon;
+use e2e::journal::JournalSocket;
 use e2e::{reportsengine, run, salesapp, workspace_root, Emulator};
 
 const LONG: Duration = Duration::from_secs(60);
@@ -85,7 +88,9 @@ fn pings_then_stops_on_sigterm(notify: &mut NotifySocket, d: &mut Daemon) {
 fn reportsengine_run_speaks_sd_notify() {
     let em = Emulator::start();
     let mut notify = NotifySocket::bind(em.dir());
+    let mut journal = JournalSocket::bind(em.dir());
     let mut cmd = reportsengine(&em);
+    cmd.arg("--journal-socket").arg(&journal.path);
     cmd.arg("run").env("NOTIFY_SOCKET", &notify.path).env("WATCHDOG_USEC", "400000");
     let mut d = Daemon::spawn(cmd, em.dir(), "reportsengine");
 
@@ -98,6 +103,17 @@ fn reportsengine_run_speaks_sd_notify() {
     run(salesapp(&em).arg("upload").arg(&path)).assert_ok();
     em.send_raw("{not json");
     notify.wait_status(&["processed 1", "quarantined 1", "last report 2026-04-01"], LONG);
+    // As systemd 219 starts a Type=notify unit (NOTIFY_SOCKET, no JOURNAL_STREAM): journal
+    // entries, the quarantine a warning with the message's id from its span.
+    let quarantined = journal.wait_for("'message quarantined'", LONG, |e| {
+        e.get("MESSAGE").is_some_and(|m| m == "message quarantined")
+    });
+    assert_eq!(quarantined["PRIORITY"], "4", "{quarantined:?}");
+    assert_eq!(quarantined["SYSLOG_IDENTIFIER"], "reportsengine");
+    assert!(quarantined.get("MESSAGE_ID").is_some_and(|id| !id.is_empty()), "{quarantined:?}");
+    assert!(quarantined["QUARANTINE"].starts_with("quarantine/"), "{quarantined:?}");
+    assert_eq!(quarantined["KIND"], "bad input");
+    assert!(d.log().trim().is_empty(), "journal entries, nothing on stderr:\n{}", d.log());
     // 400 ms watchdog: a ping every 200 ms.
     pings_then_stops_on_sigterm(&mut notify, &mut d);
 }
@@ -109,9 +125,12 @@ fn reportsengine_run_speaks_sd_notify() {
 fn salesapp_watch_speaks_sd_notify() {
     let em = Emulator::start();
     let mut notify = NotifySocket::bind(em.dir());
+    let mut journal = JournalSocket::bind(em.dir());
     let base = {
         let mut c = salesapp(&em);
         c.args(["--set", "salesapp.poll_interval=100ms", "--set", "salesapp.settle_time=200ms"])
+            .arg("--journal-socket")
+            .arg(&journal.path)
             .arg("watch");
         c
     };
@@ -140,7 +159,14 @@ fn salesapp_watch_speaks_sd_notify() {
         .arg(&staged))
     .assert_ok();
     std::fs::rename(&staged, incoming.join("good.csv")).unwrap();
-    std::fs::write(em.dir().join("bad.tmp"), "date,order_id\n").unwrap();
+    // Two problems: the error's text has a line each, so it travels in the protocol's
+    // length-prefixed form.
+    std::fs::write(
+        em.dir().join("bad.tmp"),
+        "date,order_id,sales_rep,region,product,quantity,unit_price\n\
+         2026-04-02,A1,Ada,EU,Pen,0,1.00\n2026-04-02,A2,Ada,EU,Pen,1,-1\n",
+    )
+    .unwrap();
     std::fs::rename(em.dir().join("bad.tmp"), incoming.join("bad.csv")).unwrap();
     // Which one is last depends on which settled first.
     let status = notify.wait_status(&["uploaded 1", "failed 1"], LONG);
@@ -150,21 +176,29 @@ fn salesapp_watch_speaks_sd_notify() {
         "{status}"
     );
     assert!(notify.seen.iter().any(|m| m.starts_with("STATUS=uploading good.csv;")));
+    let failed = journal.wait_for("for bad.csv", LONG, |e| {
+        e.get("FILE").is_some_and(|f| f.contains("bad.csv")) && e["PRIORITY"] == "3"
+    });
+    assert_eq!(failed["SYSLOG_IDENTIFIER"], "salesapp");
+    assert_eq!(failed["KIND"], "bad input", "{failed:?}");
+    assert!(failed["ERROR"].lines().count() >= 2, "a multi-line value: {failed:?}");
+    assert!(failed["MOVED_TO"].contains("failed"), "{failed:?}");
+    journal.wait_for("for good.csv", LONG, |e| e.get("MESSAGE").is_some_and(|m| m == "uploaded"));
     pings_then_stops_on_sigterm(&mut notify, &mut d);
 }
 
-/// `JOURNAL_STREAM` set (as systemd sets it for a unit's stdout/stderr): every log line is
-/// one JSON object with the event's fields as keys; on a pipe without it, human text.
-/// `--log-level` and `RUST_LOG` (which wins) are respected in both.
+/// `--log-format json`: every log line is one JSON object with the event's fields as keys;
+/// `text` (and `auto` off systemd, including a `JOURNAL_STREAM` that is not stderr's) is
+/// human text. `--log-level` and `RUST_LOG` (which wins) are respected.
 #[test]
-fn journal_stream_gives_json_log_lines() {
+fn json_and_text_log_formats() {
     let em = Emulator::start();
     let path = em.dir().join("day.csv");
     run(salesapp(&em).args(["generate", "--date", "2026-04-03", "--rows", "20", "-o"]).arg(&path))
         .assert_ok();
 
     let mut cmd = salesapp(&em);
-    cmd.env_remove("RUST_LOG").env("JOURNAL_STREAM", "8:123456").arg("upload").arg(&path);
+    cmd.env_remove("RUST_LOG").args(["--log-format", "json"]).arg("upload").arg(&path);
     let out = run(&mut cmd);
     out.assert_ok();
     let lines: Vec<serde_json::Value> = out
@@ -189,27 +223,29 @@ fn journal_stream_gives_json_log_lines() {
 
     // --log-level warn: no INFO events; RUST_LOG=debug beats the flag.
     let mut cmd = salesapp(&em);
-    cmd.env_remove("RUST_LOG").env("JOURNAL_STREAM", "8:1").args(["--log-level", "warn"]);
+    cmd.env_remove("RUST_LOG").args(["--log-format", "json", "--log-level", "warn"]);
     let quiet = run(cmd.arg("upload").arg(&path));
     quiet.assert_ok();
     assert!(!quiet.stderr.contains("\"INFO\""), "{}", quiet.stderr);
     let mut cmd = salesapp(&em);
-    cmd.env("RUST_LOG", "debug").env("JOURNAL_STREAM", "8:1").args(["--log-level", "warn"]);
+    cmd.env("RUST_LOG", "debug").args(["--log-format", "json", "--log-level", "warn"]);
     let loud = run(cmd.arg("upload").arg(&path));
     loud.assert_ok();
     assert!(loud.stderr.contains("\"level\":\"DEBUG\""), "RUST_LOG wins:\n{}", loud.stderr);
 
-    // No JOURNAL_STREAM: text, not JSON.
-    let mut cmd = salesapp(&em);
-    cmd.env_remove("RUST_LOG").env_remove("JOURNAL_STREAM").arg("upload").arg(&path);
-    let text = run(&mut cmd);
-    text.assert_ok();
-    assert!(text.stderr.contains("queued for the reports engine"), "{}", text.stderr);
-    assert!(
-        text.stderr.lines().all(|l| serde_json::from_str::<serde_json::Value>(l).is_err()),
-        "text expected:\n{}",
-        text.stderr
-    );
+    // auto with a JOURNAL_STREAM that is not stderr (a pipe here), and explicit text: text.
+    for args in [&["--log-format", "auto"][..], &["--log-format", "text"]] {
+        let mut cmd = salesapp(&em);
+        cmd.env_remove("RUST_LOG").env("JOURNAL_STREAM", "8:123456").args(args);
+        let text = run(cmd.arg("upload").arg(&path));
+        text.assert_ok();
+        assert!(text.stderr.contains("queued for the reports engine"), "{}", text.stderr);
+        assert!(
+            text.stderr.lines().all(|l| serde_json::from_str::<serde_json::Value>(l).is_err()),
+            "text expected:\n{}",
+            text.stderr
+        );
+    }
 }
 
 /// `[Service]` settings of a unit file, last assignment winning (lists accumulate).
@@ -251,9 +287,9 @@ fn seconds(value: &str) -> u64 {
 fn unit_files_agree_with_the_code() {
     let stop = common::config::SYSTEMD_STOP_TIMEOUT.as_secs();
     for (unit, exec) in [
-        ("salesapp.service", "/usr/local/bin/salesapp"),
-        ("reportsengine.service", "/usr/local/bin/reportsengine"),
-        ("salesapp-upload@.service", "/usr/local/bin/salesapp"),
+        ("salesapp.service", "/usr/bin/salesapp"),
+        ("reportsengine.service", "/usr/bin/reportsengine"),
+        ("salesapp-upload@.service", "/usr/bin/salesapp"),
     ] {
         let s = service_section(unit);
         let one = |k: &str| {

@@ -6,6 +6,8 @@ use std::process::ExitCode;
 
 use crate::config::{config_path, Config};
 use crate::failure::{exit, Error};
+use crate::logging::{LogFormat, LogLevel};
+use crate::Program;
 
 /// Flags accepted by both binaries, before or after the subcommand.
 #[derive(Debug, Clone, clap::Args)]
@@ -17,9 +19,15 @@ pub struct GlobalArgs {
     /// beats the file and VPCE_LAB_* variables)
     #[arg(long = "set", global = true, value_name = "SECTION.KEY=VALUE")]
     pub sets: Vec<String>,
-    /// Log level (error, warn, info, debug, trace); RUST_LOG wins when set
-    #[arg(long, global = true, value_name = "LEVEL")]
-    pub log_level: Option<String>,
+    /// Log level [default: info]; RUST_LOG wins when set
+    #[arg(long, global = true, value_name = "LEVEL", value_enum)]
+    pub log_level: Option<LogLevel>,
+    /// Where logs go: the systemd journal (auto: under systemd), JSON lines or text on stderr
+    #[arg(long, global = true, value_name = "FORMAT", value_enum, default_value_t)]
+    pub log_format: LogFormat,
+    /// The journal's socket [default: /run/systemd/journal/socket]; for tests
+    #[arg(long, global = true, value_name = "PATH", hide = true)]
+    pub journal_socket: Option<PathBuf>,
 }
 
 impl GlobalArgs {
@@ -60,10 +68,11 @@ pub fn sets_in_order(args: impl IntoIterator<Item = String>) -> Vec<String> {
 }
 
 /// The opening and the end of both binaries' `main`: the command line (a usage error exits
-/// 64; `--help` and `--version` print and exit 0), logging, then `run`, whose failure is
-/// printed once and turned into the exit code of SPEC §5.
+/// 64; `--help` and `--version` print and exit 0), logging (a `RUST_LOG` that is not a filter
+/// is a usage error too), then `run`, whose failure is printed once and turned into the exit
+/// code of SPEC §5.
 pub fn main<C: clap::Parser>(
-    program: &str,
+    program: Program,
     global: fn(&C) -> &GlobalArgs,
     run: impl FnOnce(C) -> anyhow::Result<u8>,
 ) -> ExitCode {
@@ -74,10 +83,20 @@ pub fn main<C: clap::Parser>(
             return ExitCode::from(if e.use_stderr() { exit::USAGE as u8 } else { 0 });
         }
     };
-    crate::logging::init(global(&cli).log_level.as_deref());
+    let args = global(&cli);
+    let settings = crate::logging::Settings {
+        program: program.name(),
+        level: args.log_level,
+        format: args.log_format,
+        journal_socket: args.journal_socket.clone(),
+    };
+    if let Err(e) = crate::logging::init(&settings) {
+        eprintln!("{}: {e}", program.name());
+        return ExitCode::from(exit::USAGE as u8);
+    }
     match run(cli) {
         Ok(code) => ExitCode::from(code),
-        Err(err) => ExitCode::from(u8::try_from(report_failure(program, &err)).unwrap_or(1)),
+        Err(err) => ExitCode::from(u8::try_from(report_failure(program.name(), &err)).unwrap_or(1)),
     }
 }
 

@@ -90,7 +90,7 @@ impl Uploader for crate::upload::Target {
 pub async fn watch(config: Config, shutdown: impl Future<Output = ()>) -> Result<()> {
     let settings = config.salesapp.clone();
     let spool = Spool::open(&settings.spool_dir)?;
-    let (store, queue) = common::connect(&config).await?;
+    let (store, queue) = common::connect(&config, common::Program::Salesapp).await?;
     tracing::info!(
         incoming = %spool.incoming.display(),
         poll_interval = ?settings.poll_interval,

@@ -20,14 +20,18 @@ pub(super) struct Clients {
 }
 
 impl Clients {
-    pub(super) fn fail_fast(sdk: &aws_config::SdkConfig, config: &Config) -> Clients {
+    pub(super) fn fail_fast(
+        sdk: &aws_config::SdkConfig,
+        config: &Config,
+        endpoints: &Endpoints,
+    ) -> Clients {
         let timeouts = aws_config::timeout::TimeoutConfig::builder()
             .connect_timeout(NET_TIMEOUT)
             .operation_attempt_timeout(CALL_TIMEOUT)
             .build();
         let once = aws_config::retry::RetryConfig::standard().with_max_attempts(1);
         let s3 = crate::aws::s3_client(sdk, config);
-        let sqs = crate::aws::sqs_client(sdk, config);
+        let sqs = crate::aws::sqs_client(sdk, config, &endpoints.sqs);
         Clients {
             s3: aws_sdk_s3::Client::from_conf(
                 s3.config()

@@ -42,10 +42,12 @@ mod table;
 
 use std::time::Duration;
 
-use crate::aws::{endpoint_url, process_env};
+use crate::aws::process_env;
 use crate::config::Config;
-use crate::failure::{exit, Kind, Service};
+use crate::failure::{exit, Kind};
 use crate::ops::cli::GlobalArgs;
+
+pub(super) use crate::aws::Endpoints;
 
 pub use controls::{judge_control, Control, Outcome, PROBE_MARKER};
 pub use network::judge_dns;
@@ -61,23 +63,13 @@ pub struct DoctorArgs {
     /// The lab's unrestricted bucket, for --controls [default: doctor.unrestricted_bucket]
     #[arg(long, value_name = "BUCKET")]
     pub unrestricted_bucket: Option<String>,
+    /// Print the rows as one JSON document instead of the table (same exit code)
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// What `doctor` is run as: salesapp sends messages, reportsengine does not.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Program {
-    Salesapp,
-    Reportsengine,
-}
-
-impl Program {
-    pub fn name(self) -> &'static str {
-        match self {
-            Program::Salesapp => "salesapp",
-            Program::Reportsengine => "reportsengine",
-        }
-    }
-}
+pub use crate::Program;
 
 /// How long one doctor call may take: doctor answers in seconds or says what hangs.
 pub(super) const CALL_TIMEOUT: Duration = Duration::from_secs(10);
@@ -97,9 +89,10 @@ pub fn main(program: Program, global: &GlobalArgs, args: &DoctorArgs) -> i32 {
     };
     let table = runtime.block_on(run(program, global, args));
     drop(runtime);
+    let text = if args.json { table.to_json(program) + "\n" } else { table.render() };
     let mut out = std::io::stdout().lock();
     // A closed stdout (doctor | head) must not turn a healthy check into a failure.
-    let _ = out.write_all(table.render().as_bytes()).and_then(|()| out.flush());
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
     table.exit_code()
 }
 
@@ -135,31 +128,35 @@ pub async fn run(program: Program, global: &GlobalArgs, args: &DoctorArgs) -> Ta
     t
 }
 
-/// The endpoint URLs the clients use, as [`crate::aws::endpoint_url`] chooses them.
-pub(super) struct Endpoints {
-    pub(super) s3: String,
-    pub(super) sqs: String,
-}
-
-/// Every check after the configuration, from the inside out: region, credentials, the
-/// endpoints (DNS, TCP), the calls the apps need, then with `--controls` the lab's controls.
+/// Every check after the configuration, from the inside out: region and the SDK's settings,
+/// credentials, the endpoints (DNS, TCP, proxies), the calls the apps need, then with
+/// `--controls` the lab's controls.
 async fn checks_with_config(program: Program, config: &Config, args: &DoctorArgs, t: &mut Table) {
-    let Some(sdk) = region(config, t).await else { return };
-    let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
-    let endpoints = Endpoints {
-        s3: endpoint_url(Service::S3, config, &region, &process_env),
-        sqs: endpoint_url(Service::Sqs, config, &region, &process_env),
+    let Some(sdk) = region(config, program, t).await else { return };
+    t.push(sdk_settings(program, &sdk));
+    let endpoints = match Endpoints::of(config, &sdk).await {
+        Ok(endpoints) => endpoints,
+        Err(e) => {
+            t.push(Check::fail(
+                "endpoints",
+                Kind::Config,
+                e.to_string(),
+                "set endpoints.s3 / endpoints.sqs, or check the region and AWS_USE_FIPS_ENDPOINT / AWS_USE_DUALSTACK_ENDPOINT",
+            ));
+            return;
+        }
     };
     // Resolve first (whether this is the emulator changes how credentials are judged), but
     // print credentials before the network rows: the table reads from the inside out.
     let network = network::examine(config, &endpoints).await;
     let have_credentials = credentials::check(&sdk, network.emulator, t).await;
     t.checks.extend(network.rows);
+    t.push(network::proxies(&endpoints, &process_env));
     if !have_credentials {
         t.push(Check::skip("(AWS calls)", "no credentials"));
         return;
     }
-    let clients = calls::Clients::fail_fast(&sdk, config);
+    let clients = calls::Clients::fail_fast(&sdk, config, &endpoints);
     let needed = calls::needed(program, config, &clients, &endpoints, t).await;
     if network.emulator {
         t.notes.push(
@@ -174,8 +171,8 @@ async fn checks_with_config(program: Program, config: &Config, args: &DoctorArgs
 }
 
 /// The region row; the SDK's configuration when there is a region.
-async fn region(config: &Config, t: &mut Table) -> Option<aws_config::SdkConfig> {
-    let sdk = match crate::aws::sdk_config(config).await {
+async fn region(config: &Config, program: Program, t: &mut Table) -> Option<aws_config::SdkConfig> {
+    let sdk = match crate::aws::sdk_config(config, program).await {
         Ok(sdk) => sdk,
         Err(e) => {
             t.push(Check::fail(
@@ -197,4 +194,32 @@ async fn region(config: &Config, t: &mut Table) -> Option<aws_config::SdkConfig>
     };
     t.push(Check::pass("region", format!("{region} ({source})")));
     Some(sdk)
+}
+
+/// The SDK's settings the daemons run with: the app id in the user agent, the retry mode
+/// and attempts (the SDK's own chain: see [`crate::aws`]), FIPS and dual-stack.
+fn sdk_settings(program: Program, sdk: &aws_config::SdkConfig) -> Check {
+    let retry = sdk.retry_config();
+    let mode = retry.map_or("standard".to_string(), |r| format!("{:?}", r.mode()).to_lowercase());
+    let attempts = retry.map_or(crate::aws::DEFAULT_SDK_MAX_ATTEMPTS, |r| r.max_attempts());
+    let from_env = ["AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE"]
+        .into_iter()
+        .filter(|v| std::env::var_os(v).is_some())
+        .collect::<Vec<_>>();
+    let source = if from_env.is_empty() {
+        "the profile's max_attempts/retry_mode, else the SDK's default".to_string()
+    } else {
+        format!("from {}", from_env.join(", "))
+    };
+    let on_off = |b: Option<bool>| if b.unwrap_or(false) { "on" } else { "off" };
+    Check::pass(
+        "sdk",
+        format!(
+            "user agent app/{}; retries {mode}, {attempts} attempt(s) per call ({source}; doctor \
+             itself tries each call once); FIPS {}, dual-stack {}",
+            program.name(),
+            on_off(sdk.use_fips()),
+            on_off(sdk.use_dual_stack())
+        ),
+    )
 }

@@ -48,6 +48,40 @@ pub(super) async fn examine(config: &Config, endpoints: &Endpoints) -> Network {
     Network { rows, emulator }
 }
 
+/// One row for both endpoints: does a proxy (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, less
+/// `NO_PROXY`) carry their traffic, as the SDK's client would send it. Under the lab that is
+/// a WARN: a proxy sends S3 and SQS requests from its own address, around the VPC endpoints,
+/// their policies and the bucket's and queue's `aws:sourceVpce` conditions.
+pub(super) fn proxies(endpoints: &Endpoints, env: &dyn Fn(&str) -> Option<String>) -> Check {
+    let services = [(Service::S3, &endpoints.s3), (Service::Sqs, &endpoints.sqs)];
+    let proxied: Vec<String> = services
+        .iter()
+        .filter_map(|(service, url)| {
+            crate::aws::proxy_for(url, env)
+                .map(|proxy| format!("{} ({url}) via {proxy}", service.label().to_uppercase()))
+        })
+        .collect();
+    if proxied.is_empty() {
+        let set: Vec<&str> =
+            ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
+                .into_iter()
+                .filter(|v| env(v).is_some_and(|v| !v.is_empty()))
+                .collect();
+        let detail = if set.is_empty() {
+            "none: S3 and SQS requests go direct".to_string()
+        } else {
+            format!("{} set, but S3 and SQS go direct (NO_PROXY or another scheme)", set.join(", "))
+        };
+        return Check::pass("proxy", detail);
+    }
+    Check::warn(
+        "proxy",
+        format!("{}: that traffic does not take the VPC endpoints", proxied.join("; ")),
+        "add the endpoints' hosts to NO_PROXY (e.g. NO_PROXY=.amazonaws.com,169.254.169.254) or \
+         unset HTTPS_PROXY/HTTP_PROXY/ALL_PROXY for the daemons (`systemctl edit`)",
+    )
+}
+
 fn describe_addrs(addrs: &[IpAddr]) -> String {
     addrs
         .iter()

@@ -108,6 +108,47 @@ impl Table {
         out
     }
 
+    /// The same rows as one JSON document, for SSM Run Command or a CI job to gate on:
+    ///
+    /// ```json
+    /// {"program": "salesapp", "version": "0.1.0 (abc1234)",
+    ///  "checks": [{"status": "PASS", "check": "config", "detail": "…", "hint": null}, …],
+    ///  "notes": ["…"], "summary": {"pass": 11, "warn": 0, "fail": 0, "skip": 0},
+    ///  "exit_code": 0}
+    /// ```
+    ///
+    /// `status` is `PASS`, `WARN`, `FAIL` or `SKIP`; `hint` is null under a PASS, as in the
+    /// table; `exit_code` is the command's own.
+    pub fn to_json(&self, program: crate::Program) -> String {
+        let count = |s: Status| self.checks.iter().filter(|c| c.status == s).count();
+        let checks: Vec<serde_json::Value> = self
+            .checks
+            .iter()
+            .map(|c| {
+                serde_json::json!({
+                    "status": c.status.label(),
+                    "check": c.name,
+                    "detail": c.detail,
+                    "hint": c.hint.as_ref().filter(|_| c.status != Status::Pass),
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "program": program.name(),
+            "version": crate::VERSION,
+            "checks": checks,
+            "notes": self.notes,
+            "summary": {
+                "pass": count(Status::Pass),
+                "warn": count(Status::Warn),
+                "fail": count(Status::Fail),
+                "skip": count(Status::Skip),
+            },
+            "exit_code": self.exit_code(),
+        })
+        .to_string()
+    }
+
     /// 0, or the code of the first failing row (see the module doc).
     pub fn exit_code(&self) -> i32 {
         self.checks
@@ -141,6 +182,14 @@ mod tests {
         assert!(!text.contains("hint: /etc"), "no hint under a PASS");
         assert!(text.contains("1 PASS, 1 WARN, 2 FAIL, 1 SKIP"), "{text}");
         assert_eq!(t.exit_code(), 69, "the first failure decides");
+        let json: serde_json::Value =
+            serde_json::from_str(&t.to_json(crate::Program::Salesapp)).unwrap();
+        assert_eq!(json["exit_code"], 69);
+        assert_eq!(json["checks"].as_array().unwrap().len(), 5);
+        assert_eq!(json["checks"][2]["status"], "FAIL");
+        assert_eq!(json["checks"][2]["hint"], "security group");
+        assert!(json["checks"][0]["hint"].is_null());
+        assert_eq!(json["summary"]["fail"], 2);
 
         let mut ok = Table::default();
         ok.push(Check::pass("config", "x"));
