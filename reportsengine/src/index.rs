@@ -7,10 +7,9 @@
 //! `*` when there was none), and on a 412 read and merge again. No day is lost, and a
 //! redelivered message, whose merge changes nothing, writes nothing.
 //!
-//! One engine works on several messages at once: their days go to one [`Indexer`] task,
-//! which puts every day that arrived while it was busy into the next single update (one
-//! read, one conditional write, one page), so the index costs a few requests per batch of
-//! messages rather than per message, and the engine's own messages never race each other.
+//! One engine works on several messages at once: the consumer's indexer stage hands over
+//! the days of many messages at a time, so one update (one read, one conditional write, one
+//! page) serves them all.
 //!
 //! The page is a pure function of the JSON. Engines racing could still leave the page of an
 //! older index last (A writes the JSON, B writes the JSON and its page, A's page lands), so
@@ -26,7 +25,6 @@ use common::state::{read_index, IndexRead};
 use common::store::{Condition, Store, Written};
 use sales_domain::keys::{REPORT_INDEX_HTML, REPORT_INDEX_JSON};
 use sales_domain::report::index::{Index, IndexDay};
-use tokio::sync::{mpsc, oneshot};
 
 use crate::process::content_type;
 
@@ -36,57 +34,8 @@ const JSON_ATTEMPTS: u32 = 10;
 /// Pages written before giving up on the JSON holding still.
 const PAGE_ROUNDS: u32 = 5;
 
-/// The index's writer in this process: days go in, each answered once it is in the stored
-/// index and the page shows it.
-pub struct Indexer {
-    days: mpsc::UnboundedSender<Request>,
-}
-
-struct Request {
-    day: IndexDay,
-    done: oneshot::Sender<Result<()>>,
-}
-
-impl Indexer {
-    /// Starts the writer's task.
-    pub fn start(store: Store) -> Indexer {
-        let (days, requests) = mpsc::unbounded_channel();
-        tokio::spawn(write_batches(store, requests));
-        Indexer { days }
-    }
-
-    /// Puts `day` in the index; returns once it is stored and published.
-    pub async fn add(&self, day: IndexDay) -> Result<()> {
-        let (done, answer) = oneshot::channel();
-        let gone = || {
-            Error::internal(
-                Operation::PutObject,
-                REPORT_INDEX_JSON,
-                "the index writer stopped".into(),
-            )
-        };
-        self.days.send(Request { day, done }).map_err(|_| gone())?;
-        answer.await.map_err(|_| gone())?
-    }
-}
-
-/// Takes every day waiting, updates the index once for all of them, answers each.
-async fn write_batches(store: Store, mut requests: mpsc::UnboundedReceiver<Request>) {
-    while let Some(first) = requests.recv().await {
-        let mut batch = vec![first];
-        while let Ok(more) = requests.try_recv() {
-            batch.push(more);
-        }
-        let days: Vec<IndexDay> = batch.iter().map(|r| r.day.clone()).collect();
-        let result = update(&store, &days).await;
-        for request in batch {
-            let _ = request.done.send(result.as_ref().map(|_| ()).map_err(Error::replicate));
-        }
-    }
-}
-
 /// Puts `days` in the index, then publishes the page of the index as it stands.
-async fn update(store: &Store, days: &[IndexDay]) -> Result<()> {
+pub async fn update(store: &Store, days: &[IndexDay]) -> Result<()> {
     let (index, wrote) = merge_days(store, days).await?;
     tracing::info!(
         key = REPORT_INDEX_JSON,

@@ -1,6 +1,6 @@
 //! One message, start to finish: parse → guard → stream the object through the validator →
-//! read the ledger → build the report → upload it → put the day in the index. Deleting (or
-//! quarantining) is the consumer's decision, made from this function's result.
+//! read the ledger → build the report → upload it. The consumer then puts the day in the
+//! index and deletes the message (or quarantines it), as this function's result says.
 //!
 //! Every failure is returned as a [`common::failure::Error`] whose kind alone says what
 //! happens to the message (SPEC §5's table): set aside (quarantine it), retry, or hold.
@@ -26,15 +26,12 @@ pub struct Engine {
     pub config: Config,
     pub store: Store,
     pub queue: Queue,
-    /// The index's writer: the days of the messages worked on at once go into one update.
-    indexer: crate::index::Indexer,
 }
 
 impl Engine {
     pub async fn connect(config: Config) -> Result<Engine> {
         let (store, queue) = common::connect(&config, common::Program::Reportsengine).await?;
-        let indexer = crate::index::Indexer::start(store.clone());
-        Ok(Engine { config, store, queue, indexer })
+        Ok(Engine { config, store, queue })
     }
 }
 
@@ -51,6 +48,9 @@ impl Backend for Engine {
     }
     async fn process(&self, message: &Received) -> Result<Built> {
         process(self, &message.message_id, &message.body).await
+    }
+    async fn index(&self, days: &[IndexDay]) -> Result<()> {
+        crate::index::update(&self.store, days).await
     }
     async fn quarantine(&self, message: &Received, reason: &str) -> Result<String> {
         crate::quarantine::record(&self.store, message, reason).await
@@ -146,8 +146,7 @@ pub async fn process(engine: &Engine, message_id: &str, body: &str) -> Result<Bu
         let key = keys::report(day.date, name);
         engine.store.put(&key, Bytes::from(body), content_type(name), &[], Condition::None).await?;
     }
-    // Only once the report is there may the index link to it; and only once the index holds
-    // the day is the message done (a failure here leaves it for redelivery).
-    engine.indexer.add(IndexDay::of(&report)).await?;
-    Ok(Built { date: day.date, headline: report.headline() })
+    // Only once the report is there may the index link to it: the consumer's indexer puts
+    // the day in before the message is deleted.
+    Ok(Built { date: day.date, headline: report.headline(), index_day: IndexDay::of(&report) })
 }

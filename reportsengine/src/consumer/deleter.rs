@@ -7,10 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::queue::MAX_BATCH;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, OwnedSemaphorePermit};
 use tokio::time::Instant;
 
-use super::{Backend, Built, InFlight, Stats};
+use super::{Backend, Built, Stage};
 
 /// A message whose report (or quarantine record) is written: it may be deleted.
 pub(super) struct Done {
@@ -19,6 +19,8 @@ pub(super) struct Done {
     pub(super) receipt: String,
     pub(super) outcome: Outcome,
     pub(super) started: Instant,
+    /// Its place among the messages received and not yet deleted, freed with it.
+    pub(super) _admitted: OwnedSemaphorePermit,
 }
 
 pub(super) enum Outcome {
@@ -34,8 +36,7 @@ const LINGER: Duration = Duration::from_millis(10);
 pub(super) async fn run<B: Backend>(
     backend: Arc<B>,
     mut handed: mpsc::UnboundedReceiver<Done>,
-    in_flight: InFlight,
-    stats: Arc<Stats>,
+    stage: Stage,
 ) {
     while let Some(first) = handed.recv().await {
         let mut batch = vec![first];
@@ -51,22 +52,23 @@ pub(super) async fn run<B: Backend>(
                 _ = &mut linger => break,
             }
         }
-        delete(&*backend, batch, &in_flight, &stats).await;
+        delete(&*backend, batch, &stage).await;
     }
 }
 
-async fn delete<B: Backend>(backend: &B, batch: Vec<Done>, in_flight: &InFlight, stats: &Stats) {
-    let receipt = |d: &Done| in_flight.receipt(&d.message_id).unwrap_or_else(|| d.receipt.clone());
+/// What happens to a message still on the queue after its delete failed.
+const NOT_DELETED: &str =
+    "delete failed; the message will be redelivered and rewrite identical objects";
+
+async fn delete<B: Backend>(backend: &B, batch: Vec<Done>, stage: &Stage) {
+    let receipt =
+        |d: &Done| stage.in_flight.receipt(&d.message_id).unwrap_or_else(|| d.receipt.clone());
     let receipts: Vec<String> = batch.iter().map(receipt).collect();
     let answers = match backend.delete_batch(&receipts).await {
         Ok(answers) => answers,
         Err(err) => {
             for done in &batch {
-                stats.left(
-                    &err,
-                    "delete failed; the message will be redelivered and rewrite identical objects",
-                );
-                in_flight.finish(&done.message_id);
+                stage.leave(&done.message_id, &err, NOT_DELETED);
             }
             return;
         }
@@ -81,17 +83,17 @@ async fn delete<B: Backend>(backend: &B, batch: Vec<Done>, in_flight: &InFlight,
                 backend.delete(&receipt(&done)).await
             }
         };
-        in_flight.finish(&done.message_id);
         match (deleted, done.outcome) {
             (Ok(()), Outcome::Reported(built)) => {
+                stage.in_flight.finish(&done.message_id);
                 tracing::info!(message_id = %done.message_id, date = %built.date, elapsed_ms = done.started.elapsed().as_millis() as u64, "{}", built.headline);
-                stats.reported(built.date);
+                stage.stats.reported(built.date);
             }
-            (Ok(()), Outcome::Quarantined) => stats.quarantined(),
-            (Err(err), _) => stats.left(
-                &err,
-                "delete failed; the message will be redelivered and rewrite identical objects",
-            ),
+            (Ok(()), Outcome::Quarantined) => {
+                stage.in_flight.finish(&done.message_id);
+                stage.stats.quarantined();
+            }
+            (Err(err), _) => stage.leave(&done.message_id, &err, NOT_DELETED),
         }
     }
 }

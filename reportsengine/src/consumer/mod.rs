@@ -3,8 +3,8 @@
 //! ```text
 //! receive loop (long poll, up to min(10, free slots))
 //!   └─ each message in its own task, holding a slot (work.rs):
-//!        process ─ok─────────▶ deleter ▶ DeleteMessageBatch      (report uploaded first)
-//!                ─set aside──▶ quarantine/<id>.json ▶ deleter     (can never succeed)
+//!        process ─ok─────────▶ indexer ▶ deleter ▶ DeleteMessageBatch  (report uploaded first)
+//!                ─set aside──▶ quarantine/<id>.json ▶ deleter          (can never succeed)
 //!                ─retry──────▶ leave it; SQS redelivers after the visibility timeout; back off
 //!                ─hold───────▶ leave it; log it loudly once (an operator must act); back off
 //! ```
@@ -13,7 +13,9 @@
 //! [`common::failure`]. Deletion happens only after the report (or quarantine record) is
 //! written, so a crash at any point loses nothing: the message comes back after the
 //! visibility timeout and, since reports are pure functions of their inputs, rewrites
-//! identical objects. Deletes are batched (`deleter.rs`): one request for up to ten messages.
+//! identical objects. A message's slot is free once its report is written: the day then
+//! waits for the index (`indexer.rs`: one update for all the days that came meanwhile) and
+//! the delete (`deleter.rs`: one request for up to ten messages), while the loop receives.
 //!
 //! The lab's policy has no `sqs:ChangeMessageVisibility`, so no heartbeat can keep a slow
 //! message hidden: a warning tells the operator when work nears `visibility_timeout`, and a
@@ -24,6 +26,7 @@
 //! (`tests.rs`) with a scripted queue, on a paused clock.
 
 mod deleter;
+mod indexer;
 mod stats;
 #[cfg(test)]
 mod tests;
@@ -31,6 +34,7 @@ mod work;
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -41,6 +45,7 @@ use common::failure::{Action, Error, Result};
 use common::notify;
 use common::queue::{Received, MAX_BATCH};
 use common::retry::Backoff;
+use sales_domain::report::index::IndexDay;
 use sales_domain::sales::SalesDate;
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
@@ -65,6 +70,8 @@ pub trait Backend: Send + Sync + 'static {
     fn delete(&self, receipt_handle: &str) -> impl Future<Output = Result<()>> + Send;
     /// Builds and uploads the report a message asks for.
     fn process(&self, message: &Received) -> impl Future<Output = Result<Built>> + Send;
+    /// Puts reported days in the index of every day (one update for all of them).
+    fn index(&self, days: &[IndexDay]) -> impl Future<Output = Result<()>> + Send;
     /// Writes the quarantine record of a message that can never succeed; returns its key.
     fn quarantine(
         &self,
@@ -78,6 +85,8 @@ pub trait Backend: Send + Sync + 'static {
 pub struct Built {
     pub date: SalesDate,
     pub headline: String,
+    /// The day's line in the index, written before the message is deleted.
+    pub index_day: IndexDay,
 }
 
 /// `run` polls forever; `once` stops when the queue answers empty.
@@ -118,6 +127,10 @@ const ONCE_WAIT: Duration = Duration::from_secs(1);
 /// receives: one ReceiveMessage for several messages instead of one per finished message
 /// (each request costs the same at the endpoint whatever it carries).
 const GATHER_WAIT: Duration = Duration::from_millis(20);
+
+/// Messages received and not yet deleted (or left) at most: `concurrency` being worked on,
+/// and this many more on their way through the index and the delete.
+const PIPELINE_EXTRA: usize = 2 * MAX_BATCH as usize;
 
 /// Backoff of the receive loop after a failure: from 200 ms, at most a minute.
 const BACKOFF_BASE: Duration = Duration::from_millis(200);
@@ -161,7 +174,7 @@ enum Ended {
 /// How a message's task ended, for the loop's backoff.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum TaskEnd {
-    /// Handed to the deleter (reported or quarantined).
+    /// Handed on to the indexer (reported) or the deleter (quarantined).
     Done,
     /// Left on the queue by a failure.
     Left,
@@ -201,17 +214,43 @@ impl InFlight {
     }
 }
 
-/// The receive loop's state: slots, tasks, the deleter, backoff.
+/// What the indexer and the deleter share with the loop.
+#[derive(Clone)]
+struct Stage {
+    in_flight: InFlight,
+    stats: Arc<Stats>,
+    /// Tells the loop to back off.
+    failed: Arc<AtomicBool>,
+}
+
+impl Stage {
+    /// A message is left on the queue by `err`: counted, logged, and the loop backs off.
+    fn leave(&self, message_id: &str, err: &Error, what: &str) {
+        self.stats.left(err, what);
+        self.in_flight.finish(message_id);
+        self.failed.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The receive loop's state: slots, tasks, the index and delete stages, backoff.
 struct Consumer<B> {
     backend: Arc<B>,
     settings: Settings,
     mode: Mode,
+    /// Messages being worked on (a task each).
     slots: Arc<Semaphore>,
+    /// Messages received and not yet deleted or left: bounds what waits for the index and
+    /// the delete.
+    admitted: Arc<Semaphore>,
     tasks: JoinSet<TaskEnd>,
     in_flight: InFlight,
     stats: Arc<Stats>,
+    to_index: Option<mpsc::UnboundedSender<deleter::Done>>,
     to_delete: Option<mpsc::UnboundedSender<deleter::Done>>,
-    deleter: Option<tokio::task::JoinHandle<()>>,
+    /// The indexer, then the deleter: drained in that order.
+    stages: Vec<tokio::task::JoinHandle<()>>,
+    /// Set by the stages when they leave a message: the loop backs off.
+    stage_failed: Arc<AtomicBool>,
     backoff: Backoff,
     must_back_off: bool,
     /// `once`: since when receiving has failed without a break.
@@ -223,19 +262,30 @@ impl<B: Backend> Consumer<B> {
     fn new(backend: Arc<B>, settings: Settings, mode: Mode) -> Consumer<B> {
         let stats = Arc::new(Stats::default());
         let in_flight = InFlight::default();
+        let stage_failed = Arc::new(AtomicBool::new(false));
+        let stage = Stage {
+            in_flight: in_flight.clone(),
+            stats: stats.clone(),
+            failed: stage_failed.clone(),
+        };
         let (to_delete, deletes) = mpsc::unbounded_channel();
-        let deleter =
-            tokio::spawn(deleter::run(backend.clone(), deletes, in_flight.clone(), stats.clone()));
+        let (to_index, indexes) = mpsc::unbounded_channel();
+        let indexer =
+            tokio::spawn(indexer::run(backend.clone(), indexes, to_delete.clone(), stage.clone()));
+        let deleter = tokio::spawn(deleter::run(backend.clone(), deletes, stage));
         Consumer {
             slots: Arc::new(Semaphore::new(settings.concurrency)),
+            admitted: Arc::new(Semaphore::new(settings.concurrency + PIPELINE_EXTRA)),
             backend,
             settings,
             mode,
             tasks: JoinSet::new(),
             in_flight,
             stats,
+            to_index: Some(to_index),
             to_delete: Some(to_delete),
-            deleter: Some(deleter),
+            stages: vec![indexer, deleter],
+            stage_failed,
             backoff: Backoff::new(BACKOFF_BASE, BACKOFF_CAP),
             must_back_off: false,
             failing_since: None,
@@ -303,6 +353,7 @@ impl<B: Backend> Consumer<B> {
         while let Some(end) = self.tasks.try_join_next() {
             self.task_ended(end);
         }
+        self.must_back_off |= self.stage_failed.swap(false, Ordering::Relaxed);
     }
 
     fn task_ended(&mut self, end: std::result::Result<TaskEnd, tokio::task::JoinError>) {
@@ -322,6 +373,11 @@ impl<B: Backend> Consumer<B> {
                 self.task_ended(end);
             }
         }
+        // As many as may be already wait for the index and the delete: those first.
+        if self.admitted.available_permits() == 0 {
+            let Ok(one) = self.admitted.clone().acquire_owned().await else { return 0 };
+            drop(one);
+        }
         let batch = self.settings.concurrency.min(MAX_BATCH as usize).div_ceil(2);
         let deadline = tokio::time::sleep(GATHER_WAIT);
         tokio::pin!(deadline);
@@ -331,7 +387,7 @@ impl<B: Backend> Consumer<B> {
                 _ = &mut deadline => break,
             }
         }
-        self.slots.available_permits()
+        self.slots.available_permits().min(self.admitted.available_permits())
     }
 
     async fn wait_for_all_tasks(&mut self) {
@@ -383,15 +439,24 @@ impl<B: Backend> Consumer<B> {
             self.in_flight.finish(&message.message_id);
             return;
         };
-        let Some(to_delete) = self.to_delete.clone() else { return };
+        let Ok(admitted) = self.admitted.clone().try_acquire_owned() else {
+            tracing::warn!(message_id = %message.message_id, "too many messages on their way; leaving this one for redelivery");
+            self.in_flight.finish(&message.message_id);
+            return;
+        };
+        let (Some(to_index), Some(to_delete)) = (self.to_index.clone(), self.to_delete.clone())
+        else {
+            return;
+        };
         let task = work::Task {
             backend: self.backend.clone(),
             in_flight: self.in_flight.clone(),
             stats: self.stats.clone(),
+            to_index,
             to_delete,
             visibility: self.settings.visibility_timeout,
         };
-        self.tasks.spawn(task.run(message, slot));
+        self.tasks.spawn(task.run(message, slot, admitted));
     }
 
     /// After the loop: let the messages in flight finish within `shutdown_grace`, then the
@@ -420,15 +485,15 @@ impl<B: Backend> Consumer<B> {
                 }
             }
         }
-        // Closing the channel ends the deleter once it has deleted what it was handed.
+        // Closing the channels ends the indexer, then the deleter, once each has passed on
+        // what it was handed.
+        self.to_index = None;
         self.to_delete = None;
-        if let Some(deleter) = self.deleter.take() {
-            let deleter_done = tokio::time::timeout_at(
-                deadline.max(tokio::time::Instant::now() + Duration::from_secs(2)),
-                deleter,
-            );
-            if deleter_done.await.is_err() {
-                tracing::warn!("shutdown grace over before every delete was answered: those messages will be redelivered");
+        let deadline = deadline.max(tokio::time::Instant::now() + Duration::from_secs(2));
+        for stage in std::mem::take(&mut self.stages) {
+            if tokio::time::timeout_at(deadline, stage).await.is_err() {
+                tracing::warn!("shutdown grace over before every index update and delete was answered: those messages will be redelivered");
+                break;
             }
         }
         tracing::info!(status = %self.stats.status_line(), "stopped");

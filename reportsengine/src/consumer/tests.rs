@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use common::failure::{Error, Kind, Operation, Result};
 use common::queue::Received;
+use sales_domain::report::index::IndexDay;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
@@ -39,6 +40,9 @@ struct Script {
     /// Receipt handles deleted, and the size of every batch.
     deleted: Mutex<Vec<String>>,
     batches: Mutex<Vec<usize>>,
+    /// The index updates (the report keys of each), and how many more are to fail.
+    indexed: Mutex<Vec<Vec<String>>>,
+    index_failures: Mutex<u32>,
 }
 
 fn failure(kind: Kind, operation: Operation) -> Error {
@@ -129,7 +133,25 @@ impl Backend for Script {
         if let Some(kind) = self.failing.lock().unwrap().get(&id) {
             return Err(failure(*kind, Operation::GetObject));
         }
-        Ok(Built { date: "2026-01-15".parse().unwrap(), headline: format!("report of {id}") })
+        let date: sales_domain::sales::SalesDate = "2026-01-15".parse().unwrap();
+        let index_day = IndexDay {
+            date,
+            orders: 1,
+            units: 1,
+            revenue_cents: sales_domain::money::Cents(100),
+            commission_cents: sales_domain::money::Cents(5),
+            report: format!("reports/{id}/report.html"),
+        };
+        Ok(Built { date, headline: format!("report of {id}"), index_day })
+    }
+    async fn index(&self, days: &[IndexDay]) -> Result<()> {
+        let mut failures = self.index_failures.lock().unwrap();
+        if *failures > 0 {
+            *failures -= 1;
+            return Err(failure(Kind::Transient, Operation::PutObject));
+        }
+        self.indexed.lock().unwrap().push(days.iter().map(|d| d.report.clone()).collect());
+        Ok(())
     }
     async fn quarantine(&self, message: &Received, _reason: &str) -> Result<String> {
         self.quarantined.lock().unwrap().push(message.message_id.clone());
@@ -369,4 +391,33 @@ async fn a_refused_batch_entry_is_retried_alone_and_one_still_refused_stays_on_t
     assert_eq!(script.deleted(), ["ra", "rb"], "rb deleted on its second try; rc left");
     assert_eq!(stats.failed.load(std::sync::atomic::Ordering::Relaxed), 1);
     assert_eq!(stats.exit_code(), 69, "a message was left on the queue");
+}
+
+#[tokio::test(start_paused = true)]
+async fn reported_days_are_indexed_together_before_their_delete() {
+    let messages: Vec<Received> =
+        (0..4).map(|i| message(&format!("m{i}"), &format!("r{i}"))).collect();
+    let script = Arc::new(
+        Script::default()
+            .answers(vec![Answer::Messages(messages), Answer::Messages(vec![message("bad", "rb")])])
+            .failing("bad", Kind::BadInput),
+    );
+    once(&script).await.unwrap();
+    let indexed = script.indexed.lock().unwrap().clone();
+    assert_eq!(indexed.len(), 1, "one update for the four days: {indexed:?}");
+    assert_eq!(indexed[0].len(), 4, "a quarantined message is not in the index");
+    assert_eq!(script.deleted(), ["r0", "r1", "r2", "r3", "rb"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_index_update_leaves_its_messages_on_the_queue() {
+    let script = Arc::new(
+        Script::default()
+            .answers(vec![Answer::Messages(vec![message("a", "ra"), message("b", "rb")])]),
+    );
+    *script.index_failures.lock().unwrap() = 1;
+    let stats = once(&script).await.unwrap();
+    assert!(script.deleted().is_empty(), "deleted without its day in the index");
+    assert_eq!(stats.failed.load(std::sync::atomic::Ordering::Relaxed), 2);
+    assert_eq!(stats.exit_code(), 69);
 }

@@ -18,18 +18,26 @@ pub(super) struct Task<B> {
     pub(super) backend: Arc<B>,
     pub(super) in_flight: InFlight,
     pub(super) stats: Arc<Stats>,
+    /// A reported message goes to the indexer, a quarantined one straight to the deleter.
+    pub(super) to_index: mpsc::UnboundedSender<Done>,
     pub(super) to_delete: mpsc::UnboundedSender<Done>,
     pub(super) visibility: Duration,
 }
 
 impl<B: Backend> Task<B> {
-    /// The message's whole life in this process, holding `_slot` until it is decided.
-    pub(super) async fn run(self, message: Received, _slot: OwnedSemaphorePermit) -> TaskEnd {
+    /// The message's work in this process, holding `_slot` until its report (or quarantine
+    /// record) is written; `admitted` goes on with it until it is deleted or left.
+    pub(super) async fn run(
+        self,
+        message: Received,
+        _slot: OwnedSemaphorePermit,
+        admitted: OwnedSemaphorePermit,
+    ) -> TaskEnd {
         let span = tracing::info_span!("message", message_id = %message.message_id, receive_count = message.receive_count);
-        self.decide(message).instrument(span).await
+        self.decide(message, admitted).instrument(span).await
     }
 
-    async fn decide(self, message: Received) -> TaskEnd {
+    async fn decide(self, message: Received, admitted: OwnedSemaphorePermit) -> TaskEnd {
         let started = Instant::now();
         tracing::info!(bytes = message.body.len(), "processing message");
         let outcome = match self.process_warning_late(&message, started).await {
@@ -64,14 +72,19 @@ impl<B: Backend> Task<B> {
                 }
             },
         };
+        let next = match outcome {
+            Outcome::Reported(_) => &self.to_index,
+            Outcome::Quarantined => &self.to_delete,
+        };
         let done = Done {
             message_id: message.message_id.clone(),
             receipt: message.receipt_handle,
             outcome,
             started,
+            _admitted: admitted,
         };
-        if self.to_delete.send(done).is_err() {
-            // The deleter is gone only once the loop has stopped waiting for it.
+        if next.send(done).is_err() {
+            // The stages are gone only once the loop has stopped waiting for them.
             tracing::warn!(
                 "stopping: the message is left for redelivery (its objects are written)"
             );

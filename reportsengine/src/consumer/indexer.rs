@@ -1,0 +1,82 @@
+//! Puts the reported days in the index of every day, many at a time, before their messages
+//! are deleted: one update (a read, a conditional write, the page) for all the days that
+//! came meanwhile, instead of one per message, and the engine's own messages never race each
+//! other for the index. A failed update leaves its messages on the queue; they come back
+//! and rewrite identical reports.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::failure::Error;
+use sales_domain::report::index::IndexDay;
+use tokio::sync::mpsc;
+
+use super::deleter::{Done, Outcome};
+use super::{Backend, Stage};
+
+/// How long the indexer waits for more days once one has come, and how many it takes at
+/// most: each update costs the same requests whatever it carries.
+const GATHER: Duration = Duration::from_millis(30);
+const MOST_DAYS: usize = 16;
+
+/// Runs until every sender is gone and each day handed over is indexed (or left).
+pub(super) async fn run<B: Backend>(
+    backend: Arc<B>,
+    mut handed: mpsc::UnboundedReceiver<Done>,
+    to_delete: mpsc::UnboundedSender<Done>,
+    stage: Stage,
+) {
+    while let Some(first) = handed.recv().await {
+        let mut batch = vec![first];
+        let gather = tokio::time::sleep(GATHER);
+        tokio::pin!(gather);
+        while batch.len() < MOST_DAYS {
+            tokio::select! {
+                biased;
+                next = handed.recv() => match next {
+                    Some(done) => batch.push(done),
+                    None => break,
+                },
+                _ = &mut gather => break,
+            }
+        }
+        let days: Vec<IndexDay> = batch
+            .iter()
+            .filter_map(|d| match &d.outcome {
+                Outcome::Reported(built) => Some(built.index_day.clone()),
+                Outcome::Quarantined => None,
+            })
+            .collect();
+        match backend.index(&days).await {
+            Ok(()) => {
+                for done in batch {
+                    if let Err(lost) = to_delete.send(done) {
+                        leave(&stage, &lost.0, &stopped());
+                    }
+                }
+            }
+            Err(err) => {
+                for done in &batch {
+                    leave(&stage, done, &err);
+                }
+            }
+        }
+    }
+}
+
+fn leave(stage: &Stage, done: &Done, err: &Error) {
+    stage.leave(
+        &done.message_id,
+        err,
+        "the report is written but the index could not be updated; the message will be \
+         redelivered",
+    );
+}
+
+fn stopped() -> Error {
+    Error::internal(
+        common::failure::Operation::DeleteMessageBatch,
+        "the deleter",
+        "stopping: the deleter is gone".into(),
+    )
+}
