@@ -7,7 +7,8 @@
 #
 # The end-to-end tests (crate e2e, tests/) start their own moto_server per test from
 # $MOTO_SERVER, i.e. <repo>/.venv-moto/bin/moto_server (moto[server]==5.2.5, created here
-# when missing), on 127.0.0.1 only.
+# when missing), on 127.0.0.1 only; the metrics tests parse /metrics with $E2E_PROM_PYTHON,
+# i.e. <repo>/.venv-prom/bin/python (prometheus-client, created here when missing).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 REPO="$PWD"
@@ -48,6 +49,20 @@ if [[ -z "${E2E_AWS_CLI:-}" ]]; then
 fi
 export E2E_AWS_CLI
 "$E2E_AWS_CLI" --version
+
+step "Prometheus text parser (prometheus-client, pinned, .venv-prom)"
+# The metrics tests read the daemons' /metrics with the Prometheus project's own parser.
+PROM_CLIENT_VERSION=0.26.0
+if [[ -z "${E2E_PROM_PYTHON:-}" ]]; then
+    E2E_PROM_PYTHON="$REPO/.venv-prom/bin/python"
+    if ! "$E2E_PROM_PYTHON" -c "import importlib.metadata as m, sys; sys.exit(m.version('prometheus-client') != '$PROM_CLIENT_VERSION')" 2>/dev/null; then
+        python3 -m venv --clear "$REPO/.venv-prom"
+        "$E2E_PROM_PYTHON" -m pip install --disable-pip-version-check -q \
+            "prometheus-client==$PROM_CLIENT_VERSION"
+    fi
+fi
+export E2E_PROM_PYTHON
+"$E2E_PROM_PYTHON" -c 'import prometheus_client.parser'
 
 step "shell scripts parse"
 for f in deploy/local/*.sh .ci/run; do

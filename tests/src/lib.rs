@@ -40,11 +40,14 @@
 //!   reach real AWS; [`run`] runs one with a timeout and captures its output.
 //! - [`reference`]: an independent computation of the expected numbers; [`checks`]: the
 //!   assertions on the objects the pipeline writes.
+//! - [`metrics`]: scrape a daemon's `/metrics` and read it with the Prometheus project's
+//!   own parser (`$E2E_PROM_PYTHON`, else `<workspace>/.venv-prom/bin/python`).
 #![forbid(unsafe_code)]
 
 pub mod checks;
 pub mod daemon;
 pub mod iam;
+pub mod metrics;
 pub mod reference;
 pub mod scenario;
 

@@ -10,6 +10,7 @@ mod faults;
 mod harness;
 mod hostile_messages;
 mod least_privilege;
+mod metrics;
 mod operate;
 mod pipeline;
 mod poison;

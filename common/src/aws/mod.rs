@@ -16,6 +16,7 @@ use crate::queue::Queue;
 use crate::store::Store;
 
 mod answer;
+mod metered;
 
 pub(crate) use answer::{classify, Answer};
 
@@ -58,10 +59,12 @@ pub async fn sdk_config(config: &Config) -> Result<SdkConfig, Error> {
     Ok(sdk)
 }
 
-/// The S3 client: pinned endpoint and path style from `[endpoints]`.
+/// The S3 client: pinned endpoint and path style from `[endpoints]`; every attempt counted
+/// for the metrics.
 pub fn s3_client(sdk: &SdkConfig, config: &Config) -> aws_sdk_s3::Client {
-    let mut builder =
-        aws_sdk_s3::config::Builder::from(sdk).force_path_style(config.endpoints.force_path_style);
+    let mut builder = aws_sdk_s3::config::Builder::from(sdk)
+        .force_path_style(config.endpoints.force_path_style)
+        .interceptor(metered::Metered);
     if let Some(url) = &config.endpoints.s3 {
         builder = builder.endpoint_url(url);
     }
@@ -69,9 +72,10 @@ pub fn s3_client(sdk: &SdkConfig, config: &Config) -> aws_sdk_s3::Client {
 }
 
 /// The SQS client: pinned endpoint from `[endpoints]` (e.g. the interface endpoint's name).
-/// With `require_private_sqs`, always pinned to the URL [`check_private_sqs`] checked.
+/// With `require_private_sqs`, always pinned to the URL [`check_private_sqs`] checked. Every
+/// attempt counted for the metrics.
 pub fn sqs_client(sdk: &SdkConfig, config: &Config) -> aws_sdk_sqs::Client {
-    let mut builder = aws_sdk_sqs::config::Builder::from(sdk);
+    let mut builder = aws_sdk_sqs::config::Builder::from(sdk).interceptor(metered::Metered);
     if let Some(url) = &config.endpoints.sqs {
         builder = builder.endpoint_url(url);
     } else if config.endpoints.require_private_sqs {

@@ -65,6 +65,9 @@ pub(super) const KEYS: &[(&str, &str, Kind)] = &[
     ("reportsengine", "max_object_size", Kind::Str),
     ("reportsengine", "input_prefix", Kind::Str),
     ("doctor", "unrestricted_bucket", Kind::Str),
+    ("metrics", "listen", Kind::Str),
+    ("metrics", "textfile", Kind::Str),
+    ("metrics", "textfile_interval", Kind::Str),
 ];
 
 /// Where a value came from, for error messages that point at the right place.

@@ -65,6 +65,7 @@ async fn delete<B: Backend>(backend: &B, batch: Vec<Done>, in_flight: &InFlight,
                 stats.left(
                     &err,
                     "delete failed; the message will be redelivered and rewrite identical objects",
+                    done.started.elapsed(),
                 );
                 in_flight.finish(&done.message_id);
             }
@@ -82,15 +83,17 @@ async fn delete<B: Backend>(backend: &B, batch: Vec<Done>, in_flight: &InFlight,
             }
         };
         in_flight.finish(&done.message_id);
+        let took = done.started.elapsed();
         match (deleted, done.outcome) {
             (Ok(()), Outcome::Reported(built)) => {
-                tracing::info!(message_id = %done.message_id, date = %built.date, elapsed_ms = done.started.elapsed().as_millis() as u64, "{}", built.headline);
-                stats.reported(built.date);
+                tracing::info!(message_id = %done.message_id, date = %built.date, elapsed_ms = took.as_millis() as u64, "{}", built.headline);
+                stats.reported(built.date, took);
             }
-            (Ok(()), Outcome::Quarantined) => stats.quarantined(),
+            (Ok(()), Outcome::Quarantined) => stats.quarantined(took),
             (Err(err), _) => stats.left(
                 &err,
                 "delete failed; the message will be redelivered and rewrite identical objects",
+                took,
             ),
         }
     }

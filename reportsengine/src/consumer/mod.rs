@@ -183,6 +183,7 @@ impl InFlight {
             }
             None => {
                 running.insert(message.message_id.clone(), message.receipt_handle.clone());
+                common::metrics::in_flight(running.len());
                 true
             }
         }
@@ -194,6 +195,7 @@ impl InFlight {
     fn finish(&self, message_id: &str) {
         if let Ok(mut running) = self.0.lock() {
             running.remove(message_id);
+            common::metrics::in_flight(running.len());
         }
     }
     fn ids(&self) -> Vec<String> {
@@ -367,6 +369,7 @@ impl<B: Backend> Consumer<B> {
 
     /// Starts a task for `message`, unless it is already in flight here.
     fn start(&mut self, message: Received) {
+        self.stats.received(&message);
         if !self.in_flight.start(&message) {
             tracing::warn!(
                 message_id = %message.message_id,

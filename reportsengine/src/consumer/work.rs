@@ -44,7 +44,7 @@ impl<B: Backend> Task<B> {
                         }
                         Err(qerr) => {
                             let what = format!("cannot write the quarantine record; leaving the message ({reason})");
-                            return self.leave(&message, &qerr, &what);
+                            return self.leave(&message, &qerr, &what, started);
                         }
                     }
                 }
@@ -53,6 +53,7 @@ impl<B: Backend> Task<B> {
                         &message,
                         &err,
                         "transient failure; the message will be redelivered",
+                        started,
                     )
                 }
                 Action::Hold => {
@@ -60,6 +61,7 @@ impl<B: Backend> Task<B> {
                         &message,
                         &err,
                         "cannot process; the message is left on the queue",
+                        started,
                     )
                 }
             },
@@ -81,8 +83,14 @@ impl<B: Backend> Task<B> {
         TaskEnd::Done
     }
 
-    fn leave(&self, message: &Received, err: &common::failure::Error, what: &str) -> TaskEnd {
-        self.stats.left(err, what);
+    fn leave(
+        &self,
+        message: &Received,
+        err: &common::failure::Error,
+        what: &str,
+        started: Instant,
+    ) -> TaskEnd {
+        self.stats.left(err, what, started.elapsed());
         self.in_flight.finish(&message.message_id);
         TaskEnd::Left
     }
