@@ -38,7 +38,7 @@ unset AWS_PROFILE AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3 AWS_ENDPOINT_URL_SQS VPCE
 
 port="$("$PY" "$SETUP" free-port)"
 "$REPO/.venv-moto/bin/moto_server" -H 127.0.0.1 -p "$port" >"$WORK/moto.log" 2>&1 </dev/null &
-PIDS+=($!)
+PIDS+=("$!")
 "$PY" "$SETUP" wait --port "$port" --pid "${PIDS[0]}" --timeout 30
 queue_url="$("$PY" "$SETUP" provision --port "$port" --bucket idle-bucket --queue idle-queue)"
 cat >"$WORK/config.toml" <<EOF
@@ -100,11 +100,13 @@ done
     while sleep 15; do
         for run in "${RUNS[@]}"; do
             read -r _ variant _ mport <<<"$run"
-            [[ "$variant" == scraped ]] && scrape "$mport" || true
+            if [[ "$variant" == scraped ]]; then
+                scrape "$mport" || true
+            fi
         done
     done
 ) &
-PIDS+=($!)
+PIDS+=("$!")
 
 sleep 30
 declare -A RSS T0

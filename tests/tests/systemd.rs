@@ -102,8 +102,8 @@ fn reportsengine_run_speaks_sd_notify() {
     let status =
         notify.wait_status(&["processed 1", "quarantined 1", "last report 2026-04-01"], LONG);
     // The queue's lag of the last message, in tenths of a second: it waited a moment.
-    let lag = status.split(", lag ").nth(1).and_then(|l| l.split([',', ';']).next());
-    let secs = lag.and_then(|l| l.strip_suffix('s')).and_then(|l| l.parse::<f64>().ok());
+    let lag = status.split(", lag ").nth(1).and_then(|l| l.split([',', ';', '\n']).next());
+    let secs = lag.and_then(|l| l.trim().strip_suffix('s')).and_then(|l| l.parse::<f64>().ok());
     assert!(secs.is_some_and(|s| (0.0..60.0).contains(&s)), "{status}");
     // 400 ms watchdog: a ping every 200 ms.
     pings_then_stops_on_sigterm(&mut notify, &mut d);
