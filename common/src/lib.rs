@@ -8,6 +8,7 @@
 //!        ├─ config, failure   one configuration; one failure model and its table
 //!        ├─ store, queue      the S3 and SQS calls the lab allows, nothing else
 //!        ├─ state             our own state in the bucket: the ledger, under the 403 rule
+//!        ├─ metrics           what Prometheus scrapes: recorded here, served on [metrics]
 //!        ├─ retry, shutdown, notify, logging, local
 //!        └─ aws/              the SDK clients (crate-private) and how answers are classified
 //!   └─ sales_domain           pure: money, the validator, ledger, report, message, keys
@@ -29,6 +30,7 @@ pub mod config;
 pub mod failure;
 pub mod local;
 pub mod logging;
+pub mod metrics;
 pub mod notify;
 pub mod ops;
 pub mod queue;

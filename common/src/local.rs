@@ -130,14 +130,29 @@ pub fn write_atomically(path: &Path, body: &[u8]) -> Result<()> {
     write_atomically_mode(path, body, DATA_FILE_MODE)
 }
 
-/// [`write_atomically`] with an explicit mode (e.g. [`PRIVATE_FILE_MODE`]).
+/// [`write_atomically`] with an explicit mode (e.g. [`PRIVATE_FILE_MODE`]), masked by the
+/// umask like any file's.
 pub fn write_atomically_mode(path: &Path, body: &[u8], mode: u32) -> Result<()> {
+    write_through_temporary(path, body, mode, false)
+}
+
+/// [`write_atomically`] with exactly `mode`, whatever the umask: for a file another user's
+/// program must read (node_exporter's textfile), written by a daemon whose umask is 0077.
+pub fn write_atomically_exact(path: &Path, body: &[u8], mode: u32) -> Result<()> {
+    write_through_temporary(path, body, mode, true)
+}
+
+fn write_through_temporary(path: &Path, body: &[u8], mode: u32, exact: bool) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
     let tmp = path.with_extension(format!(
         "{}.partial",
         path.extension().and_then(|e| e.to_str()).unwrap_or("")
     ));
     let write = || -> std::io::Result<()> {
         let mut file = create_new_file(&tmp, mode)?;
+        if exact {
+            file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        }
         file.write_all(body)?;
         file.sync_all()?;
         std::fs::rename(&tmp, path)

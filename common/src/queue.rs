@@ -6,7 +6,7 @@
 //! too (no `sqs:GetQueueAttributes`), and a message cannot be hidden for longer while it is
 //! worked on (no `sqs:ChangeMessageVisibility`): none of those calls exist here.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
@@ -14,6 +14,12 @@ use aws_smithy_runtime_api::http::Response as HttpResponse;
 
 use crate::aws::{classify, receive_attempt_timeout};
 use crate::failure::{Error, Kind, Operation, Result};
+
+/// `SentTimestamp` is milliseconds since the Unix epoch.
+fn sent_timestamp(millis: &str) -> Option<SystemTime> {
+    let millis: u64 = millis.trim().parse().ok()?;
+    SystemTime::UNIX_EPOCH.checked_add(Duration::from_millis(millis))
+}
 
 /// SQS returns at most 10 messages per ReceiveMessage.
 pub const MAX_BATCH: i32 = 10;
@@ -26,6 +32,9 @@ pub struct Received {
     pub body: String,
     /// `ApproximateReceiveCount`: 1 on first delivery.
     pub receive_count: u32,
+    /// `SentTimestamp`: when the message was sent, by the queue's clock (how long it waited
+    /// is the queue's lag). `None` when the answer did not say.
+    pub sent_at: Option<SystemTime>,
 }
 
 #[derive(Debug, Clone)]
@@ -97,6 +106,7 @@ impl Queue {
             .max_number_of_messages(max.clamp(1, MAX_BATCH))
             .wait_time_seconds(wait_secs)
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .message_system_attribute_names(MessageSystemAttributeName::SentTimestamp)
             .customize()
             .config_override(aws_sdk_sqs::config::Builder::default().timeout_config(timeouts))
             .send()
@@ -110,17 +120,18 @@ impl Queue {
                 tracing::warn!("ReceiveMessage returned a message without id or receipt handle");
                 continue;
             };
-            let receive_count = m
-                .attributes
-                .as_ref()
-                .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+            let attribute = |name| m.attributes.as_ref().and_then(|a| a.get(&name));
+            let receive_count = attribute(MessageSystemAttributeName::ApproximateReceiveCount)
                 .and_then(|c| c.parse().ok())
                 .unwrap_or(1);
+            let sent_at = attribute(MessageSystemAttributeName::SentTimestamp)
+                .and_then(|t| sent_timestamp(t));
             received.push(Received {
                 message_id,
                 receipt_handle,
                 body: m.body.unwrap_or_default(),
                 receive_count,
+                sent_at,
             });
         }
         Ok(received)
@@ -203,5 +214,19 @@ impl Queue {
             }
         }
         Ok(answers)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sent_timestamps_are_epoch_milliseconds() {
+        let t = sent_timestamp("1767225600123").unwrap();
+        let since = t.duration_since(SystemTime::UNIX_EPOCH).unwrap();
+        assert_eq!(since, Duration::from_millis(1_767_225_600_123));
+        assert_eq!(sent_timestamp("soon"), None);
+        assert_eq!(sent_timestamp("-1"), None);
     }
 }

@@ -10,6 +10,8 @@
 # when missing), on 127.0.0.1 only. The page tests run headless Chromium ($E2E_CHROMIUM,
 # the Debian package, installed here when missing) on file:// pages only; their screenshots
 # land in target/debug/e2e-browser/.
+# when missing), on 127.0.0.1 only; the metrics tests parse /metrics with $E2E_PROM_PYTHON,
+# i.e. <repo>/.venv-prom/bin/python (prometheus-client, created here when missing).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 REPO="$PWD"
@@ -68,6 +70,20 @@ if [[ -z "${E2E_CHROMIUM:-}" ]]; then
 fi
 export E2E_CHROMIUM
 "$E2E_CHROMIUM" --version 2>/dev/null
+
+step "Prometheus text parser (prometheus-client, pinned, .venv-prom)"
+# The metrics tests read the daemons' /metrics with the Prometheus project's own parser.
+PROM_CLIENT_VERSION=0.26.0
+if [[ -z "${E2E_PROM_PYTHON:-}" ]]; then
+    E2E_PROM_PYTHON="$REPO/.venv-prom/bin/python"
+    if ! "$E2E_PROM_PYTHON" -c "import importlib.metadata as m, sys; sys.exit(m.version('prometheus-client') != '$PROM_CLIENT_VERSION')" 2>/dev/null; then
+        python3 -m venv --clear "$REPO/.venv-prom"
+        "$E2E_PROM_PYTHON" -m pip install --disable-pip-version-check -q \
+            "prometheus-client==$PROM_CLIENT_VERSION"
+    fi
+fi
+export E2E_PROM_PYTHON
+"$E2E_PROM_PYTHON" -c 'import prometheus_client.parser'
 
 step "shell scripts parse"
 for f in deploy/local/*.sh .ci/run; do

@@ -91,8 +91,18 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 // Handlers first: a SIGTERM while connecting is graceful too.
                 let shutdown = common::shutdown::signals();
                 let settings = consumer::Settings::from_config(&config);
+                // Only the daemon is scraped; `once` ends before anyone would.
+                let exporter = match mode {
+                    consumer::Mode::Daemon => {
+                        common::metrics::export(&config.metrics, Program::Reportsengine).await?
+                    }
+                    consumer::Mode::UntilEmpty => None,
+                };
                 let engine = Arc::new(process::Engine::connect(config).await?);
                 let stats = consumer::consume(engine, settings, mode, shutdown).await?;
+                if let Some(exporter) = exporter {
+                    exporter.finish().await;
+                }
                 // `run` stopped by a signal exits 0 (SPEC §5), whatever failed on the way;
                 // `once` says whether it left messages behind.
                 Ok(match mode {

@@ -110,6 +110,7 @@ pub async fn process(engine: &Engine, message_id: &str, body: &str) -> Result<Bu
     }
     let mut read: u64 = 0;
     while let Some(chunk) = object.next_chunk().await? {
+        common::metrics::bytes_read(chunk.len() as u64);
         read += chunk.len() as u64;
         if read > max {
             return Err(too_large(format!(

@@ -47,6 +47,7 @@ mod tests {
             receipt_handle: "r".into(),
             body: "{datafilelocation:s3://b/test.txt}".into(),
             receive_count: 2,
+            sent_at: None,
         };
         let v: serde_json::Value = serde_json::from_str(&record_json(
             &m,

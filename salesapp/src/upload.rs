@@ -53,6 +53,22 @@ enum ObjectOutcome {
     AlreadyThere,
 }
 
+impl UploadSummary {
+    /// True when the same content was already uploaded: only the message was sent again.
+    pub fn unchanged(&self) -> bool {
+        matches!(self.object, ObjectOutcome::AlreadyThere)
+    }
+
+    /// The bytes of the sales file written to S3 (none when it was already there).
+    pub fn bytes_sent(&self) -> u64 {
+        if self.unchanged() {
+            0
+        } else {
+            self.day.bytes
+        }
+    }
+}
+
 impl fmt::Display for UploadSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let d = &self.day;
@@ -366,6 +382,7 @@ async fn merge_ledger(store: &Store, date: SalesDate, rows: &[ledger::LedgerRow]
                 return Ok(true);
             }
             Written::PreconditionFailed => {
+                common::metrics::ledger_conflict();
                 let delay = backoff.next_delay();
                 tracing::debug!(attempt, ?delay, "ledger changed under us (412); merging again");
                 tokio::time::sleep(delay).await;

@@ -43,6 +43,8 @@
 //!   assertions on the objects the pipeline writes.
 //! - [`browser`]: headless Chromium on `file://` pages: the DOM it built, what the page
 //!   logged, screenshots.
+//! - [`metrics`]: scrape a daemon's `/metrics` and read it with the Prometheus project's
+//!   own parser (`$E2E_PROM_PYTHON`, else `<workspace>/.venv-prom/bin/python`).
 #![forbid(unsafe_code)]
 
 pub mod browser;
@@ -51,6 +53,7 @@ pub mod cutter;
 pub mod daemon;
 pub mod iam;
 pub mod journal;
+pub mod metrics;
 pub mod reference;
 pub mod scenario;
 

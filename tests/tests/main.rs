@@ -14,6 +14,7 @@ mod hostile_messages;
 mod journal;
 mod large_objects;
 mod least_privilege;
+mod metrics;
 mod operate;
 mod pipeline;
 mod poison;

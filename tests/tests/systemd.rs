@@ -83,7 +83,8 @@ fn pings_then_stops_on_sigterm(notify: &mut NotifySocket, d: &mut Daemon) {
 
 /// `reportsengine run`: READY before the first receive, watchdog pings at half of
 /// `WATCHDOG_USEC` (no `WATCHDOG_PID`: libsystemd's rules make it optional), STATUS with the
-/// counters after a report and a quarantine, STOPPING on SIGTERM, exit 0.
+/// counters and the last message's queue lag after a report and a quarantine, STOPPING on
+/// SIGTERM, exit 0.
 #[test]
 fn reportsengine_run_speaks_sd_notify() {
     let em = Emulator::start();
@@ -95,14 +96,20 @@ fn reportsengine_run_speaks_sd_notify() {
     let mut d = Daemon::spawn(cmd, em.dir(), "reportsengine");
 
     notify.wait_line("READY=1", LONG);
-    notify.wait_status(&["processed 0", "quarantined 0", "failed 0", "last report none"], LONG);
+    let idle = ["processed 0", "quarantined 0", "failed 0", "last report none", "lag none"];
+    notify.wait_status(&idle, LONG);
 
     let path = em.dir().join("day.csv");
     run(salesapp(&em).args(["generate", "--date", "2026-04-01", "--rows", "50", "-o"]).arg(&path))
         .assert_ok();
     run(salesapp(&em).arg("upload").arg(&path)).assert_ok();
     em.send_raw("{not json");
-    notify.wait_status(&["processed 1", "quarantined 1", "last report 2026-04-01"], LONG);
+    let status =
+        notify.wait_status(&["processed 1", "quarantined 1", "last report 2026-04-01"], LONG);
+    // The queue's lag of the last message, in tenths of a second: it waited a moment.
+    let lag = status.split(", lag ").nth(1).and_then(|l| l.split([',', ';', '\n']).next());
+    let secs = lag.and_then(|l| l.trim().strip_suffix('s')).and_then(|l| l.parse::<f64>().ok());
+    assert!(secs.is_some_and(|s| (0.0..60.0).contains(&s)), "{status}");
     // As systemd 219 starts a Type=notify unit (NOTIFY_SOCKET, no JOURNAL_STREAM): journal
     // entries, the quarantine a warning with the message's id from its span.
     let quarantined = journal.wait_for("'message quarantined'", LONG, |e| {

@@ -31,6 +31,7 @@ use crate::store::Store;
 use crate::Program;
 
 mod answer;
+mod metered;
 
 pub(crate) use answer::{classify, Answer};
 
@@ -121,10 +122,12 @@ macro_rules! pinned {
     };
 }
 
-/// The S3 client: pinned endpoint (`endpoints.s3`) and path style from `[endpoints]`.
+/// The S3 client: pinned endpoint (`endpoints.s3`) and path style from `[endpoints]`; every
+/// attempt counted for the metrics.
 pub fn s3_client(sdk: &SdkConfig, config: &Config) -> aws_sdk_s3::Client {
-    let mut builder =
-        aws_sdk_s3::config::Builder::from(sdk).force_path_style(config.endpoints.force_path_style);
+    let mut builder = aws_sdk_s3::config::Builder::from(sdk)
+        .force_path_style(config.endpoints.force_path_style)
+        .interceptor(metered::Metered);
     if let Some(url) = &config.endpoints.s3 {
         builder = pinned!(builder, url);
     }
@@ -132,9 +135,10 @@ pub fn s3_client(sdk: &SdkConfig, config: &Config) -> aws_sdk_s3::Client {
 }
 
 /// The SQS client: pinned to `endpoints.sqs` (e.g. the interface endpoint's name), and with
-/// `require_private_sqs` always pinned to `url`, the one [`check_private_sqs`] checked.
+/// `require_private_sqs` always pinned to `url`, the one [`check_private_sqs`] checked; every
+/// attempt counted for the metrics.
 pub fn sqs_client(sdk: &SdkConfig, config: &Config, url: &str) -> aws_sdk_sqs::Client {
-    let mut builder = aws_sdk_sqs::config::Builder::from(sdk);
+    let mut builder = aws_sdk_sqs::config::Builder::from(sdk).interceptor(metered::Metered);
     if config.endpoints.sqs.is_some() || config.endpoints.require_private_sqs {
         builder = pinned!(builder, url);
     }

@@ -6,6 +6,7 @@
 //! `visibilty_timeout` silently falling back to a default is exactly the kind of mistake
 //! that surfaces months later as a message processed twice.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -13,7 +14,7 @@ use serde::Deserialize;
 
 use crate::failure::{Error, Result};
 pub use sales_domain::money::Compensation;
-use values::{de_duration, de_size};
+use values::{de_duration, de_opt_socket_addr, de_size};
 pub use values::{parse_size, url_host, url_port};
 
 mod overlay;
@@ -58,6 +59,42 @@ pub struct Config {
     pub reportsengine: EngineConfig,
     #[serde(default)]
     pub doctor: DoctorConfig,
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+}
+
+/// `[metrics]`: what the daemons (`run`, `watch`) expose for Prometheus. Off unless set.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Serve `GET /metrics` on this `ADDRESS:PORT`, e.g. `"127.0.0.1:9464"`. Unset = no
+    /// listener. Only a loopback or private address is accepted (validated at start): a
+    /// metrics port must not face the internet.
+    #[serde(default, deserialize_with = "de_opt_socket_addr")]
+    pub listen: Option<SocketAddr>,
+    /// Also write the metrics to this file, atomically, for node_exporter's textfile
+    /// collector (e.g. `/var/lib/node_exporter/textfile_collector/reportsengine.prom`).
+    /// Unset = no file. Its directory must exist and be writable (under systemd: a
+    /// `ReadWritePaths=` drop-in).
+    #[serde(default)]
+    pub textfile: Option<PathBuf>,
+    /// How often the textfile is rewritten. Default 15 s, node_exporter's usual scrape.
+    #[serde(default = "default_textfile_interval", deserialize_with = "de_duration")]
+    pub textfile_interval: Duration,
+}
+
+fn default_textfile_interval() -> Duration {
+    Duration::from_secs(15)
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            listen: None,
+            textfile: None,
+            textfile_interval: default_textfile_interval(),
+        }
+    }
 }
 
 /// `[doctor]`: what only `doctor` reads.
@@ -326,6 +363,9 @@ queue_url = "http://127.0.0.1:5000/123456789012/q"
             (c.reportsengine.read_connections, c.reportsengine.read_part_size),
             (8, 4 << 20)
         );
+        assert_eq!(c.metrics, MetricsConfig::default());
+        assert_eq!(c.metrics.listen, None);
+        assert_eq!(c.metrics.textfile_interval, Duration::from_secs(15));
     }
 
     #[test]
@@ -407,8 +447,11 @@ max_object_size = "10GiB"
                 (
                     _,
                     "wait_time" | "visibility_timeout" | "shutdown_grace" | "poll_interval"
-                    | "settle_time" | "connect_timeout" | "attempt_timeout" | "give_up_after",
+                    | "settle_time" | "connect_timeout" | "attempt_timeout" | "give_up_after"
+                    | "textfile_interval",
                 ) => "5s",
+                (_, "listen") => "127.0.0.1:9464",
+                (_, "textfile") => "/var/lib/node_exporter/textfile_collector/x.prom",
                 (_, "input_prefix") => "incoming/",
                 (_, "max_object_size" | "read_part_size") => "8MiB",
                 (_, "bucket") => "some-bucket",
@@ -442,9 +485,35 @@ max_object_size = "10GiB"
             "reportsengine.read_connections=0",
             "reportsengine.read_part_size=1KiB",
             "reportsengine.input_prefix=/abs/",
+            "metrics.listen=8.8.8.8:9464",
+            "metrics.listen=0.0.0.0:9464",
+            "metrics.listen=[::]:9464",
+            "metrics.listen=[2001:db8::1]:9464",
+            "metrics.listen=localhost:9464",
+            "metrics.listen=127.0.0.1",
+            "metrics.textfile=relative.prom",
+            "metrics.textfile_interval=100ms",
         ] {
             assert!(load(MINIMAL, &[], &[bad]).is_err(), "{bad} accepted");
         }
+    }
+
+    /// A metrics port may face only this host or the private network.
+    #[test]
+    fn metrics_listen_accepts_loopback_and_private_addresses() {
+        for good in
+            ["127.0.0.1:9464", "[::1]:9464", "10.0.1.5:9464", "192.168.1.2:1", "[fd00::5]:9"]
+        {
+            let c = load(MINIMAL, &[], &[&format!("metrics.listen={good}")])
+                .unwrap_or_else(|e| panic!("{good}: {e}"));
+            assert_eq!(c.metrics.listen, Some(good.parse().unwrap()));
+        }
+        let err = load(MINIMAL, &[], &["metrics.listen=8.8.8.8:9464"]).unwrap_err();
+        assert_eq!(err.exit_code(), 78);
+        assert!(err.to_string().contains("metrics.listen"), "{err}");
+        assert!(err.to_string().contains("public"), "{err}");
+        let c = load(MINIMAL, &[("VPCE_LAB_METRICS_LISTEN", "127.0.0.1:9100")], &[]).unwrap();
+        assert_eq!(c.metrics.listen, Some("127.0.0.1:9100".parse().unwrap()));
     }
 
     #[test]

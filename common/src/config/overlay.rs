@@ -67,6 +67,9 @@ pub(super) const KEYS: &[(&str, &str, Kind)] = &[
     ("reportsengine", "read_part_size", Kind::Str),
     ("reportsengine", "input_prefix", Kind::Str),
     ("doctor", "unrestricted_bucket", Kind::Str),
+    ("metrics", "listen", Kind::Str),
+    ("metrics", "textfile", Kind::Str),
+    ("metrics", "textfile_interval", Kind::Str),
 ];
 
 /// Where a value came from, for error messages that point at the right place.

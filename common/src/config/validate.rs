@@ -7,7 +7,9 @@ use humantime::format_duration;
 use sales_domain::keys::{check_input_key, is_valid_bucket_name};
 
 use super::values::check_url;
-use super::{Config, EngineConfig, SalesappConfig, MAX_WAIT_TIME, SYSTEMD_STOP_TIMEOUT};
+use super::{
+    Config, EngineConfig, MetricsConfig, SalesappConfig, MAX_WAIT_TIME, SYSTEMD_STOP_TIMEOUT,
+};
 
 type Checked = std::result::Result<(), String>;
 
@@ -18,7 +20,8 @@ impl Config {
         self.validate_endpoints()?;
         self.validate_compensation()?;
         validate_salesapp(&self.salesapp)?;
-        validate_engine(&self.reportsengine)
+        validate_engine(&self.reportsengine)?;
+        validate_metrics(&self.metrics)
     }
 
     /// The bucket, the queue, the region.
@@ -122,6 +125,44 @@ fn validate_engine(e: &EngineConfig) -> Checked {
         check_input_key(&format!("{prefix}x"), None).map_err(|why| {
             format!("reportsengine.input_prefix = {prefix:?} can never match: {why}")
         })?;
+    }
+    Ok(())
+}
+
+/// A metrics port serves anyone who can reach it: only this host (loopback) or the private
+/// network (RFC 1918, IPv6 unique-local) may. The unspecified address (`0.0.0.0`, `::`)
+/// listens on every interface, a public one among them, so it is refused too.
+fn validate_metrics(m: &MetricsConfig) -> Checked {
+    use sales_domain::net::AddressClass;
+    if let Some(addr) = m.listen {
+        let class = AddressClass::of(addr.ip());
+        if !matches!(
+            class,
+            AddressClass::Loopback | AddressClass::Private | AddressClass::UniqueLocal
+        ) {
+            let why = match class {
+                AddressClass::Unspecified => "listens on every interface, public ones included",
+                AddressClass::Public => "is a public address",
+                _ => "is neither loopback nor a private address",
+            };
+            return Err(format!(
+                "metrics.listen = {addr} {why}: a metrics port must not face the internet; \
+                 use 127.0.0.1:PORT (scraped locally) or the instance's private address"
+            ));
+        }
+    }
+    if let Some(path) = &m.textfile {
+        if !path.is_absolute() || path.file_name().is_none() {
+            return Err(format!(
+                "metrics.textfile = {} must be an absolute file path",
+                path.display()
+            ));
+        }
+    }
+    if m.textfile_interval < Duration::from_secs(1)
+        || m.textfile_interval > Duration::from_secs(3600)
+    {
+        return Err("metrics.textfile_interval must be between 1s and 1h".into());
     }
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! The syntaxes of values: durations (`"20s"`), sizes (`"10GiB"`), endpoint URLs.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
@@ -10,6 +11,20 @@ pub(super) fn de_duration<'de, D: Deserializer<'de>>(
     let text = String::deserialize(d)?;
     humantime::parse_duration(&text).map_err(|e| {
         serde::de::Error::custom(format!("{text:?} is not a duration like \"20s\": {e}"))
+    })
+}
+
+/// An `ADDRESS:PORT` given as numbers (`"127.0.0.1:9464"`, `"[::1]:9464"`): a host name would
+/// need a DNS lookup to say which interface it is, and the address decides whether the port
+/// faces the internet.
+pub(super) fn de_opt_socket_addr<'de, D: Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<SocketAddr>, D::Error> {
+    let text = String::deserialize(d)?;
+    text.trim().parse().map(Some).map_err(|_| {
+        serde::de::Error::custom(format!(
+            "{text:?} is not an address and port like \"127.0.0.1:9464\" or \"[::1]:9464\""
+        ))
     })
 }
 

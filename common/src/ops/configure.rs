@@ -419,7 +419,12 @@ read_part_size = "4MiB"        # … in ranges of this size (memory: connections
 # input_prefix = "sales/"      # accept only messages naming keys under this prefix
 
 [doctor]
-{starting}{doctor}"#,
+{starting}{doctor}
+[metrics]                      # Prometheus metrics of `run` and `watch` (README, "Metrics")
+# listen = "127.0.0.1:9464"    # serve GET /metrics here; loopback or a private address only
+# textfile = "/var/lib/node_exporter/textfile_collector/vpce-lab.prom"   # for node_exporter
+# textfile_interval = "15s"    # how often the textfile is rewritten
+"#,
         region_q = toml_str(region),
         bucket_q = toml_str(bucket),
         queue_q = toml_str(queue_url),

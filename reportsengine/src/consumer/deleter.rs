@@ -68,7 +68,7 @@ async fn delete<B: Backend>(backend: &B, batch: Vec<Done>, stage: &Stage) {
         Ok(answers) => answers,
         Err(err) => {
             for done in &batch {
-                stage.leave(&done.message_id, &err, NOT_DELETED);
+                stage.leave(done, &err, NOT_DELETED);
             }
             return;
         }
@@ -83,17 +83,18 @@ async fn delete<B: Backend>(backend: &B, batch: Vec<Done>, stage: &Stage) {
                 backend.delete(&receipt(&done)).await
             }
         };
-        match (deleted, done.outcome) {
-            (Ok(()), Outcome::Reported(built)) => {
-                stage.in_flight.finish(&done.message_id);
-                tracing::info!(message_id = %done.message_id, date = %built.date, elapsed_ms = done.started.elapsed().as_millis() as u64, "{}", built.headline);
-                stage.stats.reported(built.date);
+        if let Err(err) = deleted {
+            stage.leave(&done, &err, NOT_DELETED);
+            continue;
+        }
+        let took = done.started.elapsed();
+        stage.in_flight.finish(&done.message_id);
+        match done.outcome {
+            Outcome::Reported(built) => {
+                tracing::info!(message_id = %done.message_id, date = %built.date, elapsed_ms = took.as_millis() as u64, "{}", built.headline);
+                stage.stats.reported(built.date, took);
             }
-            (Ok(()), Outcome::Quarantined) => {
-                stage.in_flight.finish(&done.message_id);
-                stage.stats.quarantined();
-            }
-            (Err(err), _) => stage.leave(&done.message_id, &err, NOT_DELETED),
+            Outcome::Quarantined => stage.stats.quarantined(took),
         }
     }
 }

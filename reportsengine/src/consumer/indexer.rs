@@ -66,7 +66,7 @@ pub(super) async fn run<B: Backend>(
 
 fn leave(stage: &Stage, done: &Done, err: &Error) {
     stage.leave(
-        &done.message_id,
+        done,
         err,
         "the report is written but the index could not be updated; the message will be \
          redelivered",

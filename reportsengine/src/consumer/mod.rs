@@ -196,6 +196,7 @@ impl InFlight {
             }
             None => {
                 running.insert(message.message_id.clone(), message.receipt_handle.clone());
+                common::metrics::in_flight(running.len());
                 true
             }
         }
@@ -207,6 +208,7 @@ impl InFlight {
     fn finish(&self, message_id: &str) {
         if let Ok(mut running) = self.0.lock() {
             running.remove(message_id);
+            common::metrics::in_flight(running.len());
         }
     }
     fn ids(&self) -> Vec<String> {
@@ -225,9 +227,9 @@ struct Stage {
 
 impl Stage {
     /// A message is left on the queue by `err`: counted, logged, and the loop backs off.
-    fn leave(&self, message_id: &str, err: &Error, what: &str) {
-        self.stats.left(err, what);
-        self.in_flight.finish(message_id);
+    fn leave(&self, done: &deleter::Done, err: &Error, what: &str) {
+        self.stats.left(err, what, done.started.elapsed());
+        self.in_flight.finish(&done.message_id);
         self.failed.store(true, Ordering::Relaxed);
     }
 }
@@ -423,6 +425,7 @@ impl<B: Backend> Consumer<B> {
 
     /// Starts a task for `message`, unless it is already in flight here.
     fn start(&mut self, message: Received) {
+        self.stats.received(&message);
         if !self.in_flight.start(&message) {
             tracing::warn!(
                 message_id = %message.message_id,

@@ -1,11 +1,14 @@
-//! The consumer's counters: for the logs, `systemctl status` (`STATUS=`) and the exit code
-//! of `once`.
+//! The consumer's counters: for the logs, `systemctl status` (`STATUS=`), the exit code of
+//! `once`, and the metrics (each outcome is recorded where it is counted here).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::time::Duration;
 
 use common::failure::{Error, Holds, Kind, Operation};
+use common::metrics::{self, MessageOutcome};
 use common::notify;
+use common::queue::Received;
 use sales_domain::sales::SalesDate;
 
 #[derive(Debug, Default)]
@@ -17,20 +20,24 @@ pub struct Stats {
     /// The worst kind of failure that left a message behind (or stopped `once`).
     worst: Mutex<Option<Kind>>,
     last_report: Mutex<Option<SalesDate>>,
+    /// How long the last message received had waited in the queue.
+    last_lag: Mutex<Option<Duration>>,
     /// The failure holding work up, logged once and shown in `STATUS=`.
     holds: Mutex<Holds>,
 }
 
 impl Stats {
-    /// `processed N, quarantined N, failed N, last report DATE[; held: …]`.
+    /// `processed N, quarantined N, failed N, last report DATE, lag 1.2s[; held: …]`.
     pub fn status_line(&self) -> String {
         let last = self.last_report.lock().ok().and_then(|l| *l);
+        let lag = self.last_lag.lock().ok().and_then(|l| *l);
         let mut line = format!(
-            "processed {}, quarantined {}, failed {}, last report {}",
+            "processed {}, quarantined {}, failed {}, last report {}, lag {}",
             self.processed.load(Ordering::Relaxed),
             self.quarantined.load(Ordering::Relaxed),
             self.failed.load(Ordering::Relaxed),
-            last.map_or("none".to_string(), |d| d.to_string())
+            last.map_or("none".to_string(), |d| d.to_string()),
+            lag.map_or("none".to_string(), lag_text)
         );
         if let Some(held) = self.holds.lock().ok().and_then(|h| h.current().map(str::to_string)) {
             line.push_str("; held: ");
@@ -43,8 +50,18 @@ impl Stats {
         notify::status(&self.status_line());
     }
 
-    /// A report was uploaded and its message deleted: any hold is over.
-    pub(super) fn reported(&self, date: SalesDate) {
+    /// A message arrived: how long it waited in the queue, and how often it was delivered.
+    pub(super) fn received(&self, message: &Received) {
+        let lag = metrics::message_received(message.sent_at, message.receive_count);
+        if let (Some(lag), Ok(mut last)) = (lag, self.last_lag.lock()) {
+            *last = Some(lag);
+        }
+    }
+
+    /// A report was uploaded and its message deleted, `took` after its work started: any
+    /// hold is over.
+    pub(super) fn reported(&self, date: SalesDate, took: Duration) {
+        metrics::message_done(MessageOutcome::Reported, took);
         self.processed.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut last) = self.last_report.lock() {
             *last = Some(date);
@@ -55,14 +72,17 @@ impl Stats {
         self.publish();
     }
 
-    /// A message was quarantined and deleted.
-    pub(super) fn quarantined(&self) {
+    /// A message was quarantined and deleted, `took` after its work started.
+    pub(super) fn quarantined(&self, took: Duration) {
+        metrics::message_done(MessageOutcome::Quarantined, took);
         self.quarantined.fetch_add(1, Ordering::Relaxed);
         self.publish();
     }
 
-    /// A message was left on the queue by `err`: counted, logged (a hold once), shown.
-    pub(super) fn left(&self, err: &Error, what: &str) {
+    /// A message was left on the queue by `err`, `took` after its work started: counted
+    /// (a retry, or held when an operator must act), logged (a hold once), shown.
+    pub(super) fn left(&self, err: &Error, what: &str, took: Duration) {
+        metrics::message_done(MessageOutcome::left_by(err.action()), took);
         self.failed.fetch_add(1, Ordering::Relaxed);
         self.failure(err, what);
         self.publish();
@@ -103,5 +123,26 @@ impl Stats {
     #[cfg(test)]
     pub(super) fn held(&self) -> Option<String> {
         self.holds.lock().ok().and_then(|h| h.current().map(str::to_string))
+    }
+}
+
+/// A queue lag for `STATUS=`: tenths of a second while it is short, whole units after.
+fn lag_text(lag: Duration) -> String {
+    if lag < Duration::from_secs(60) {
+        format!("{:.1}s", lag.as_secs_f64())
+    } else {
+        humantime::format_duration(Duration::from_secs(lag.as_secs())).to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lag_reads_at_a_glance() {
+        assert_eq!(lag_text(Duration::from_millis(1234)), "1.2s");
+        assert_eq!(lag_text(Duration::ZERO), "0.0s");
+        assert_eq!(lag_text(Duration::from_millis(3_725_400)), "1h 2m 5s");
     }
 }

@@ -55,6 +55,7 @@ fn message(id: &str, receipt: &str) -> Received {
         receipt_handle: receipt.into(),
         body: format!("body of {id}"),
         receive_count: 1,
+        sent_at: None,
     }
 }
 

@@ -52,7 +52,7 @@ impl<B: Backend> Task<B> {
                         }
                         Err(qerr) => {
                             let what = format!("cannot write the quarantine record; leaving the message ({reason})");
-                            return self.leave(&message, &qerr, &what);
+                            return self.leave(&message, &qerr, &what, started);
                         }
                     }
                 }
@@ -61,6 +61,7 @@ impl<B: Backend> Task<B> {
                         &message,
                         &err,
                         "transient failure; the message will be redelivered",
+                        started,
                     )
                 }
                 Action::Hold => {
@@ -68,6 +69,7 @@ impl<B: Backend> Task<B> {
                         &message,
                         &err,
                         "cannot process; the message is left on the queue",
+                        started,
                     )
                 }
             },
@@ -94,8 +96,14 @@ impl<B: Backend> Task<B> {
         TaskEnd::Done
     }
 
-    fn leave(&self, message: &Received, err: &common::failure::Error, what: &str) -> TaskEnd {
-        self.stats.left(err, what);
+    fn leave(
+        &self,
+        message: &Received,
+        err: &common::failure::Error,
+        what: &str,
+        started: Instant,
+    ) -> TaskEnd {
+        self.stats.left(err, what, started.elapsed());
         self.in_flight.finish(&message.message_id);
         TaskEnd::Left
     }

@@ -58,9 +58,12 @@ use std::time::Duration;
 
 use common::config::{Config, SalesappConfig};
 use common::failure::{Action, Error, Holds, Operation, Result};
+use common::metrics::{self, UploadOutcome};
 use common::notify;
 use common::retry::{Backoff, Patience};
+use common::Program;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 pub use spool::Spool;
 use spool::{move_into, move_to_failed, Fingerprint, Scanner};
@@ -71,17 +74,32 @@ const BACKOFF_CAP: Duration = Duration::from_secs(60);
 /// What the daemon needs from the world: one upload. The real one is `upload.rs` against the
 /// bucket and queue; the tests script one.
 pub trait Uploader: Send + Sync + 'static {
-    /// Uploads the file at `path`; returns a one-line summary for the log.
-    fn upload(&self, path: PathBuf) -> impl Future<Output = Result<String>> + Send;
+    /// Uploads the file at `path`.
+    fn upload(&self, path: PathBuf) -> impl Future<Output = Result<Uploaded>> + Send;
+}
+
+/// What an upload did.
+#[derive(Debug, Clone)]
+pub struct Uploaded {
+    /// One line for the log.
+    pub summary: String,
+    /// The same content was already there: only the message was sent again.
+    pub unchanged: bool,
+    /// Bytes of the sales file written to S3.
+    pub bytes_sent: u64,
 }
 
 /// The real uploads: validate, put the object, merge the ledger, send the message.
 impl Uploader for crate::upload::Target {
-    async fn upload(&self, path: PathBuf) -> Result<String> {
+    async fn upload(&self, path: PathBuf) -> Result<Uploaded> {
         // No retries inside the upload: the daemon's rounds back off and try again.
         let summary =
             crate::upload::upload(self, &path, None, false, &mut Patience::none()).await?;
-        Ok(summary.to_string().replace('\n', "; "))
+        Ok(Uploaded {
+            summary: summary.to_string().replace('\n', "; "),
+            unchanged: summary.unchanged(),
+            bytes_sent: summary.bytes_sent(),
+        })
     }
 }
 
@@ -90,7 +108,10 @@ impl Uploader for crate::upload::Target {
 pub async fn watch(config: Config, shutdown: impl Future<Output = ()>) -> Result<()> {
     let settings = config.salesapp.clone();
     let spool = Spool::open(&settings.spool_dir)?;
-    let (store, queue) = common::connect(&config, common::Program::Salesapp).await?;
+    let exporter = metrics::export(&config.metrics, Program::Salesapp).await?;
+    let looked_at = spool.clone();
+    metrics::watch_spool(move || looked_at.files());
+    let (store, queue) = common::connect(&config, Program::Salesapp).await?;
     tracing::info!(
         incoming = %spool.incoming.display(),
         poll_interval = ?settings.poll_interval,
@@ -100,6 +121,9 @@ pub async fn watch(config: Config, shutdown: impl Future<Output = ()>) -> Result
     );
     let uploader = Arc::new(crate::upload::Target { config, store, queue });
     run(uploader, spool, settings, shutdown).await;
+    if let Some(exporter) = exporter {
+        exporter.finish().await;
+    }
     Ok(())
 }
 
@@ -129,7 +153,8 @@ pub async fn run<U: Uploader>(
 struct Current {
     name: OsString,
     print: Fingerprint,
-    task: JoinHandle<Result<String>>,
+    task: JoinHandle<Result<Uploaded>>,
+    started: Instant,
 }
 
 struct Watcher<U> {
@@ -182,43 +207,51 @@ impl<U: Uploader> Watcher<U> {
             let uploader = self.uploader.clone();
             let path = self.spool.incoming.join(&name);
             let task = tokio::spawn(async move { uploader.upload(path).await });
-            let current = self.current.insert(Current { name, print, task });
+            let started = Instant::now();
+            let current = self.current.insert(Current { name, print, task, started });
             let result = joined(&mut current.task).await;
             let Some(current) = self.current.take() else { break };
-            if let Next::Pause(pause) = self.settle(current.name, current.print, result) {
+            if let Next::Pause(pause) = self.settle(current, result) {
                 return pause;
             }
         }
         self.settings.poll_interval
     }
 
-    /// Moves the file as the upload's outcome says.
-    fn settle(&mut self, name: OsString, print: Fingerprint, result: Result<String>) -> Next {
+    /// Moves the file as the upload's outcome says, and counts the attempt.
+    fn settle(&mut self, current: Current, result: Result<Uploaded>) -> Next {
+        let Current { name, print, started, .. } = current;
         let path = self.spool.incoming.join(&name);
         let label = name.to_string_lossy().into_owned();
+        let attempt = Attempt {
+            took: started.elapsed(),
+            bytes_sent: result.as_ref().map_or(0, |u| u.bytes_sent),
+        };
         // A file that changed (or vanished) while we uploaded it was still being written or
         // was taken back: look at it again, from its first scan. One that stays (a retry, a
         // hold) stays settled, so it is the next one tried, before any other.
         if Fingerprint::now_of(&path) != Some(print) {
             tracing::warn!(file = %label, "file changed during the upload; looking at it again");
             self.scanner.forget(&name);
+            attempt.counted(UploadOutcome::Retry);
             return Next::File;
         }
         match result {
-            Ok(summary) => {
+            Ok(uploaded) => {
                 self.backoff.reset();
                 self.stats.holds.succeeded();
                 match move_into(&path, &self.spool.done, &name) {
                     Ok(dest) => {
                         self.scanner.forget(&name);
-                        self.stats.uploaded += 1;
-                        self.stats.last = Some(format!("{label} (done)"));
-                        tracing::info!(file = %label, moved_to = %dest.display(), summary = %summary, "uploaded");
+                        self.stats.done(&label, &uploaded, attempt);
+                        tracing::info!(file = %label, moved_to = %dest.display(), summary = %uploaded.summary, "uploaded");
                         Next::File
                     }
                     // Uploaded, but still in incoming/: the next attempt is a no-op upload
                     // (one more message) followed by another try to move it.
-                    Err(e) => self.pause_after(&label, &e, "uploaded but cannot move to done/"),
+                    Err(e) => {
+                        self.pause_after(&label, &e, "uploaded but cannot move to done/", attempt)
+                    }
                 }
             }
             Err(err) => match err.action() {
@@ -226,29 +259,23 @@ impl<U: Uploader> Watcher<U> {
                     match move_to_failed(&self.spool, &path, &name, &reason_text(&label, &err)) {
                         Ok(dest) => {
                             self.scanner.forget(&name);
-                            self.stats.failed += 1;
-                            self.stats.last = Some(format!("{label} (failed)"));
+                            self.stats.set_aside(&label, attempt);
                             tracing::error!(file = %label, moved_to = %dest.display(), operation = err.operation().name(), kind = err.kind().label(), error = %err, exit_code = err.exit_code(), "cannot be uploaded; moved to failed/");
                             Next::File
                         }
-                        Err(e) => self.pause_after(&label, &e, "cannot move to failed/"),
+                        Err(e) => self.pause_after(&label, &e, "cannot move to failed/", attempt),
                     }
                 }
-                Action::Retry => self.pause_after(&label, &err, "service unavailable"),
-                Action::Hold => self.pause_after(&label, &err, "upload failed"),
+                Action::Retry => self.pause_after(&label, &err, "service unavailable", attempt),
+                Action::Hold => self.pause_after(&label, &err, "upload failed", attempt),
             },
         }
     }
 
     /// The file stays in `incoming/`; the rounds pause with the backoff's next delay. A hold
     /// is logged loudly once, a transient failure each time.
-    fn pause_after(&mut self, label: &str, err: &Error, what: &str) -> Next {
-        self.stats.retries += 1;
-        self.stats.last = Some(format!("{label} (retrying)"));
-        self.stats.holds.failed(
-            err,
-            &format!("{what}: {label} stays in incoming/ and is tried again with backoff"),
-        );
+    fn pause_after(&mut self, label: &str, err: &Error, what: &str, attempt: Attempt) -> Next {
+        self.stats.left(label, err, what, attempt);
         Next::Pause(self.backoff.next_delay())
     }
 
@@ -262,7 +289,7 @@ impl<U: Uploader> Watcher<U> {
             tracing::info!(file = %label, ?grace, "finishing the current upload before stopping");
             match tokio::time::timeout(grace, joined(&mut current.task)).await {
                 Ok(result) => {
-                    self.settle(current.name, current.print, result);
+                    self.settle(current, result);
                 }
                 Err(_) => {
                     current.task.abort();
@@ -275,7 +302,7 @@ impl<U: Uploader> Watcher<U> {
 }
 
 /// The upload task's result; a task that panicked is an internal failure (the file stays).
-async fn joined(task: &mut JoinHandle<Result<String>>) -> Result<String> {
+async fn joined(task: &mut JoinHandle<Result<Uploaded>>) -> Result<Uploaded> {
     task.await.unwrap_or_else(|e| {
         Err(Error::internal(
             Operation::PutObject,
@@ -285,7 +312,21 @@ async fn joined(task: &mut JoinHandle<Result<String>>) -> Result<String> {
     })
 }
 
-/// What the daemon has done, for logs and `systemctl status`.
+/// One upload attempt, for the metrics.
+#[derive(Debug, Clone, Copy)]
+struct Attempt {
+    took: Duration,
+    bytes_sent: u64,
+}
+
+impl Attempt {
+    fn counted(self, outcome: UploadOutcome) {
+        metrics::upload_done(outcome, self.bytes_sent, self.took);
+    }
+}
+
+/// What the daemon has done, for logs, `systemctl status` and the metrics (each attempt's
+/// outcome is recorded where it is counted here).
 #[derive(Debug, Default)]
 pub(super) struct Stats {
     pub(super) uploaded: u64,
@@ -299,6 +340,34 @@ pub(super) struct Stats {
 }
 
 impl Stats {
+    /// `label` was uploaded (or was already there) and moved to `done/`.
+    fn done(&mut self, label: &str, uploaded: &Uploaded, attempt: Attempt) {
+        let outcome =
+            if uploaded.unchanged { UploadOutcome::Unchanged } else { UploadOutcome::Uploaded };
+        attempt.counted(outcome);
+        self.uploaded += 1;
+        self.last = Some(format!("{label} (done)"));
+    }
+
+    /// `label` can never be uploaded as it is and was moved to `failed/`.
+    fn set_aside(&mut self, label: &str, attempt: Attempt) {
+        attempt.counted(UploadOutcome::Failed);
+        self.failed += 1;
+        self.last = Some(format!("{label} (failed)"));
+    }
+
+    /// `label` stays in `incoming/` because of `err`: a retry, or held when an operator must
+    /// act (logged loudly once).
+    fn left(&mut self, label: &str, err: &Error, what: &str, attempt: Attempt) {
+        attempt.counted(UploadOutcome::left_by(err.action()));
+        self.retries += 1;
+        self.last = Some(format!("{label} (retrying)"));
+        self.holds.failed(
+            err,
+            &format!("{what}: {label} stays in incoming/ and is tried again with backoff"),
+        );
+    }
+
     /// Sends `STATUS=` to systemd when it changed (not on every scan).
     pub(super) fn publish(&mut self, current: Option<&str>) {
         let line = self.status_line(current);

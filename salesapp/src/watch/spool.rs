@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use common::failure::{Error, Result};
+use common::metrics::SpoolFiles;
 
 /// The three directories under `spool_dir`.
 #[derive(Debug, Clone)]
@@ -34,6 +35,32 @@ impl Spool {
         }
         Ok(spool)
     }
+
+    /// The sales files in each directory now, and how long the oldest in `incoming/` has
+    /// waited (by its mtime), for the metrics. A directory that cannot be read counts none.
+    pub fn files(&self) -> SpoolFiles {
+        let now = SystemTime::now();
+        let mut files = SpoolFiles::default();
+        for meta in sales_files(&self.incoming) {
+            files.incoming += 1;
+            let age = meta.modified().ok().and_then(|m| now.duration_since(m).ok());
+            files.oldest_incoming = files.oldest_incoming.max(Some(age.unwrap_or_default()));
+        }
+        files.done = sales_files(&self.done).count() as u64;
+        files.failed = sales_files(&self.failed).count() as u64;
+        files
+    }
+}
+
+/// The regular files named like sales files (`*.csv`, not work in progress) in `dir`.
+fn sales_files(dir: &Path) -> impl Iterator<Item = std::fs::Metadata> {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|entry| classify_name(&entry.file_name()) == NameKind::Candidate)
+        .filter_map(|entry| std::fs::symlink_metadata(entry.path()).ok())
+        .filter(std::fs::Metadata::is_file)
 }
 
 /// A file's identity as far as "is it still being written?" goes.
@@ -287,6 +314,32 @@ mod tests {
         assert_eq!(std::fs::read_to_string(spool.done.join("day.csv")).unwrap(), "one");
         assert_eq!(std::fs::read_to_string(spool.done.join("day.1.csv")).unwrap(), "two");
         assert_eq!(std::fs::read_to_string(spool.failed.join("day.csv.error.txt")).unwrap(), "bad");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_spool_s_files_are_counted_as_sales_files() {
+        let dir = std::env::temp_dir().join(format!("watch-files-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let spool = Spool::open(&dir).unwrap();
+        assert_eq!(spool.files(), SpoolFiles::default());
+        let old = std::fs::File::create(spool.incoming.join("old.csv")).unwrap();
+        old.set_modified(SystemTime::now() - Duration::from_secs(120)).unwrap();
+        for name in ["new.csv", ".hidden.csv", "next.csv.partial", "notes.txt"] {
+            std::fs::write(spool.incoming.join(name), "x").unwrap();
+        }
+        std::fs::create_dir(spool.incoming.join("dir.csv")).unwrap();
+        std::fs::write(spool.done.join("a.csv"), "x").unwrap();
+        std::fs::write(spool.done.join("a.1.csv"), "x").unwrap();
+        std::fs::write(spool.failed.join("b.csv"), "x").unwrap();
+        std::fs::write(spool.failed.join("b.csv.error.txt"), "why").unwrap();
+        let files = spool.files();
+        assert_eq!((files.incoming, files.done, files.failed), (2, 2, 1));
+        let oldest = files.oldest_incoming.unwrap();
+        assert!(
+            oldest >= Duration::from_secs(119) && oldest < Duration::from_secs(200),
+            "{oldest:?}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

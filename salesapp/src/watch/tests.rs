@@ -33,7 +33,7 @@ impl Script {
 }
 
 impl Uploader for Script {
-    async fn upload(&self, path: PathBuf) -> Result<String> {
+    async fn upload(&self, path: PathBuf) -> Result<Uploaded> {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         self.calls.lock().unwrap().push(name.clone());
         let gate = self.gates.lock().unwrap().get(&name).cloned();
@@ -53,7 +53,11 @@ impl Uploader for Script {
                 "s3://b/ledger",
                 format!("scripted {}", kind.label()),
             )),
-            None => Ok(format!("uploaded {name}")),
+            None => Ok(Uploaded {
+                summary: format!("uploaded {name}"),
+                unchanged: false,
+                bytes_sent: 14,
+            }),
         }
     }
 }
