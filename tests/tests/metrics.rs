@@ -111,8 +111,9 @@ fn reportsengine_metrics_count_what_happened() {
     assert_eq!(s.value("reportsengine_processing_seconds_count", &[]), 3.0);
     let read = (bytes_a.len() + bad.len()) as f64;
     assert_eq!(s.value("reportsengine_bytes_read_total", &[]), read);
-    // The engine's own S3 writes: three report files and two quarantine records.
-    assert_eq!(requests(&s, "s3", "PutObject", "200"), 5.0, "{}", s.text);
+    // The engine's own S3 writes: three report files, the index's JSON and page, and two
+    // quarantine records.
+    assert_eq!(requests(&s, "s3", "PutObject", "200"), 7.0, "{}", s.text);
     assert!(requests(&s, "sqs", "ReceiveMessage", "200") >= 1.0);
     let last = s.value("reportsengine_last_report_timestamp_seconds", &[]);
     assert!(last >= started - 1.0 && last <= unix_now() + 1.0, "{last}");
