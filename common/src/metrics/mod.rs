@@ -26,18 +26,10 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-use crate::Program;
+use crate::{Program, COMMIT};
 pub use export::{export, Exporter};
 pub use outcome::{MessageOutcome, UploadOutcome};
 pub use spool::SpoolFiles;
-
-/// The commit the binaries were built from, when the build said (`VPCE_LAB_COMMIT` in the
-/// environment of `cargo build`); "unknown" otherwise. Looked up here alone, so that the
-/// day the build records its commit for `--version` too, both read the same variable.
-pub const COMMIT: &str = match option_env!("VPCE_LAB_COMMIT") {
-    Some(commit) => commit,
-    None => "unknown",
-};
 
 /// A label set of one outcome.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]

@@ -2,6 +2,7 @@
 //! process's, which other tests record into at the same time).
 
 use super::*;
+use crate::COMMIT;
 
 fn exposition(m: &Metrics, program: Program) -> String {
     let mut out = String::new();
