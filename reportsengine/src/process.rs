@@ -5,7 +5,11 @@
 //! Every failure is returned as a [`common::failure::Error`] whose kind alone says what
 //! happens to the message (SPEC §5's table): set aside (quarantine it), retry, or hold.
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::OnceCell;
 
 use bytes::Bytes;
 use common::config::Config;
@@ -21,24 +25,64 @@ use sales_domain::message::SalesMessage;
 use sales_domain::report::{index::IndexDay, Report};
 use sales_domain::sales::{Limits, Validator};
 
-/// Everything a message needs: the configuration and the two clients.
+/// Everything a message needs: the configuration, the two clients, and the ledger reads
+/// shared by the messages of one ReceiveMessage answer.
 pub struct Engine {
     pub config: Config,
     pub store: Store,
     pub queue: Queue,
+    ledgers: SharedLedgers,
 }
 
 impl Engine {
     pub async fn connect(config: Config) -> Result<Engine> {
         let (store, queue) = common::connect(&config, common::Program::Reportsengine).await?;
-        Ok(Engine { config, store, queue })
+        Ok(Engine { config, store, queue, ledgers: SharedLedgers::default() })
+    }
+}
+
+/// One ledger read for all the messages of one ReceiveMessage answer.
+///
+/// A read made after the answer came is fresh for every message in it: salesapp merges a
+/// day into the ledger before it sends the day's message, so each of those merges happened
+/// before the receive. Sharing the read saves one GetObject per message but the first.
+#[derive(Default)]
+struct SharedLedgers {
+    /// Each message of a recent answer: the read its answer shares, and when it came.
+    by_message: Mutex<HashMap<String, (SharedRead, Instant)>>,
+}
+
+/// A ledger read made at most once, by whichever message of the answer gets there first.
+type SharedRead = Arc<OnceCell<Ledger>>;
+
+/// A message received and never processed (seen again while in flight) leaves its entry;
+/// entries older than this are dropped.
+const SHARED_LEDGER_KEEP: Duration = Duration::from_secs(15 * 60);
+
+impl SharedLedgers {
+    fn received(&self, messages: &[Received]) {
+        let Ok(mut by_message) = self.by_message.lock() else { return };
+        let now = Instant::now();
+        by_message.retain(|_, (_, at)| now.duration_since(*at) < SHARED_LEDGER_KEEP);
+        let cell = Arc::new(OnceCell::new());
+        for m in messages {
+            by_message.insert(m.message_id.clone(), (cell.clone(), now));
+        }
+    }
+
+    /// The read `message_id` shares (a fresh one for a message of no known answer).
+    fn of(&self, message_id: &str) -> SharedRead {
+        let shared = self.by_message.lock().ok().and_then(|mut m| m.remove(message_id));
+        shared.map_or_else(|| Arc::new(OnceCell::new()), |(cell, _)| cell)
     }
 }
 
 /// The real world of the consumer loop: SQS for the messages, S3 for the work.
 impl Backend for Engine {
     async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Received>> {
-        self.queue.receive(i32::try_from(max).unwrap_or(MAX_BATCH), wait).await
+        let messages = self.queue.receive(i32::try_from(max).unwrap_or(MAX_BATCH), wait).await?;
+        self.ledgers.received(&messages);
+        Ok(messages)
     }
     async fn delete_batch(&self, receipt_handles: &[String]) -> Result<Vec<Option<Error>>> {
         self.queue.delete_batch(receipt_handles).await
@@ -132,14 +176,12 @@ pub async fn process(engine: &Engine, message_id: &str, body: &str) -> Result<Bu
     // The 403 rule: where a 403 leaves the ledger's existence in doubt, creating it empty
     // settles it; a ledger that exists but may not be read is a denial (the message waits),
     // never a report with the year-to-date figures silently missing.
-    let ledger = match read_ledger(&engine.store, &Ledger::default()).await? {
-        LedgerRead::Found { ledger, .. } => ledger,
-        LedgerRead::Missing { .. } => Ledger::default(),
-    };
+    let shared = engine.ledgers.of(message_id);
+    let ledger = shared.get_or_try_init(|| ledger_now(&engine.store)).await?;
     let report = Report::build(
         &day,
         &message.key,
-        &ledger,
+        ledger,
         &engine.config.compensation,
         &common::program_version("reportsengine"),
     );
@@ -150,4 +192,49 @@ pub async fn process(engine: &Engine, message_id: &str, body: &str) -> Result<Bu
     // Only once the report is there may the index link to it: the consumer's indexer puts
     // the day in before the message is deleted.
     Ok(Built { date: day.date, headline: report.headline(), index_day: IndexDay::of(&report) })
+}
+
+/// The ledger as it is now (empty when missing).
+async fn ledger_now(store: &Store) -> Result<Ledger> {
+    Ok(match read_ledger(store, &Ledger::default()).await? {
+        LedgerRead::Found { ledger, .. } => ledger,
+        LedgerRead::Missing { .. } => Ledger::default(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn received(message_id: &str) -> Received {
+        Received {
+            message_id: message_id.to_owned(),
+            receipt_handle: format!("handle-{message_id}"),
+            body: String::new(),
+            receive_count: 1,
+            sent_at: None,
+        }
+    }
+
+    #[test]
+    fn the_messages_of_one_answer_share_one_read_and_a_later_answer_reads_again() {
+        let ledgers = SharedLedgers::default();
+        ledgers.received(&[received("a"), received("b")]);
+        let (a, b) = (ledgers.of("a"), ledgers.of("b"));
+        assert!(Arc::ptr_eq(&a, &b), "one answer, one read");
+
+        // The same message seen again in a later answer reads the ledger as it is then.
+        ledgers.received(&[received("a")]);
+        assert!(!Arc::ptr_eq(&ledgers.of("a"), &a), "a later answer reads afresh");
+    }
+
+    #[test]
+    fn a_message_of_no_known_answer_reads_on_its_own() {
+        let ledgers = SharedLedgers::default();
+        ledgers.received(&[received("a")]);
+        let first = ledgers.of("a");
+        // Taken once: a second call for the same id (a duplicate in flight) does not share.
+        assert!(!Arc::ptr_eq(&ledgers.of("a"), &first));
+        assert!(!Arc::ptr_eq(&ledgers.of("unknown"), &ledgers.of("unknown")));
+    }
 }
