@@ -42,7 +42,15 @@ on_exit() {
 trap on_exit EXIT
 
 step "build the binaries: cargo build -p salesapp -p reportsengine (debug profile)"
+# The emulator's venv (a pip install, mostly waiting on the network) is made meanwhile.
+mkdir -p "$STATE"
+"$HERE/emulator.sh" venv >"$STATE/venv.log" 2>&1 &
+VENV_PID=$!
 cargo build -p salesapp -p reportsengine
+wait "$VENV_PID" || {
+    cat "$STATE/venv.log" >&2
+    exit 1
+}
 [[ -x "$SALESAPP" && -x "$REPORTSENGINE" ]] || {
     echo "binaries not found in $TARGET" >&2
     exit 1

@@ -447,13 +447,28 @@ impl Store {
         }
         let (if_match, if_none_match) = condition.headers();
         req = req.set_if_match(if_match).set_if_none_match(if_none_match);
-        match req.send().await {
-            Ok(o) => Ok(Written::Ok { etag: o.e_tag().map(str::to_string) }),
+        let sent = req.send().await.map(|o| o.e_tag().map(str::to_string));
+        self.written(Operation::PutObject, key, sent)
+    }
+
+    /// What the answer to a conditional write means: written, lost to another writer (412),
+    /// or a failure of `operation`.
+    fn written<E>(
+        &self,
+        operation: Operation,
+        key: &str,
+        sent: std::result::Result<Option<String>, SdkError<E, HttpResponse>>,
+    ) -> Result<Written>
+    where
+        E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        match sent {
+            Ok(etag) => Ok(Written::Ok { etag }),
             Err(e) => match classify(&e) {
                 Answer::PreconditionFailed => Ok(Written::PreconditionFailed),
                 answer => {
-                    tracing::debug!(request_id = e.request_id(), "PutObject failed");
-                    Err(self.failure(Operation::PutObject, key, answer).with_source(e))
+                    tracing::debug!(request_id = e.request_id(), %operation, "write failed");
+                    Err(self.failure(operation, key, answer).with_source(e))
                 }
             },
         }
@@ -541,14 +556,7 @@ impl Store {
             .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build());
         let (if_match, if_none_match) = condition.headers();
         req = req.set_if_match(if_match).set_if_none_match(if_none_match);
-        match req.send().await {
-            Ok(o) => Ok(Written::Ok { etag: o.e_tag().map(str::to_string) }),
-            Err(e) => match classify(&e) {
-                Answer::PreconditionFailed => Ok(Written::PreconditionFailed),
-                answer => Err(self
-                    .failure(Operation::CompleteMultipartUpload, key, answer)
-                    .with_source(e)),
-            },
-        }
+        let sent = req.send().await.map(|o| o.e_tag().map(str::to_string));
+        self.written(Operation::CompleteMultipartUpload, key, sent)
     }
 }
