@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The performance benchmarks of issue 6, side by side with the alternatives, in one run:
+# The performance benchmarks, side by side with the peers, in one run:
 #
-#   bench/run.sh                 everything (≈ 15–25 min on 2 cores; needs ~6 GB in bench/out)
+#   bench/run.sh                 everything (≈ 30 min on 2 cores; needs ~6 GB in bench/out)
 #   BENCH_SIZES="1" bench/run.sh     only the 1 GiB input for the report build
 #   BENCH_QUICK=1 bench/run.sh       a smoke run: 64 MiB inputs, 1 run each, 10 s idle window
 #   bench/run.sh build upload objects queue latency idle startup    any subset of the sections

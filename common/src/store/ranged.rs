@@ -149,7 +149,7 @@ async fn fetch<S: RangeSource>(source: S, buffers: Buffers, start: u64, end: u64
     let want = end - start + 1;
     let mut attempt = 1;
     loop {
-        let buf = buffers.take(usize::try_from(want).unwrap_or(usize::MAX));
+        let buf = buffers.take(usize::try_from(want).unwrap_or(0));
         let failure = match source.range(start, end, buf).await {
             Ok(bytes) if bytes.len() as u64 == want => return Ok(bytes),
             Ok(bytes) => Error::new(
