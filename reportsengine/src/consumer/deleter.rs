@@ -10,7 +10,7 @@ use common::queue::MAX_BATCH;
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 use tokio::time::Instant;
 
-use super::{Backend, Built, Stage};
+use super::{gather, Backend, Built, Stage};
 
 /// A message whose report (or quarantine record) is written: it may be deleted.
 pub(super) struct Done {
@@ -38,20 +38,7 @@ pub(super) async fn run<B: Backend>(
     mut handed: mpsc::UnboundedReceiver<Done>,
     stage: Stage,
 ) {
-    while let Some(first) = handed.recv().await {
-        let mut batch = vec![first];
-        let linger = tokio::time::sleep(LINGER);
-        tokio::pin!(linger);
-        while batch.len() < MAX_BATCH as usize {
-            tokio::select! {
-                biased;
-                next = handed.recv() => match next {
-                    Some(done) => batch.push(done),
-                    None => break,
-                },
-                _ = &mut linger => break,
-            }
-        }
+    while let Some(batch) = gather(&mut handed, LINGER, MAX_BATCH as usize).await {
         delete(&*backend, batch, &stage).await;
     }
 }

@@ -12,13 +12,12 @@ use sales_domain::report::index::IndexDay;
 use tokio::sync::mpsc;
 
 use super::deleter::{Done, Outcome};
-use super::{Backend, Stage};
+use super::{gather, Backend, Stage};
 
 /// How long the indexer waits for more days once one has come, and how many it takes at
 /// most: each update costs the same requests whatever it carries (three, and the index
-/// grows with every day). The wait only delays the delete, never the report: 200 ms took a
-/// 200-day drain from 37 updates to 17. In practice the admitted bound
-/// (`concurrency` + 20) caps a batch before `MOST_DAYS` does.
+/// grows with every day). The wait only delays the delete, never the report. In practice
+/// the admitted bound (`concurrency` + 20) caps a batch before `MOST_DAYS` does.
 const GATHER: Duration = Duration::from_millis(200);
 const MOST_DAYS: usize = 64;
 
@@ -29,20 +28,7 @@ pub(super) async fn run<B: Backend>(
     to_delete: mpsc::UnboundedSender<Done>,
     stage: Stage,
 ) {
-    while let Some(first) = handed.recv().await {
-        let mut batch = vec![first];
-        let gather = tokio::time::sleep(GATHER);
-        tokio::pin!(gather);
-        while batch.len() < MOST_DAYS {
-            tokio::select! {
-                biased;
-                next = handed.recv() => match next {
-                    Some(done) => batch.push(done),
-                    None => break,
-                },
-                _ = &mut gather => break,
-            }
-        }
+    while let Some(batch) = gather(&mut handed, GATHER, MOST_DAYS).await {
         let days: Vec<IndexDay> = batch
             .iter()
             .filter_map(|d| match &d.outcome {

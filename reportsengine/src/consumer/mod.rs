@@ -236,6 +236,29 @@ impl Stage {
     }
 }
 
+/// The next batch a stage works on: the first message handed over, then whatever else comes
+/// within `wait`, up to `most`. `None` once every sender is gone and nothing is left.
+async fn gather<T>(
+    handed: &mut mpsc::UnboundedReceiver<T>,
+    wait: Duration,
+    most: usize,
+) -> Option<Vec<T>> {
+    let mut batch = vec![handed.recv().await?];
+    let timer = tokio::time::sleep(wait);
+    tokio::pin!(timer);
+    while batch.len() < most {
+        tokio::select! {
+            biased;
+            next = handed.recv() => match next {
+                Some(item) => batch.push(item),
+                None => break,
+            },
+            _ = &mut timer => break,
+        }
+    }
+    Some(batch)
+}
+
 /// The receive loop's state: slots, tasks, the index and delete stages, backoff.
 struct Consumer<B> {
     backend: Arc<B>,
