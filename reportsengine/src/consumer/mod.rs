@@ -126,8 +126,8 @@ const ONCE_WAIT: Duration = Duration::from_secs(1);
 /// With some slots busy, how long the loop waits for the rest to free up before it
 /// receives: one ReceiveMessage for several messages instead of one per finished message
 /// (each request costs the same at the endpoint whatever it carries). Messages started
-/// together end within tens of milliseconds of each other; 60 ms took the receives of a
-/// 200-day drain from 83 to 26 (`bench/run.sh queue`), and an idle engine never waits.
+/// together end within tens of milliseconds of each other (the effect is measured by
+/// `bench/run.sh queue`), and an idle engine never waits.
 const GATHER_WAIT: Duration = Duration::from_millis(60);
 
 /// Messages received and not yet deleted (or left) at most: `concurrency` being worked on,
