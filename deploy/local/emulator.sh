@@ -57,7 +57,10 @@ ensure_venv() {
         else
             python3 -m venv --clear "$VENV" || die "python3 -m venv failed"
         fi
-        "$VENV/bin/python" -m pip install --disable-pip-version-check -q \
+        # --no-compile: Python compiles each module when it is first imported instead, and
+        # most of moto's never are; the install takes half the CPU, which the demo's cargo
+        # build, running meanwhile, needs.
+        "$VENV/bin/python" -m pip install --disable-pip-version-check -q --no-compile \
             "moto[server]==$MOTO_VERSION" || die "pip install moto[server]==$MOTO_VERSION failed"
         venv_ok || die "$VENV still has no working moto $MOTO_VERSION"
     fi
