@@ -5,6 +5,8 @@
 #   BENCH_SIZES="1" bench/run.sh     only the 1 GiB input for the report build
 #   BENCH_QUICK=1 bench/run.sh       a smoke run: 64 MiB inputs, 1 run each, 10 s idle window
 #   bench/run.sh build upload objects queue latency idle startup    any subset of the sections
+#   bench/run.sh newcomer        the README's demo and test command on fresh clones (≈ 13 min;
+#                                not part of the default run)
 #
 # Knobs: BENCH_RUNS (3: median of N runs), BENCH_SIZES (GiB, "1 4"), BENCH_IDLE_SECS (60),
 # BENCH_QUEUE_DAYS (300), BENCH_HEAVY_MAX_GIB (1: largest input for the Python and full
@@ -486,6 +488,33 @@ section_startup() {
     emulator_stop
 }
 
+# ---------------------------------------------------------------- 5. newcomer
+# The README's two commands as a newcomer runs them: each on a fresh clone of HEAD (committed
+# work only) with its own cold target dir, the crates already downloaded (the registry is
+# not what is measured). The demo in one clone, the test command alone in another. Not among
+# the default sections: about 13 minutes, BENCH_NEWCOMER_RUNS (1) runs each.
+section_newcomer() {
+    local runs="${BENCH_NEWCOMER_RUNS:-1}" what i scratch bound wall
+    rm -f "$OUT"/logs/newcomer-*.times "$OUT"/logs/newcomer-*.log
+    for what in demo test; do
+        for ((i = 1; i <= runs; i++)); do
+            scratch="$(mktemp -d "${TMPDIR:-/tmp}/vpce-newcomer.XXXXXX")"
+            git clone -q "$REPO" "$scratch/repo"
+            say "newcomer: deploy/local/$what.sh on a fresh clone ($scratch/repo), run $i of $runs"
+            # Each script moves to its own clone's root first.
+            timed "newcomer-$what" env -u CARGO_TARGET_DIR -u RUSTC_WORKSPACE_WRAPPER -u CLIPPY_ARGS \
+                "$scratch/repo/deploy/local/$what.sh"
+            rm -rf "$scratch"
+        done
+    done
+    for what in demo test; do
+        bound=$([[ $what == demo ]] && echo 300 || echo 600)
+        wall="$(med "newcomer-$what" 1)"
+        row "newcomer: deploy/local/$what.sh, fresh clone (target ≤ $bound s)" "${wall}s" "${bound}s" \
+            "$(awk -v w="$wall" -v b="$bound" 'BEGIN { printf "%.2f of the bound: %s", w / b, (w <= b ? "met" : "not met") }')"
+    done
+}
+
 setup
 for s in $SECTIONS; do
     case "$s" in
@@ -502,7 +531,8 @@ for s in $SECTIONS; do
             ;;
         idle) [[ " $SECTIONS " == *" latency "* ]] || section_latency_idle 0 1 ;;
         startup) section_startup ;;
-        *) die "unknown section $s (build upload objects queue latency idle startup)" ;;
+        newcomer) section_newcomer ;;
+        *) die "unknown section $s (build upload objects queue latency idle startup newcomer)" ;;
     esac
 done
 say "results ($RESULTS)"
