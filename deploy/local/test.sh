@@ -19,6 +19,14 @@ CURRENT="setup"
 
 finish() {
     local rc=$?
+    # A step failed while the background steps still run: let them end (an apt-get or pip
+    # cut off mid-install would leave a broken tool behind) rather than leave them orphaned.
+    if [[ -n "${BACKGROUND_PID:-}" ]] && kill -0 "$BACKGROUND_PID" 2>/dev/null; then
+        printf '
+test.sh: waiting for the background steps to end (log: %s)
+' "$BACKGROUND_LOG" >&2
+        wait "$BACKGROUND_PID" || true
+    fi
     if [[ $rc -eq 0 ]]; then
         printf '\ntest.sh: all checks PASSED in %ds\n' "$((SECONDS - START))"
     else
@@ -52,7 +60,7 @@ background() {
         else
             if [[ ! -x "$REPO/.venv-awscli/bin/aws" ]]; then
                 python3 -m venv "$REPO/.venv-awscli"
-                "$REPO/.venv-awscli/bin/pip" install --disable-pip-version-check -q 'awscli==1.45.11'
+                "$REPO/.venv-awscli/bin/pip" install --disable-pip-version-check -q --no-compile 'awscli==1.45.11'
             fi
             E2E_AWS_CLI="$REPO/.venv-awscli/bin/aws"
         fi
@@ -88,7 +96,7 @@ background() {
         E2E_PROM_PYTHON="$REPO/.venv-prom/bin/python"
         if ! "$E2E_PROM_PYTHON" -c "import importlib.metadata as m, sys; sys.exit(m.version('prometheus-client') != '$prom_client_version')" 2>/dev/null; then
             python3 -m venv --clear "$REPO/.venv-prom"
-            "$E2E_PROM_PYTHON" -m pip install --disable-pip-version-check -q \
+            "$E2E_PROM_PYTHON" -m pip install --disable-pip-version-check -q --no-compile \
                 "prometheus-client==$prom_client_version"
         fi
     fi
@@ -151,8 +159,10 @@ export RUSTC_WORKSPACE_WRAPPER
 RUSTC_WORKSPACE_WRAPPER="$(rustc --print sysroot)/bin/clippy-driver"
 [[ -x "$RUSTC_WORKSPACE_WRAPPER" ]] || { echo "no clippy-driver: rustup component add clippy" >&2; exit 1; }
 export CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
-cargo test --workspace --all-targets --no-run
-cargo build --workspace --bins
+# Every target in one command, so that the binaries the end-to-end tests run are built with
+# the same features as the tests (cargo unifies them per command; a separate `cargo build
+# --bins` would build most of the SDK a second time).
+cargo build --workspace --all-targets
 
 step "join the background steps"
 if ! wait "$BACKGROUND_PID"; then
