@@ -26,7 +26,7 @@ if ! venv_ok; then
     if ! venv_ok; then
         echo "lint: creating $VENV with cfn-lint==$CFN_LINT_VERSION (one-time)" >&2
         python3 -m venv --clear "$VENV"
-        "$VENV/bin/python" -m pip install --disable-pip-version-check -q --no-compile "cfn-lint==$CFN_LINT_VERSION"
+        "$VENV/bin/python" -m pip install --disable-pip-version-check -q "cfn-lint==$CFN_LINT_VERSION"
         venv_ok || {
             echo "lint: $VENV has no working cfn-lint $CFN_LINT_VERSION" >&2
             exit 1

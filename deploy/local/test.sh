@@ -60,7 +60,7 @@ background() {
         else
             if [[ ! -x "$REPO/.venv-awscli/bin/aws" ]]; then
                 python3 -m venv "$REPO/.venv-awscli"
-                "$REPO/.venv-awscli/bin/pip" install --disable-pip-version-check -q --no-compile 'awscli==1.45.11'
+                "$REPO/.venv-awscli/bin/pip" install --disable-pip-version-check -q 'awscli==1.45.11'
             fi
             E2E_AWS_CLI="$REPO/.venv-awscli/bin/aws"
         fi
@@ -96,7 +96,7 @@ background() {
         E2E_PROM_PYTHON="$REPO/.venv-prom/bin/python"
         if ! "$E2E_PROM_PYTHON" -c "import importlib.metadata as m, sys; sys.exit(m.version('prometheus-client') != '$prom_client_version')" 2>/dev/null; then
             python3 -m venv --clear "$REPO/.venv-prom"
-            "$E2E_PROM_PYTHON" -m pip install --disable-pip-version-check -q --no-compile \
+            "$E2E_PROM_PYTHON" -m pip install --disable-pip-version-check -q \
                 "prometheus-client==$prom_client_version"
         fi
     fi
