@@ -329,15 +329,16 @@ section_upload() {
 # On AWS one connection carries on the order of 100 MB/s: the engine reads a large object as
 # parallel ranged GETs. A proxy (perfkit throttle) caps each connection at CAP MiB/s; the same
 # object is read over one stream and in ranges, capped and not. The object is served by
-# s3s-fs, a file-system S3 server (the s3s crate's binary, built once into bench/.cargo-bin):
-# moto copies the whole object under a lock for every ranged GET, so 1 GiB in 4 MiB ranges
-# costs it 256 GiB of copying. The queue stays on moto.
-S3S_VERSION=0.14.1
-S3S="$REPO/bench/.cargo-bin/bin/s3s-fs"
+# s3s-fs, a file-system S3 server (the s3s crate's store), through bench/s3s-server, built
+# once into bench/.cargo-bin: moto copies the whole object under a lock for every ranged GET,
+# so 1 GiB in 4 MiB ranges costs it 256 GiB of copying; and s3s-fs's own binary leaves
+# Nagle's algorithm on, which costs every answer 40 ms (bench/s3s-server/src/main.rs). The
+# queue stays on moto.
+S3S="$REPO/bench/.cargo-bin/bin/s3s-server"
 S3S_PID=""
 s3s_start() { # ROOT → S3S_PORT
     S3S_PORT="$("$REPO/.venv-moto/bin/python" "$SETUP" free-port)"
-    "$S3S" --host 127.0.0.1 --port "$S3S_PORT" --access-key test --secret-key test "$1" \
+    "$S3S" --port "$S3S_PORT" --access-key test --secret-key test "$1" \
         >"$OUT/logs/s3s.log" 2>&1 </dev/null &
     S3S_PID=$!
     "$REPO/.venv-moto/bin/python" "$SETUP" wait --port "$S3S_PORT" --pid "$S3S_PID" --timeout 30 ||
@@ -354,11 +355,12 @@ section_objects() {
     file="$(data_file 1)"
     [[ -n "${BENCH_QUICK:-}" ]] && file="$(data_file 0.0625)"
     bytes="$(stat -c %s "$file")"
-    if [[ ! -x "$S3S" ]]; then
-        say "building s3s-fs $S3S_VERSION into bench/.cargo-bin (once)"
-        cargo install --quiet --root "$REPO/bench/.cargo-bin" --version "$S3S_VERSION" \
-            --features binary s3s-fs >/dev/null 2>&1 ||
-            { echo "bench: could not build s3s-fs; the large-object section is skipped" >&2; return 0; }
+    if [[ ! -x "$S3S" || "$REPO/bench/s3s-server/src/main.rs" -nt "$S3S" ]]; then
+        say "building bench/s3s-server (s3s-fs) into bench/.cargo-bin (once)"
+        CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$REPO/target}" \
+            cargo install --quiet --locked --force --root "$REPO/bench/.cargo-bin" \
+            --path "$REPO/bench/s3s-server" >/dev/null 2>&1 ||
+            { echo "bench: could not build s3s-server; the large-object section is skipped" >&2; return 0; }
     fi
     say "large object ($bytes bytes) on s3s-fs: one stream vs ranged GETs, each connection capped at $cap MiB/s and not, $RUNS runs"
     rm -f "$OUT"/logs/objects-*.times "$OUT"/logs/objects-*.log "$OUT"/logs/objects-*.secs

@@ -151,6 +151,8 @@ BACKGROUND_PID=$!
 
 step "cargo fmt --all -- --check"
 cargo fmt --all -- --check
+# The benchmark's S3 server is a package of its own (not built here); its formatting is checked.
+rustfmt --edition 2021 --check bench/s3s-server/src/main.rs
 
 step "cargo build, linted: clippy on every target of the workspace (-D warnings), and the tests"
 # One compilation does both: clippy-driver compiles the workspace's own crates (it is rustc

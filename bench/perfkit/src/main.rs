@@ -649,7 +649,9 @@ fn spawn(n: u32, cmd: &[String]) -> Result<()> {
 }
 
 /// The throttling proxy: every connection relayed both ways, the answers (upstream →
-/// client) paced to `mibps` per connection, as one TCP stream to S3 is on AWS.
+/// client) paced to `mibps` per connection, as one TCP stream to S3 is on AWS. Both sockets
+/// set TCP_NODELAY: with Nagle's algorithm the last short write of each answer would wait
+/// for an ACK the peer delays by 40 ms, a stall per request that S3 does not have.
 async fn throttle(port: u16, upstream: u16, mibps: f64) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let bytes_per_sec = mibps * f64::from(1u32 << 20);
@@ -659,6 +661,9 @@ async fn throttle(port: u16, upstream: u16, mibps: f64) -> Result<()> {
             let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await else {
                 return;
             };
+            if client.set_nodelay(true).is_err() || server.set_nodelay(true).is_err() {
+                return;
+            }
             let (mut client_read, client_write) = client.into_split();
             let (server_read, mut server_write) = server.into_split();
             let up = tokio::spawn(async move {
