@@ -262,67 +262,104 @@ section_build() {
 }
 
 # ---------------------------------------------------------------- 2+3. upload, engine on a big object
-section_upload() {
-    local file bytes i
-    file="$(data_file 1)"
-    [[ -n "${BENCH_QUICK:-}" ]] && file="$(data_file 0.0625)"
-    bytes="$(stat -c %s "$file")"
-    say "upload of $file ($bytes bytes): aws s3 cp vs salesapp upload, fresh emulator each, $RUNS runs"
-    rm -f "$OUT"/logs/upload-*.times "$OUT"/logs/engine-once-big.times "$OUT"/logs/engine-once-big.log
-    for i in $(seq "$RUNS"); do
-        if [[ -x "$VENV/bin/aws" ]]; then
-            emulator_start
-            timed upload-awscli "$VENV/bin/aws" --endpoint-url "http://127.0.0.1:$EMU_PORT" \
+# The peers that are installed, for the upload sections.
+upload_peers() {
+    [[ -x "$VENV/bin/aws" ]] && printf 'awscli '
+    "$VENV/bin/python" -c 'import awscrt, boto3' 2>/dev/null && printf 'crt '
+    command -v rclone >/dev/null && printf 'rclone '
+    printf 'ours\n'
+}
+
+# upload_with PEER LOG ENDPOINT FILE N: one upload of FILE by PEER to ENDPOINT, timed as LOG.
+upload_with() {
+    local peer="$1" log="$2" endpoint="$3" file="$4" i="$5"
+    case "$peer" in
+        awscli)
+            timed "$log" "$VENV/bin/aws" --endpoint-url "$endpoint" \
                 s3 cp --only-show-errors "$file" "s3://bench-bucket/awscli/sales-$i.csv"
-            emulator_stop
-        fi
-        if "$VENV/bin/python" -c 'import awscrt, boto3' 2>/dev/null; then
-            emulator_start
-            timed upload-crt "$VENV/bin/python" bench/crt_upload.py "$file" bench-bucket \
-                "crt/sales-$i.csv" "http://127.0.0.1:$EMU_PORT"
-            emulator_stop
-        fi
-        if command -v rclone >/dev/null; then
-            emulator_start
+            ;;
+        crt)
+            timed "$log" "$VENV/bin/python" bench/crt_upload.py "$file" bench-bucket \
+                "crt/sales-$i.csv" "$endpoint"
+            ;;
+        rclone)
             RCLONE_CONFIG_EMU_TYPE=s3 RCLONE_CONFIG_EMU_PROVIDER=Other RCLONE_CONFIG_EMU_ENV_AUTH=true \
-                RCLONE_CONFIG_EMU_ENDPOINT="http://127.0.0.1:$EMU_PORT" RCLONE_CONFIG_EMU_REGION=us-east-1 \
-                timed upload-rclone rclone copyto --config /dev/null "$file" "emu:bench-bucket/rclone/sales-$i.csv"
-            emulator_stop
-        fi
-        emulator_start
-        timed upload-ours "$TARGET/salesapp" --config "$CONFIG" upload "$file"
-        # 2. the engine on that object: report built while it streams in, over one stream
-        # (moto copies the whole object for each ranged GET; ranges are measured on s3s-fs).
-        timed engine-once-big "$TARGET/reportsengine" --config "$CONFIG" \
-            --set reportsengine.read_connections=1 once
-        emulator_stop
-    done
-    local ow orss aw arss ew erss
-    ow="$(med upload-ours 1)"
-    orss="$(med upload-ours 4)"
-    row "upload 1 GiB: wall (incl. validation)" "${ow}s ($(mbps "$bytes" "$ow") MB/s)" "" ""
-    row "upload 1 GiB: peak RSS (target < 64 MiB)" "$((orss / 1024)) MiB" "" ""
-    local peer fastest="" fastest_w=""
+                RCLONE_CONFIG_EMU_ENDPOINT="$endpoint" RCLONE_CONFIG_EMU_REGION=us-east-1 \
+                timed "$log" rclone copyto --config /dev/null "$file" "emu:bench-bucket/rclone/sales-$i.csv"
+            ;;
+        ours) timed "$log" "$TARGET/salesapp" --config "$CONFIG" --set "endpoints.s3=$endpoint" upload "$file" ;;
+    esac
+}
+
+# upload_rows LOG_PREFIX WHERE: ours, and ours against each peer and the fastest of them.
+upload_rows() {
+    local prefix="$1" where="$2" ow orss aw arss peer what fastest="" fastest_w=""
+    ow="$(med "$prefix-ours" 1)"
+    orss="$(med "$prefix-ours" 4)"
+    row "upload 1 GiB$where: wall (incl. validation)" "${ow}s ($(mbps "$bytes" "$ow") MB/s)" "" ""
+    row "upload 1 GiB$where: peak RSS (target < 64 MiB)" "$((orss / 1024)) MiB" "" ""
     for peer in awscli:"aws s3 cp" crt:"boto3 + CRT" rclone:rclone; do
-        local what="${peer#*:}"
+        what="${peer#*:}"
         peer="${peer%%:*}"
-        [[ -s "$OUT/logs/upload-$peer.times" ]] || continue
-        aw="$(med "upload-$peer" 1)"
-        arss="$(med "upload-$peer" 4)"
-        row "upload 1 GiB vs $what: wall" "${ow}s" "${aw}s" "$(speed "$aw" "$ow")"
-        row "upload 1 GiB vs $what: peak RSS" "$((orss / 1024)) MiB" "$((arss / 1024)) MiB" "$(ratio "$orss" "$arss")"
+        [[ -s "$OUT/logs/$prefix-$peer.times" ]] || continue
+        aw="$(med "$prefix-$peer" 1)"
+        arss="$(med "$prefix-$peer" 4)"
+        row "upload 1 GiB$where vs $what: wall" "${ow}s" "${aw}s" "$(speed "$aw" "$ow")"
+        row "upload 1 GiB$where vs $what: peak RSS" "$((orss / 1024)) MiB" "$((arss / 1024)) MiB" "$(ratio "$orss" "$arss")"
         if [[ -z "$fastest_w" ]] || awk -v a="$aw" -v b="$fastest_w" 'BEGIN { exit !(a < b) }'; then
             fastest="$what" fastest_w="$aw"
         fi
     done
-    [[ -z "$fastest" ]] || row "upload 1 GiB vs the fastest peer ($fastest) (target ≥ 1.0×)" "${ow}s" "${fastest_w}s" "$(awk -v b="$fastest_w" -v o="$ow" 'BEGIN { printf "%.2f×", b / o }')"
+    [[ -z "$fastest" ]] || row "upload 1 GiB$where vs the fastest peer ($fastest) (target ≥ 1.0×)" "${ow}s" "${fastest_w}s" "$(awk -v b="$fastest_w" -v o="$ow" 'BEGIN { printf "%.2f×", b / o }')"
+}
+
+section_upload() {
+    local file bytes i peer peers
+    file="$(data_file 1)"
+    [[ -n "${BENCH_QUICK:-}" ]] && file="$(data_file 0.0625)"
+    bytes="$(stat -c %s "$file")"
+    peers="$(upload_peers)"
+    say "upload of $file ($bytes bytes): $peers, a fresh emulator each, $RUNS runs"
+    rm -f "$OUT"/logs/upload-*.times "$OUT"/logs/engine-once-big.times "$OUT"/logs/engine-once-big.log
+    for i in $(seq "$RUNS"); do
+        for peer in $peers; do
+            emulator_start
+            upload_with "$peer" "upload-$peer" "http://127.0.0.1:$EMU_PORT" "$file" "$i"
+            if [[ $peer == ours ]]; then
+                # 2. the engine on that object: report built while it streams in, over one
+                # stream (moto copies the whole object for each ranged GET; ranges are
+                # measured on s3s-fs).
+                timed engine-once-big "$TARGET/reportsengine" --config "$CONFIG" \
+                    --set reportsengine.read_connections=1 once
+            fi
+            emulator_stop
+        done
+    done
+    upload_rows upload ""
+    local ew erss pm
     ew="$(med engine-once-big 1)"
     erss="$(med engine-once-big 4)"
-    local pm
     pm="$(grep -o 'elapsed_ms=[0-9]*' "$OUT/logs/engine-once-big.log" | cut -d= -f2 | awk '{ print $1 / 1000 }' | median)"
     row "engine once, 1 GiB object, one stream: wall (process, incl. final 1 s poll)" "${ew}s" "" ""
     row "engine once, 1 GiB object: receive → report uploaded" "${pm}s ($(mbps "$bytes" "$pm") MB/s)" "" ""
     row "engine once, 1 GiB object: peak RSS" "$((erss / 1024)) MiB" "" ""
+
+    # The same uploads to s3s-fs, a server far faster than moto (the one of the large-object
+    # section): there the clients' own speed shows. The queue stays on moto.
+    s3s_build || return 0
+    say "upload of $file to s3s-fs (bench/s3s-server): $peers, a fresh store each, $RUNS runs"
+    rm -f "$OUT"/logs/s3s-upload-*.times
+    emulator_start
+    for i in $(seq "$RUNS"); do
+        for peer in $peers; do
+            s3s_fresh
+            upload_with "$peer" "s3s-upload-$peer" "http://127.0.0.1:$S3S_PORT" "$file" "$i"
+            s3s_stop
+        done
+    done
+    emulator_stop
+    rm -rf "$OUT/s3s"
+    upload_rows s3s-upload " to s3s-fs"
 }
 
 # ---------------------------------------------------------------- 2b. large objects, many connections
@@ -344,6 +381,22 @@ s3s_start() { # ROOT → S3S_PORT
     "$REPO/.venv-moto/bin/python" "$SETUP" wait --port "$S3S_PORT" --pid "$S3S_PID" --timeout 30 ||
         die "s3s-fs did not start"
 }
+# s3s_build: bench/s3s-server built into bench/.cargo-bin (again when its source changed).
+s3s_build() {
+    [[ -x "$S3S" && ! "$REPO/bench/s3s-server/src/main.rs" -nt "$S3S" ]] && return 0
+    say "building bench/s3s-server (s3s-fs) into bench/.cargo-bin (once)"
+    CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$REPO/target}" \
+        cargo install --quiet --locked --force --root "$REPO/bench/.cargo-bin" \
+        --path "$REPO/bench/s3s-server" >/dev/null 2>&1 && return 0
+    echo "bench: could not build bench/s3s-server; the sections on s3s-fs are skipped" >&2
+    return 1
+}
+# s3s_fresh: a server on an empty store with the bench bucket, at $OUT/s3s.
+s3s_fresh() {
+    rm -rf "$OUT/s3s"
+    mkdir -p "$OUT/s3s/bench-bucket"
+    s3s_start "$OUT/s3s"
+}
 s3s_stop() {
     [[ -n "$S3S_PID" ]] || return 0
     kill -TERM "$S3S_PID" 2>/dev/null || true
@@ -351,24 +404,15 @@ s3s_stop() {
     S3S_PID=""
 }
 section_objects() {
-    local file bytes cap="${BENCH_CAP_MIBPS:-50}" proxy_port mode path n url name root
+    local file bytes cap="${BENCH_CAP_MIBPS:-50}" proxy_port mode path n url name
     file="$(data_file 1)"
     [[ -n "${BENCH_QUICK:-}" ]] && file="$(data_file 0.0625)"
     bytes="$(stat -c %s "$file")"
-    if [[ ! -x "$S3S" || "$REPO/bench/s3s-server/src/main.rs" -nt "$S3S" ]]; then
-        say "building bench/s3s-server (s3s-fs) into bench/.cargo-bin (once)"
-        CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$REPO/target}" \
-            cargo install --quiet --locked --force --root "$REPO/bench/.cargo-bin" \
-            --path "$REPO/bench/s3s-server" >/dev/null 2>&1 ||
-            { echo "bench: could not build s3s-server; the large-object section is skipped" >&2; return 0; }
-    fi
+    s3s_build || return 0
     say "large object ($bytes bytes) on s3s-fs: one stream vs ranged GETs, each connection capped at $cap MiB/s and not, $RUNS runs"
     rm -f "$OUT"/logs/objects-*.times "$OUT"/logs/objects-*.log "$OUT"/logs/objects-*.secs
-    root="$OUT/s3s"
-    rm -rf "$root"
-    mkdir -p "$root/bench-bucket"
     emulator_start
-    s3s_start "$root"
+    s3s_fresh
     local s3="--set=endpoints.s3=http://127.0.0.1:$S3S_PORT"
     "$TARGET/salesapp" --config "$CONFIG" "$s3" upload "$file" >/dev/null
     "$VENV/bin/aws" --endpoint-url "http://127.0.0.1:$EMU_PORT" sqs purge-queue --queue-url "$QUEUE_URL"
@@ -398,7 +442,7 @@ section_objects() {
     PROXY_PID=""
     s3s_stop
     emulator_stop
-    rm -rf "$root"
+    rm -rf "$OUT/s3s"
     local sc rc sd rd rss
     sc="$(median <"$OUT/logs/objects-single-capped.secs")"
     rc="$(median <"$OUT/logs/objects-ranged-capped.secs")"

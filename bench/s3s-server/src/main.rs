@@ -42,8 +42,8 @@ struct Store {
     root: PathBuf,
 }
 
-/// The operations salesapp and the engine call, handed to s3s-fs unchanged. Written as
-/// `#[async_trait]` expands a method, since it does not see into a macro's output.
+/// The operations salesapp, the engine and the upload peers call, handed to s3s-fs unchanged.
+/// Written as `#[async_trait]` expands a method, since it does not see into a macro's output.
 macro_rules! as_is {
     ($($op:ident: $input:ty => $output:ty;)*) => {$(
         fn $op<'life0, 'async_trait>(
@@ -85,6 +85,7 @@ impl S3 for Store {
     as_is! {
         head_object: HeadObjectInput => HeadObjectOutput;
         head_bucket: HeadBucketInput => HeadBucketOutput;
+        create_bucket: CreateBucketInput => CreateBucketOutput; // rclone's, before it writes
         put_object: PutObjectInput => PutObjectOutput;
         create_multipart_upload: CreateMultipartUploadInput => CreateMultipartUploadOutput;
         upload_part: UploadPartInput => UploadPartOutput;
