@@ -291,9 +291,9 @@ upload_with() {
     esac
 }
 
-# upload_rows LOG_PREFIX WHERE: ours, and ours against each peer and the fastest of them.
+# upload_rows LOG_PREFIX WHERE BYTES: ours, and ours against each peer and the fastest of them.
 upload_rows() {
-    local prefix="$1" where="$2" ow orss aw arss peer what fastest="" fastest_w=""
+    local prefix="$1" where="$2" bytes="$3" ow orss aw arss peer what fastest="" fastest_w=""
     ow="$(med "$prefix-ours" 1)"
     orss="$(med "$prefix-ours" 4)"
     row "upload 1 GiB$where: wall (incl. validation)" "${ow}s ($(mbps "$bytes" "$ow") MB/s)" "" ""
@@ -335,7 +335,7 @@ section_upload() {
             emulator_stop
         done
     done
-    upload_rows upload ""
+    upload_rows upload "" "$bytes"
     local ew erss pm
     ew="$(med engine-once-big 1)"
     erss="$(med engine-once-big 4)"
@@ -359,7 +359,7 @@ section_upload() {
     done
     emulator_stop
     rm -rf "$OUT/s3s"
-    upload_rows s3s-upload " to s3s-fs"
+    upload_rows s3s-upload " to s3s-fs" "$bytes"
 }
 
 # ---------------------------------------------------------------- 2b. large objects, many connections

@@ -22,9 +22,7 @@ finish() {
     # A step failed while the background steps still run: let them end (an apt-get or pip
     # cut off mid-install would leave a broken tool behind) rather than leave them orphaned.
     if [[ -n "${BACKGROUND_PID:-}" ]] && kill -0 "$BACKGROUND_PID" 2>/dev/null; then
-        printf '
-test.sh: waiting for the background steps to end (log: %s)
-' "$BACKGROUND_LOG" >&2
+        printf '\ntest.sh: waiting for the background steps to end (log: %s)\n' "$BACKGROUND_LOG" >&2
         wait "$BACKGROUND_PID" || true
     fi
     if [[ $rc -eq 0 ]]; then

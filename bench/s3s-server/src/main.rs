@@ -1,6 +1,7 @@
-//! The large-object benchmark's S3 server: s3s-fs (the s3s crate's file-system store), served
-//! as its own binary serves it but with two socket-level differences that S3 itself does not
-//! have and that would otherwise be measured instead of the reader.
+//! bench/run.sh's fast S3 server (for the large-object reads, and the uploads beside moto's):
+//! s3s-fs (the s3s crate's file-system store), served as its own binary serves it but with two
+//! differences that S3 itself does not have and that would otherwise be measured instead of
+//! the clients.
 //!
 //! - s3s-fs's binary leaves Nagle's algorithm on. At the end of each answer the last short
 //!   segment then waits for the client's ACK, which Linux delays by 40 ms, so every GET costs
@@ -67,7 +68,10 @@ impl S3 for Store {
         &self,
         req: S3Request<GetObjectInput>,
     ) -> S3Result<S3Response<GetObjectOutput>> {
-        let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+        if req.input.key.split('/').any(|part| part == "..") {
+            return Err(s3_error!(InvalidArgument));
+        }
+        let path = self.root.join(&req.input.bucket).join(&req.input.key);
         let mut answer = self.fs.get_object(req).await?;
         let output = &mut answer.output;
         let from = match &output.content_range {
@@ -75,10 +79,6 @@ impl S3 for Store {
             None => 0,
         };
         let len = output.content_length.and_then(|n| u64::try_from(n).ok()).unwrap_or(0);
-        if key.split('/').any(|part| part == "..") {
-            return Err(s3_error!(InvalidArgument));
-        }
-        let path = self.root.join(bucket).join(key);
         output.body = Some(StreamingBlob::wrap(file_pieces(path, from, len)));
         Ok(answer)
     }
@@ -190,7 +190,9 @@ async fn main() -> Result<()> {
             },
             _ = stop.as_mut() => return Ok(()),
         };
-        socket.set_nodelay(true)?;
+        if let Err(e) = socket.set_nodelay(true) {
+            eprintln!("s3s-server: TCP_NODELAY: {e}");
+        }
         let connection = http.serve_connection(TokioIo::new(socket), service.clone()).into_owned();
         tokio::spawn(async move {
             let _ = connection.await;
