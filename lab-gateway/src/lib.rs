@@ -15,6 +15,7 @@
 
 pub mod check;
 pub mod decide;
+pub mod lab;
 pub mod policy;
 pub mod request;
 pub mod s3;

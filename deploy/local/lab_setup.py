@@ -1,0 +1,590 @@
+"""The local lab's helper for deploy/local/lab.sh, run with the project venv's python (boto3).
+
+Talks only to http://127.0.0.1:PORT (the lab's own moto server), never to AWS.
+
+    deploy  --port P --state secured|starting --dir D
+        deploy vpce-lab.yaml to the emulator in that LabState, set what the emulator's
+        CloudFormation misses (the endpoint policies as JSON), create the lab's administrator
+        and assume both instance roles, render the bucket and queue policies (the emulator
+        skips them; the gateway keeps them), write D/outputs.json and D/lab.json
+    fixture --state secured|starting
+        print the gateway's test fixture: the same lab.json and the emulator's side of the
+        lab (endpoints, security groups, identity policies), all rendered from the template
+        offline with made-up ids (lab-gateway/tests/fixtures/)
+    pin-config --config PATH --s3 URL --sqs URL --spool DIR
+        pin a config.toml written by `salesapp configure` to a host's endpoints
+    env --dir D (--json | --host NAME)
+        what `lab.sh env` prints
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import re
+import sys
+import tomllib
+
+HERE = pathlib.Path(__file__).resolve().parent
+TEMPLATE = HERE.parent / "cloudformation" / "vpce-lab.yaml"
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+STACK = "lab"
+HOSTS = ("salesapp", "reportsengine", "cloud9", "internet")
+# Addresses AWS would see for traffic that leaves over the internet (documentation ranges,
+# never contacted): the NAT gateway of the private subnets, Cloud9's own, a machine outside.
+NAT_IP = "203.0.113.1"
+CLOUD9_PUBLIC_IP = "203.0.113.10"
+CLOUD9_PRIVATE_IP = "10.0.0.10"
+INTERNET_IP = "198.51.100.10"
+ADMIN_USER = "lab-admin"
+ADMIN_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [{"Sid": "LabAdministrator", "Effect": "Allow", "Action": "*", "Resource": "*"}],
+}
+# The resources the emulator's CloudFormation skips: rendered here, kept by the gateway.
+BUCKET_POLICIES = ("RestrictedBucketPolicy", "UnrestrictedBucketPolicy", "ArtifactsBucketPolicy")
+QUEUE_POLICIES = ("QueuePolicy",)
+
+NO_VALUE = object()
+
+
+# ------------------------------------------------------------------ the template, resolved
+def load_template(path=TEMPLATE):
+    """The template as plain data: !Ref x -> {"Ref": x}, !GetAtt a.b -> {"Fn::GetAtt": [a, b]},
+    !Sub/!If/... -> {"Fn::Sub": ...}."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    def construct(loader, suffix, node):
+        if isinstance(node, yaml.ScalarNode):
+            value = loader.construct_scalar(node)
+        elif isinstance(node, yaml.SequenceNode):
+            value = loader.construct_sequence(node, deep=True)
+        else:
+            value = loader.construct_mapping(node, deep=True)
+        if suffix == "Ref":
+            return {"Ref": value}
+        if suffix == "GetAtt":
+            return {"Fn::GetAtt": value.split(".", 1) if isinstance(value, str) else value}
+        if suffix == "Condition":
+            return {"Condition": value}
+        return {"Fn::" + suffix: value}
+
+    Loader.add_multi_constructor("!", construct)
+    with open(path, encoding="utf-8") as f:
+        return yaml.load(f, Loader)  # noqa: S506 (SafeLoader subclass)
+
+
+class Resolver:
+    """Resolves intrinsic functions for one deployed (or imagined) stack.
+
+    ref(logical) gives a resource's physical id, getatt(logical, attribute) an attribute."""
+
+    def __init__(self, template, params, ref, getatt):
+        self.template = template
+        self.params = {k: str(v.get("Default", "")) for k, v in template.get("Parameters", {}).items()}
+        self.params.update(params)
+        self.ref_of = ref
+        self.getatt_of = getatt
+        self.pseudo = {
+            "AWS::Region": REGION,
+            "AWS::Partition": "aws",
+            "AWS::AccountId": ACCOUNT,
+            "AWS::StackName": STACK,
+            "AWS::URLSuffix": "amazonaws.com",
+        }
+        self.conditions = {}
+
+    def condition(self, name):
+        if name not in self.conditions:
+            self.conditions[name] = self.test(self.template["Conditions"][name])
+        return self.conditions[name]
+
+    def test(self, node):
+        if isinstance(node, dict) and len(node) == 1:
+            (fn, arg), = node.items()
+            if fn == "Fn::Equals":
+                return str(self.resolve(arg[0])) == str(self.resolve(arg[1]))
+            if fn == "Fn::Not":
+                return not self.test(arg[0])
+            if fn == "Fn::And":
+                return all(self.test(a) for a in arg)
+            if fn == "Fn::Or":
+                return any(self.test(a) for a in arg)
+            if fn == "Condition":
+                return self.condition(arg)
+        raise ValueError(f"not a condition: {node!r}")
+
+    def ref(self, name):
+        if name in self.pseudo:
+            return self.pseudo[name]
+        if name == "AWS::NoValue":
+            return NO_VALUE
+        if name in self.params:
+            return self.params[name]
+        return self.ref_of(name)
+
+    def sub(self, text, extra):
+        def one(match):
+            name = match.group(1)
+            if name.startswith("!"):
+                return "${" + name[1:] + "}"
+            if name in extra:
+                return str(extra[name])
+            if "." in name and name.split(".", 1)[0] not in self.pseudo:
+                logical, attribute = name.split(".", 1)
+                return str(self.getatt_of(logical, attribute))
+            return str(self.ref(name))
+
+        return re.sub(r"\$\{([^}]+)\}", one, text)
+
+    def resolve(self, node):
+        if isinstance(node, dict):
+            if len(node) == 1:
+                (fn, arg), = node.items()
+                if fn == "Ref":
+                    return self.ref(arg)
+                if fn == "Fn::GetAtt":
+                    return self.getatt_of(arg[0], arg[1])
+                if fn == "Fn::Sub":
+                    if isinstance(arg, list):
+                        extra = {k: self.resolve(v) for k, v in arg[1].items()}
+                        return self.sub(arg[0], extra)
+                    return self.sub(arg, {})
+                if fn == "Fn::If":
+                    return self.resolve(arg[1] if self.condition(arg[0]) else arg[2])
+                if fn == "Fn::Join":
+                    return arg[0].join(str(self.resolve(x)) for x in self.resolve(arg[1]))
+                if fn == "Fn::Select":
+                    return self.resolve(arg[1])[int(self.resolve(arg[0]))]
+                if fn == "Fn::GetAZs":
+                    return [f"{REGION}a", f"{REGION}b", f"{REGION}c"]
+                if fn == "Fn::Base64":
+                    return self.resolve(arg)
+            out = {}
+            for k, v in node.items():
+                v = self.resolve(v)
+                if v is not NO_VALUE:
+                    out[k] = v
+            return out
+        if isinstance(node, list):
+            return [v for v in (self.resolve(x) for x in node) if v is not NO_VALUE]
+        return node
+
+    def resources(self, kind=None):
+        """(logical id, resource) of the resources this stack has (their Condition holds)."""
+        for logical, resource in self.template["Resources"].items():
+            if kind and resource["Type"] != kind:
+                continue
+            cond = resource.get("Condition")
+            if cond and not self.condition(cond):
+                continue
+            yield logical, resource
+
+    def properties(self, logical):
+        return self.resolve(self.template["Resources"][logical].get("Properties", {}))
+
+    def outputs(self):
+        out = {}
+        for name, output in self.template.get("Outputs", {}).items():
+            cond = output.get("Condition")
+            if cond and not self.condition(cond):
+                continue
+            out[name] = str(self.resolve(output["Value"]))
+        return out
+
+
+def resource_policies(resolver):
+    """The bucket and queue policies the template gives (bucket -> text, queue ARN -> text)."""
+    buckets, queues = {}, {}
+    for logical, _ in resolver.resources("AWS::S3::BucketPolicy"):
+        props = resolver.properties(logical)
+        buckets[props["Bucket"]] = json.dumps(props["PolicyDocument"])
+    for logical, _ in resolver.resources("AWS::SQS::QueuePolicy"):
+        props = resolver.properties(logical)
+        for url in props["Queues"]:
+            queues[queue_arn(url)] = json.dumps(props["PolicyDocument"])
+    return buckets, queues
+
+
+def queue_arn(url):
+    account, name = url.rstrip("/").split("/")[-2:]
+    return f"arn:aws:sqs:{REGION}:{account}:{name}"
+
+
+def hosts(outputs):
+    """The lab's four hosts, from the stack's outputs."""
+    vpc = outputs["VPCID"]
+    return [
+        {
+            "name": "salesapp",
+            "vpc_id": vpc,
+            "private_ip": outputs["EC2Instance1IP"],
+            "route_table": outputs["PrivateSubnet1ARouteTable"],
+            "security_groups": [outputs["SecurityGroupForSalesApp"]],
+            "public_ip": NAT_IP,
+            "instance_role": outputs["IAMRoleForSalesApp"],
+        },
+        {
+            "name": "reportsengine",
+            "vpc_id": vpc,
+            "private_ip": outputs["EC2Instance2IP"],
+            "route_table": outputs["PrivateSubnet2ARouteTable"],
+            "security_groups": [outputs["SecurityGroupForReportsEngine"]],
+            "public_ip": NAT_IP,
+            "instance_role": outputs["IAMRoleForReportsEngine"],
+        },
+        {
+            "name": "cloud9",
+            "vpc_id": vpc,
+            "private_ip": CLOUD9_PRIVATE_IP,
+            "route_table": outputs["PublicSubnetRouteTable"],
+            "security_groups": [],
+            "public_ip": CLOUD9_PUBLIC_IP,
+        },
+        {"name": "internet", "public_ip": INTERNET_IP},
+    ]
+
+
+# ------------------------------------------------------------------ offline: the test fixture
+def placeholder_ref(template):
+    def ref(logical):
+        kind = template["Resources"][logical]["Type"]
+        low = logical.lower()
+        return {
+            "AWS::S3::Bucket": f"lab-{low}-fixture",
+            "AWS::SQS::Queue": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/lab-Queue-FIXTURE",
+            "AWS::EC2::VPCEndpoint": f"vpce-{low}",
+            "AWS::EC2::SecurityGroup": f"sg-{low}",
+            "AWS::EC2::VPC": "vpc-fixture",
+            "AWS::EC2::RouteTable": f"rtb-{low}",
+            "AWS::EC2::Subnet": f"subnet-{low}",
+            "AWS::EC2::Instance": f"i-{low}",
+            "AWS::IAM::Role": f"lab-{logical}-FIXTURE",
+        }.get(kind, f"{low}-fixture")
+
+    return ref
+
+
+def placeholder_getatt(template, ref):
+    def getatt(logical, attribute):
+        kind = template["Resources"][logical]["Type"]
+        if kind == "AWS::S3::Bucket" and attribute == "Arn":
+            return f"arn:aws:s3:::{ref(logical)}"
+        if kind == "AWS::SQS::Queue":
+            return queue_arn(ref(logical)) if attribute == "Arn" else ref(logical).rsplit("/", 1)[1]
+        if attribute == "GroupId":
+            return ref(logical)
+        if attribute == "CidrBlock":
+            return "10.0.0.0/16"
+        if attribute == "PrivateIp":
+            return {"SalesAppInstance": "10.0.1.4", "ReportsEngineInstance": "10.0.2.4"}[logical]
+        if kind == "AWS::IAM::Role" and attribute == "Arn":
+            return f"arn:aws:iam::{ACCOUNT}:role/{ref(logical)}"
+        return f"{ref(logical)}-{attribute.lower()}"
+
+    return getatt
+
+
+def snapshot(resolver):
+    """The emulator's side of the lab as the template creates it: VPC endpoints, security
+    groups' inbound rules, identity policies (inline ones; AWS-managed policies such as
+    AmazonSSMManagedInstanceCore are not loaded by the emulator)."""
+    endpoints = []
+    for logical, _ in resolver.resources("AWS::EC2::VPCEndpoint"):
+        p = resolver.properties(logical)
+        endpoints.append({
+            "id": resolver.ref(logical),
+            "type": p.get("VpcEndpointType", "Gateway"),
+            "service_name": p["ServiceName"],
+            "vpc_id": p["VpcId"],
+            "policy": json.dumps(p["PolicyDocument"]) if "PolicyDocument" in p else None,
+            "route_tables": p.get("RouteTableIds", []),
+            "groups": p.get("SecurityGroupIds", []),
+            "private_dns": bool(p.get("PrivateDnsEnabled", False)),
+        })
+    groups = {}
+    for logical, _ in resolver.resources("AWS::EC2::SecurityGroup"):
+        rules = []
+        for r in resolver.properties(logical).get("SecurityGroupIngress", []):
+            rules.append({
+                "protocol": str(r["IpProtocol"]),
+                "from_port": r.get("FromPort"),
+                "to_port": r.get("ToPort"),
+                "cidrs": [r["CidrIp"]] if "CidrIp" in r else [],
+                "groups": [r["SourceSecurityGroupId"]] if "SourceSecurityGroupId" in r else [],
+            })
+        groups[resolver.ref(logical)] = rules
+    identities = {}
+    for logical, _ in resolver.resources("AWS::IAM::Role"):
+        name = resolver.ref(logical)
+        docs = [
+            {"name": f"role {name}, inline policy {p['PolicyName']}", "document": json.dumps(p["PolicyDocument"])}
+            for p in resolver.properties(logical).get("Policies", [])
+        ]
+        identities[f"arn:aws:iam::{ACCOUNT}:role/{name}"] = docs
+    for logical, _ in resolver.resources("AWS::IAM::Policy"):
+        p = resolver.properties(logical)
+        for role in p.get("Roles", []):
+            identities.setdefault(f"arn:aws:iam::{ACCOUNT}:role/{role}", []).append(
+                {"name": f"role {role}, inline policy {p['PolicyName']}", "document": json.dumps(p["PolicyDocument"])}
+            )
+    identities[f"arn:aws:iam::{ACCOUNT}:user/{ADMIN_USER}"] = [
+        {"name": f"user {ADMIN_USER}, inline policy LabAdministrator", "document": json.dumps(ADMIN_POLICY)}
+    ]
+    return {"endpoints": endpoints, "security_groups": groups, "identity_policies": identities}
+
+
+def cmd_fixture(args):
+    template = load_template()
+    ref = placeholder_ref(template)
+    resolver = Resolver(template, {"LabState": args.state}, ref, placeholder_getatt(template, ref))
+    outputs = resolver.outputs()
+    buckets, queues = resource_policies(resolver)
+    keys = {h: (f"AKIAFIXTURE{h.upper()}" if h in ("cloud9", "internet") else f"ASIAFIXTURE{h.upper()}") for h in HOSTS}
+    keys["cloud9"] = keys["internet"] = "AKIAFIXTUREADMIN"
+    principals = {
+        "AKIAFIXTUREADMIN": f"arn:aws:iam::{ACCOUNT}:user/{ADMIN_USER}",
+        keys["salesapp"]: f"arn:aws:sts::{ACCOUNT}:assumed-role/{outputs['IAMRoleForSalesApp']}/salesapp",
+        keys["reportsengine"]: f"arn:aws:sts::{ACCOUNT}:assumed-role/{outputs['IAMRoleForReportsEngine']}/reportsengine",
+    }
+    lab = {
+        "state": args.state,
+        "region": REGION,
+        "account": ACCOUNT,
+        "emulator": "http://127.0.0.1:1",
+        "endpoints": [outputs["S3VPCGatewayEndpoint"], outputs["SQSVPCInterfaceEndpoint"]],
+        "hosts": hosts(outputs),
+        "credentials": {
+            h: {"AWS_ACCESS_KEY_ID": keys[h], "AWS_SECRET_ACCESS_KEY": "fixture"} for h in HOSTS
+        },
+        "principals": principals,
+        "bucket_policies": buckets,
+        "queue_policies": queues,
+    }
+    json.dump({"outputs": outputs, "lab": lab, "snapshot": snapshot(resolver)}, sys.stdout, indent=1, sort_keys=True)
+    print()
+
+
+# ------------------------------------------------------------------ deploy to the emulator
+def clients(port):
+    import boto3
+    from botocore.config import Config
+
+    def client(service):
+        return boto3.client(
+            service,
+            endpoint_url=f"http://127.0.0.1:{port}",
+            region_name=REGION,
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+            config=Config(retries={"max_attempts": 2}),
+        )
+
+    return client
+
+
+def write_json(path, value):
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(value, f, indent=2, default=str)
+        f.write("\n")
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
+def cmd_deploy(args):
+    sys.path.insert(0, str(TEMPLATE.parent))
+    import emulator_deploy  # deploy/cloudformation/emulator_deploy.py
+
+    client = clients(args.port)
+    cfn, ec2, iam, sts = client("cloudformation"), client("ec2"), client("iam"), client("sts")
+    described = emulator_deploy.deploy(
+        cfn, TEMPLATE.read_text(encoding="utf-8"), STACK, [f"LabState={args.state}"], timeout=120
+    )
+    out_dir = pathlib.Path(args.dir)
+    write_json(out_dir / "outputs.json", described)
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in described["Stacks"][0]["Outputs"]}
+
+    physical = {
+        r["LogicalResourceId"]: r["PhysicalResourceId"]
+        for r in cfn.list_stack_resources(StackName=STACK)["StackResourceSummaries"]
+        if r.get("LogicalResourceId")
+    }
+    template = load_template()
+
+    def getatt(logical, attribute):
+        kind = template["Resources"][logical]["Type"]
+        if kind == "AWS::S3::Bucket" and attribute == "Arn":
+            return f"arn:aws:s3:::{physical[logical]}"
+        if kind == "AWS::SQS::Queue" and attribute == "Arn":
+            return queue_arn(physical[logical])
+        if attribute == "GroupId":
+            return physical[logical]
+        raise KeyError(f"{logical}.{attribute} is not needed by the lab's policies")
+
+    def ref(logical):
+        if logical not in physical:
+            raise KeyError(f"the stack has no resource {logical}")
+        return physical[logical]
+
+    resolver = Resolver(template, {"LabState": args.state}, ref, getatt)
+    # moto 5.2.5 stores a template's endpoint policy as Python's repr of it, which no JSON
+    # reader takes: set each one again as JSON (the same policy, rendered from the template).
+    for logical, _ in resolver.resources("AWS::EC2::VPCEndpoint"):
+        props = resolver.properties(logical)
+        if "PolicyDocument" in props:
+            ec2.modify_vpc_endpoint(VpcEndpointId=ref(logical), PolicyDocument=json.dumps(props["PolicyDocument"]))
+    buckets, queues = resource_policies(resolver)
+
+    # The administrator (cloud9 and internet) and the instance roles' sessions. IAM
+    # enforcement stays off in the emulator: the gateway decides.
+    iam.create_user(UserName=ADMIN_USER)
+    iam.put_user_policy(UserName=ADMIN_USER, PolicyName="LabAdministrator", PolicyDocument=json.dumps(ADMIN_POLICY))
+    key = iam.create_access_key(UserName=ADMIN_USER)["AccessKey"]
+    admin = {"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
+    principals = {key["AccessKeyId"]: f"arn:aws:iam::{ACCOUNT}:user/{ADMIN_USER}"}
+    credentials = {"cloud9": admin, "internet": admin}
+    for host, output in (("salesapp", "IAMRoleForSalesApp"), ("reportsengine", "IAMRoleForReportsEngine")):
+        role = iam.get_role(RoleName=outputs[output])["Role"]
+        assumed = sts.assume_role(RoleArn=role["Arn"], RoleSessionName=host, DurationSeconds=43200)
+        c = assumed["Credentials"]
+        credentials[host] = {
+            "AWS_ACCESS_KEY_ID": c["AccessKeyId"],
+            "AWS_SECRET_ACCESS_KEY": c["SecretAccessKey"],
+            "AWS_SESSION_TOKEN": c["SessionToken"],
+        }
+        principals[c["AccessKeyId"]] = assumed["AssumedRoleUser"]["Arn"]
+
+    lab = {
+        "state": args.state,
+        "region": REGION,
+        "account": ACCOUNT,
+        "emulator": f"http://127.0.0.1:{args.port}",
+        "endpoints": [outputs["S3VPCGatewayEndpoint"], outputs["SQSVPCInterfaceEndpoint"]],
+        "hosts": hosts(outputs),
+        "credentials": credentials,
+        "principals": principals,
+        "bucket_policies": buckets,
+        "queue_policies": queues,
+    }
+    write_json(out_dir / "lab.json", lab)
+
+
+# ------------------------------------------------------------------ the hosts' configurations
+def cmd_pin_config(args):
+    """Pins a config.toml written by `salesapp configure` to one host's endpoints: its two
+    commented endpoint lines become settings, path-style addressing (the emulator needs it),
+    the spool under the lab's state. Every change must apply exactly once."""
+    path = pathlib.Path(args.config)
+    text = path.read_text(encoding="utf-8")
+    changes = [
+        (r'^# s3 = "https://s3\.[^"]*"$', f's3 = "{args.s3}"'),
+        (r'^# sqs = "https://vpce-[^"]*"$', f'sqs = "{args.sqs}"'),
+        (r"^force_path_style = false(\s+#.*)?$", "force_path_style = true       # the emulator behind the lab's gateway"),
+        (r'^spool_dir = "[^"]*"(\s+#.*)?$', f'spool_dir = "{args.spool}"'),
+    ]
+    for pattern, replacement in changes:
+        text, n = re.subn(pattern, lambda _m, r=replacement: r, text, flags=re.M)
+        if n != 1:
+            sys.exit(f"pin-config: {path}: {pattern!r} matched {n} lines, not 1 (has configure's output changed?)")
+    config = tomllib.loads(text)
+    want = {"s3": args.s3, "sqs": args.sqs, "force_path_style": True}
+    got = {k: config["endpoints"].get(k) for k in want}
+    if got != want or config["salesapp"]["spool_dir"] != args.spool:
+        sys.exit(f"pin-config: {path}: pinned values not read back: {got}")
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
+# ------------------------------------------------------------------ env
+def cmd_env(args):
+    d = pathlib.Path(args.dir)
+    lab = json.loads((d / "lab.json").read_text(encoding="utf-8"))
+    listeners = json.loads((d / "listeners.json").read_text(encoding="utf-8"))
+    described = json.loads((d / "outputs.json").read_text(encoding="utf-8"))
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in described["Stacks"][0]["Outputs"]}
+    hosts_out = {}
+    for name in HOSTS:
+        ports = listeners[name]
+        host = {
+            "endpoint": ports["endpoint"],
+            "credentials": lab["credentials"][name],
+            "endpoints": {"s3": ports["endpoint"], "sqs": ports["sqs"]},
+        }
+        config = d / "hosts" / name / "config.toml"
+        if config.is_file():
+            host["config"] = str(config)
+        if ports.get("imds"):
+            host["imds"] = ports["imds"]
+        hosts_out[name] = host
+    doc = {"state": lab["state"], "region": lab["region"], "account": lab["account"], "outputs": outputs, "hosts": hosts_out}
+    if args.json:
+        json.dump(doc, sys.stdout, indent=2)
+        print()
+        return
+    if args.host not in hosts_out:
+        sys.exit(f"env: no host {args.host!r}: one of {', '.join(HOSTS)}")
+    h = hosts_out[args.host]
+    q = shell_quote
+    lines = [
+        f"# the lab's host {args.host} ({lab['state']} state): eval \"$(deploy/local/lab.sh env {args.host})\"",
+        "unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SESSION_TOKEN HTTP_PROXY http_proxy ALL_PROXY all_proxy",
+    ]
+    for k, v in h["credentials"].items():
+        lines.append(f"export {k}={q(v)}")
+    lines += [
+        f"export AWS_REGION={q(lab['region'])} AWS_DEFAULT_REGION={q(lab['region'])}",
+        f"export AWS_ENDPOINT_URL={q(h['endpoint'])} AWS_ENDPOINT_URL_S3={q(h['endpoints']['s3'])} AWS_ENDPOINT_URL_SQS={q(h['endpoints']['sqs'])}",
+        "export AWS_EC2_METADATA_DISABLED=true",
+        # No request from this shell reaches real AWS by accident: the lab's endpoints are
+        # plain HTTP on 127.0.0.1, anything https:// goes to a proxy that is not there.
+        "export HTTPS_PROXY=http://127.0.0.1:9 https_proxy=http://127.0.0.1:9 NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost",
+        f"export LAB_HOST={q(args.host)}",
+    ]
+    if "config" in h:
+        lines.append(f"export VPCE_LAB_CONFIG={q(h['config'])}")
+    # The aws CLI v1 reads no endpoint from the environment: this function gives it the
+    # host's endpoint for each service, so the workshop's commands are typed as they are.
+    lines.append(
+        'aws() { case "$1" in sqs) command aws --endpoint-url "$AWS_ENDPOINT_URL_SQS" "$@" ;; '
+        's3 | s3api) command aws --endpoint-url "$AWS_ENDPOINT_URL_S3" "$@" ;; '
+        '*) command aws --endpoint-url "$AWS_ENDPOINT_URL" "$@" ;; esac; }'
+    )
+    print("\n".join(lines))
+
+
+def shell_quote(s):
+    return "'" + str(s).replace("'", "'\\''") + "'"
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    d = sub.add_parser("deploy")
+    d.add_argument("--port", type=int, required=True)
+    d.add_argument("--state", choices=["secured", "starting"], required=True)
+    d.add_argument("--dir", required=True)
+    f = sub.add_parser("fixture")
+    f.add_argument("--state", choices=["secured", "starting"], required=True)
+    c = sub.add_parser("pin-config")
+    c.add_argument("--config", required=True)
+    c.add_argument("--s3", required=True)
+    c.add_argument("--sqs", required=True)
+    c.add_argument("--spool", required=True)
+    e = sub.add_parser("env")
+    e.add_argument("--dir", required=True)
+    g = e.add_mutually_exclusive_group(required=True)
+    g.add_argument("--json", action="store_true")
+    g.add_argument("--host")
+    args = p.parse_args()
+    {"deploy": cmd_deploy, "fixture": cmd_fixture, "pin-config": cmd_pin_config, "env": cmd_env}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    main()
