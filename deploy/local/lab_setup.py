@@ -432,12 +432,18 @@ def cmd_deploy(args):
         return physical[logical]
 
     resolver = Resolver(template, {"LabState": args.state}, ref, getatt)
-    # moto 5.2.5 stores a template's endpoint policy as Python's repr of it, which no JSON
-    # reader takes: set each one again as JSON (the same policy, rendered from the template).
+    # moto 5.2.5 stores a template's endpoint policies and a role's inline `Policies` as
+    # Python's repr of them, which no JSON reader takes: set each one again as JSON (the same
+    # policy, rendered from the template).
     for logical, _ in resolver.resources("AWS::EC2::VPCEndpoint"):
         props = resolver.properties(logical)
         if "PolicyDocument" in props:
             ec2.modify_vpc_endpoint(VpcEndpointId=ref(logical), PolicyDocument=json.dumps(props["PolicyDocument"]))
+    for logical in ("SalesAppRole", "ReportsEngineRole"):
+        for p in resolver.properties(logical).get("Policies", []):
+            iam.put_role_policy(
+                RoleName=ref(logical), PolicyName=p["PolicyName"], PolicyDocument=json.dumps(p["PolicyDocument"])
+            )
     buckets, queues = resource_policies(resolver)
 
     # The administrator (cloud9 and internet) and the instance roles' sessions. IAM

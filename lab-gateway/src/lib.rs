@@ -15,10 +15,17 @@
 
 pub mod check;
 pub mod decide;
+pub mod imds;
 pub mod lab;
+pub mod live;
 pub mod policy;
+pub mod record;
+pub mod reply;
 pub mod request;
 pub mod s3;
+pub mod server;
 pub mod services;
 pub mod sqs;
+pub mod state;
+pub mod upstream;
 pub mod world;

@@ -228,7 +228,7 @@ impl Network {
             }
         }
         let groups = if placement.security_groups.is_empty() {
-            "no security group".to_string()
+            "(none)".to_string()
         } else {
             placement.security_groups.join(", ")
         };
@@ -238,7 +238,8 @@ impl Network {
             endpoint.groups.join(", ")
         };
         Admission::Refused(format!(
-            "the security group(s) {endpoint_groups} of {} admit neither {} nor {groups} on TCP 443",
+            "the security group(s) {endpoint_groups} of {} admit on TCP 443 neither the host's \
+             address {} nor its security groups {groups}",
             endpoint.describe(),
             placement.private_ip
         ))
