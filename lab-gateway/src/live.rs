@@ -143,10 +143,15 @@ impl Emulator {
 
     /// Whether a bucket exists (HeadBucket).
     pub async fn bucket_exists(&self, bucket: &str) -> Result<bool, LiveError> {
-        let path = format!(
-            "/{}",
-            percent_encoding::utf8_percent_encode(bucket, percent_encoding::NON_ALPHANUMERIC)
-        );
+        // A bucket's name is lower-case letters, digits, dots and dashes: nothing to encode.
+        let valid = !bucket.is_empty()
+            && bucket
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-');
+        if !valid {
+            return Ok(false);
+        }
+        let path = format!("/{bucket}");
         let request = http::Request::head(path)
             .header("host", self.addr.to_string())
             .header(

@@ -70,6 +70,10 @@ const OPEN_BACKLOG: i32 = 1024;
 /// How long shutdown waits for requests in flight.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
+/// The header on every answer of the gateway: the host whose listener answered. Clients can
+/// tell the lab from the bare emulator by it (`doctor` does: the emulator enforces nothing).
+pub const HOST_HEADER: &str = "x-vpce-lab-host";
+
 /// Which of a host's listeners a connection came in on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Listener {
@@ -282,8 +286,23 @@ impl Gateway {
         ))
     }
 
-    /// Handles one request from `host` (see the module doc).
+    /// Handles one request from `host` (see the module doc); every answer names the host in
+    /// [`HOST_HEADER`].
     pub async fn handle(
+        self: Arc<Self>,
+        host_name: Arc<str>,
+        listener: Listener,
+        request: Request<Incoming>,
+    ) -> Result<Response<Body>, Hangup> {
+        let name = host_name.clone();
+        let mut response = self.answer(host_name, listener, request).await?;
+        if let Ok(v) = HeaderValue::from_str(&name) {
+            response.headers_mut().insert(HOST_HEADER, v);
+        }
+        Ok(response)
+    }
+
+    async fn answer(
         self: Arc<Self>,
         host_name: Arc<str>,
         listener: Listener,

@@ -45,6 +45,8 @@
 //!   logged, screenshots.
 //! - [`metrics`]: scrape a daemon's `/metrics` and read it with the Prometheus project's
 //!   own parser (`$E2E_PROM_PYTHON`, else `<workspace>/.venv-prom/bin/python`).
+//! - [`lab`]: the local lab (`deploy/local/lab.sh`): the template deployed to its own moto,
+//!   behind the lab's gateway; each host's CLI, SDK clients and daemons, the decision log.
 #![forbid(unsafe_code)]
 
 pub mod browser;
@@ -53,6 +55,7 @@ pub mod cutter;
 pub mod daemon;
 pub mod iam;
 pub mod journal;
+pub mod lab;
 pub mod metrics;
 pub mod reference;
 pub mod scenario;
@@ -693,14 +696,18 @@ impl Emulator {
     /// PATH; `deploy/local/test.sh` makes sure one exists), with the fake credentials and
     /// nothing inherited that could reach real AWS.
     pub fn aws_cli(&self, args: &[&str]) -> Run {
-        let cli = std::env::var_os("E2E_AWS_CLI")
-            .map(PathBuf::from)
-            .or_else(|| Some(workspace_root().join(".venv-awscli/bin/aws")).filter(|p| p.is_file()))
-            .unwrap_or_else(|| PathBuf::from("aws"));
-        let mut cmd = self.isolated(Command::new(cli));
+        let mut cmd = self.isolated(Command::new(aws_cli_path()));
         cmd.arg("--endpoint-url").arg(self.endpoint()).args(args);
         run(&mut cmd)
     }
+}
+
+/// The AWS CLI: `$E2E_AWS_CLI`, else `<workspace>/.venv-awscli/bin/aws`, else `aws` on PATH.
+pub fn aws_cli_path() -> PathBuf {
+    std::env::var_os("E2E_AWS_CLI")
+        .map(PathBuf::from)
+        .or_else(|| Some(workspace_root().join(".venv-awscli/bin/aws")).filter(|p| p.is_file()))
+        .unwrap_or_else(|| PathBuf::from("aws"))
 }
 
 /// A port of 127.0.0.1 where nothing listens (bound by the OS, then closed): connections to

@@ -12,6 +12,7 @@ mod harness;
 mod history;
 mod hostile_messages;
 mod journal;
+mod lab_workshop;
 mod large_objects;
 mod least_privilege;
 mod metrics;
