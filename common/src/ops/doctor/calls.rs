@@ -17,6 +17,36 @@ use crate::failure::{Kind, Operation};
 pub(super) struct Clients {
     pub(super) s3: aws_sdk_s3::Client,
     pub(super) sqs: aws_sdk_sqs::Client,
+    lab: LabGateway,
+}
+
+/// The header the local lab's gateway (lab-gateway, `deploy/local/lab.sh`) puts on every
+/// answer: the lab host whose endpoint answered. Unlike the bare emulator, the lab enforces
+/// the controls, so doctor judges them there as on AWS.
+pub(super) const LAB_HOST_HEADER: &str = "x-vpce-lab-host";
+
+/// Remembers the lab host named by any answer of doctor's clients.
+#[derive(Debug, Clone, Default)]
+struct LabGateway(std::sync::Arc<std::sync::Mutex<Option<String>>>);
+
+impl aws_smithy_runtime_api::client::interceptors::Intercept for LabGateway {
+    fn name(&self) -> &'static str {
+        "LabGateway"
+    }
+
+    fn read_before_deserialization(
+        &self,
+        context: &aws_smithy_runtime_api::client::interceptors::context::BeforeDeserializationInterceptorContextRef<'_>,
+        _components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        _cfg: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        if let Some(host) = context.response().headers().get(LAB_HOST_HEADER) {
+            if let Ok(mut seen) = self.0.lock() {
+                *seen = Some(host.to_string());
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Clients {
@@ -32,18 +62,31 @@ impl Clients {
         let once = aws_config::retry::RetryConfig::standard().with_max_attempts(1);
         let s3 = crate::aws::s3_client(sdk, config);
         let sqs = crate::aws::sqs_client(sdk, config, &endpoints.sqs);
+        let lab = LabGateway::default();
         Clients {
             s3: aws_sdk_s3::Client::from_conf(
                 s3.config()
                     .to_builder()
                     .timeout_config(timeouts.clone())
                     .retry_config(once.clone())
+                    .interceptor(lab.clone())
                     .build(),
             ),
             sqs: aws_sdk_sqs::Client::from_conf(
-                sqs.config().to_builder().timeout_config(timeouts).retry_config(once).build(),
+                sqs.config()
+                    .to_builder()
+                    .timeout_config(timeouts)
+                    .retry_config(once)
+                    .interceptor(lab.clone())
+                    .build(),
             ),
+            lab,
         }
+    }
+
+    /// The lab host whose gateway answered doctor's calls, if they went to the local lab.
+    pub(super) fn lab_host(&self) -> Option<String> {
+        self.lab.0.lock().ok().and_then(|h| h.clone())
     }
 }
 

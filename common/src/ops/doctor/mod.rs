@@ -158,7 +158,15 @@ async fn checks_with_config(program: Program, config: &Config, args: &DoctorArgs
     }
     let clients = calls::Clients::fail_fast(&sdk, config, &endpoints);
     let needed = calls::needed(program, config, &clients, &endpoints, t).await;
-    if network.emulator {
+    // The local lab's gateway is on loopback too, but enforces the controls as AWS does.
+    let lab_host = clients.lab_host();
+    let unenforced = network.emulator && lab_host.is_none();
+    if let Some(host) = &lab_host {
+        t.notes.push(format!(
+            "the endpoints are the local lab's gateway (host {host}): it enforces the lab's \
+             controls as AWS does, so they are judged as on AWS"
+        ));
+    } else if network.emulator {
         t.notes.push(
             "the endpoints are on loopback: this is the local emulator, where the lab's \
              controls (endpoint, bucket and queue policies) are not enforced"
@@ -166,7 +174,7 @@ async fn checks_with_config(program: Program, config: &Config, args: &DoctorArgs
         );
     }
     if args.controls {
-        controls::controls(program, config, args, network.emulator, &clients, &needed, t).await;
+        controls::controls(program, config, args, unenforced, &clients, &needed, t).await;
     }
 }
 
