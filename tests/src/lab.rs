@@ -12,14 +12,17 @@
 //! AWS configuration files, and `HTTPS_PROXY` pointing at a closed port of 127.0.0.1: nothing
 //! reaches beyond loopback. Dropping the lab stops it (`lab.sh stop`).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use serde_json::Value;
 
-use crate::{aws_cli_path, bin_dir, run, workspace_root, Run, TempDir, HARNESS_APP_NAME};
+use crate::checks::Objects;
+use crate::{
+    aws_cli_path, bin_dir, run, workspace_root, ObjectInfo, Run, TempDir, HARNESS_APP_NAME,
+};
 
 /// A running lab, stopped on drop.
 pub struct Lab {
@@ -160,10 +163,21 @@ impl Lab {
         run(&mut cmd)
     }
 
+    /// [`Lab::aws`] on `host` with the credentials of `keys_of` (another host's: e.g. the
+    /// administrator's, `cloud9`, on an instance).
+    pub fn aws_as(&self, host: &str, keys_of: &str, args: &[&str]) -> Run {
+        run(&mut self.aws_command_as(host, keys_of, args))
+    }
+
     fn aws_command(&self, host: &str, args: &[&str]) -> Command {
+        self.aws_command_as(host, host, args)
+    }
+
+    fn aws_command_as(&self, host: &str, keys_of: &str, args: &[&str]) -> Command {
         let h = self.host(host);
         let endpoint = if args.first() == Some(&"sqs") { &h.sqs } else { &h.endpoint };
-        let mut cmd = self.with_keys(&h, self.isolated(Command::new(aws_cli_path())));
+        let mut cmd =
+            self.with_keys(&self.host(keys_of), self.isolated(Command::new(aws_cli_path())));
         cmd.arg("--endpoint-url").arg(endpoint).args(args);
         cmd
     }
@@ -253,19 +267,6 @@ impl Lab {
         std::fs::read_to_string(self.state_dir().join("gateway.log")).unwrap_or_default()
     }
 
-    /// An object of the restricted bucket as the administrator reads it (from `cloud9`).
-    pub fn get_restricted(&self, key: &str) -> Option<Vec<u8>> {
-        let (s3, _) = self.sdk("cloud9");
-        let bucket = self.output("RestrictedS3Bucket");
-        self.block_on(async {
-            match s3.get_object().bucket(&bucket).key(key).send().await {
-                Ok(out) => Some(out.body.collect().await.expect("body").into_bytes().to_vec()),
-                Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => None,
-                Err(e) => panic!("GetObject {key}: {e:?}"),
-            }
-        })
-    }
-
     /// Writes a file into the test's directory.
     pub fn write_file(&self, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
         let p = self.dir().join(name);
@@ -291,6 +292,53 @@ impl Lab {
         run(&mut cmd).assert_ok();
         let bytes = std::fs::read(&path).expect("generated");
         (path, bytes)
+    }
+}
+
+/// The restricted bucket as the administrator reads it, from `cloud9` (over the internet:
+/// the bucket policy denies only writes from outside the gateway endpoint).
+impl Objects for Lab {
+    fn get_object(&self, key: &str) -> Option<Vec<u8>> {
+        let (s3, _) = self.sdk("cloud9");
+        let bucket = self.output("RestrictedS3Bucket");
+        self.block_on(async {
+            match s3.get_object().bucket(&bucket).key(key).send().await {
+                Ok(out) => Some(out.body.collect().await.expect("body").into_bytes().to_vec()),
+                Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => None,
+                Err(e) => panic!("GetObject {key}: {e:?}"),
+            }
+        })
+    }
+
+    fn head_object(&self, key: &str) -> Option<ObjectInfo> {
+        let (s3, _) = self.sdk("cloud9");
+        let bucket = self.output("RestrictedS3Bucket");
+        self.block_on(async {
+            match s3.head_object().bucket(&bucket).key(key).send().await {
+                Ok(out) => Some(ObjectInfo {
+                    size: out.content_length.unwrap_or(-1),
+                    metadata: out.metadata.unwrap_or_default(),
+                    sse: out.server_side_encryption.map(|s| s.as_str().to_string()),
+                    etag: out.e_tag,
+                }),
+                Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => None,
+                Err(e) => panic!("HeadObject {key}: {e:?}"),
+            }
+        })
+    }
+
+    fn list_keys(&self) -> Vec<String> {
+        let (s3, _) = self.sdk("cloud9");
+        let bucket = self.output("RestrictedS3Bucket");
+        self.block_on(async {
+            let mut keys = Vec::new();
+            let mut pages = s3.list_objects_v2().bucket(&bucket).into_paginator().send();
+            while let Some(page) = pages.next().await {
+                let page = page.expect("ListObjectsV2");
+                keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_string)));
+            }
+            keys
+        })
     }
 }
 
@@ -328,14 +376,4 @@ pub fn assert_cli_timeout(run: &Run) {
         run.what,
         run.output()
     );
-}
-
-/// The path of a file of the workspace (for the fixture check).
-pub fn workspace_file(rel: &str) -> PathBuf {
-    workspace_root().join(rel)
-}
-
-/// Whether `path` is this lab's state (for tests that look at files).
-pub fn is_under(path: &Path, dir: &Path) -> bool {
-    path.starts_with(dir)
 }

@@ -141,9 +141,9 @@ fn the_workshops_observations_in_the_secured_lab() {
 
 /// A call the template does not grant: a 403 every client reads as AccessDenied (S3 with and
 /// without a body, SQS in the JSON and the query protocol), and the security group's refusal
-/// as a timeout for the Rust SDK too.
+/// as a timeout for the Rust SDK too; then `lab.sh` itself.
 #[test]
-fn denials_read_as_access_denied_by_every_client() {
+fn every_client_reads_the_denials_and_the_lab_script_works() {
     let lab = Lab::start("secured");
     let (restricted, queue) = (lab.output("RestrictedS3Bucket"), lab.output("SQSQueueURL"));
 
@@ -300,34 +300,9 @@ print(code(lambda: sqs.get_queue_attributes(QueueUrl="{queue}", AttributeNames=[
         "{}",
         queue_policy.output()
     );
-}
 
-/// One HTTP/1.1 POST to a `http://127.0.0.1:PORT` URL: the status and the body as text.
-fn raw_post(url: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
-    let addr = url.trim_start_matches("http://");
-    let mut stream = TcpStream::connect(addr).expect("connect");
-    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
-    let mut request = format!(
-        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        request.push_str(&format!("{k}: {v}\r\n"));
-    }
-    request.push_str("\r\n");
-    request.push_str(body);
-    stream.write_all(request.as_bytes()).expect("write");
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).expect("read");
-    let status = answer.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    (status, answer)
-}
-
-/// `lab.sh env --json`, `status` and `stop` as SPEC §6 says, and the instance hosts' config
-/// files pinned to their own listeners.
-#[test]
-fn the_lab_script_env_status_and_stop() {
-    let lab = Lab::start("secured");
+    // `lab.sh env --json`, `status` and `stop` as SPEC §6 says; the instance hosts' config
+    // files pinned to their own listeners.
     for key in ["state", "region", "account", "outputs", "hosts"] {
         assert!(!lab.env[key].is_null(), "env --json has no {key}: {}", lab.env);
     }
@@ -400,6 +375,27 @@ fn the_lab_script_env_status_and_stop() {
     lab.script(&["stop"]).assert_ok();
     lab.script(&["status"]).assert_code(3);
     lab.script(&["env", "--json"]).assert_code(3);
+}
+
+/// One HTTP/1.1 POST to a `http://127.0.0.1:PORT` URL: the status and the body as text.
+fn raw_post(url: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
+    let addr = url.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let mut request = format!(
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    stream.write_all(request.as_bytes()).expect("write");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("read");
+    let status = answer.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, answer)
 }
 
 /// The gateway's unit-test fixtures are the template as it is now.

@@ -12,6 +12,8 @@ mod harness;
 mod history;
 mod hostile_messages;
 mod journal;
+mod lab_daemons;
+mod lab_live;
 mod lab_workshop;
 mod large_objects;
 mod least_privilege;
