@@ -196,9 +196,10 @@ cmd_start() {
     local host
     for host in salesapp reportsengine; do
         mkdir -p "$STATE/hosts/$host/spool"
-        "$bin/salesapp" configure --stack-outputs "$STATE/outputs.json" \
-            -o "$STATE/hosts/$host/config.toml" --force >/dev/null ||
-            { cmd_stop; die "salesapp configure failed for $host"; }
+        local out
+        out="$("$bin/salesapp" configure --stack-outputs "$STATE/outputs.json" \
+            -o "$STATE/hosts/$host/config.toml" --force 2>&1)" ||
+            { printf '%s\n' "$out" >&2; cmd_stop; die "salesapp configure failed for $host"; }
         "$PY" "$SETUP" pin-config --config "$STATE/hosts/$host/config.toml" \
             --s3 "http://127.0.0.1:$(listener_port "$host" endpoint)" \
             --sqs "http://127.0.0.1:$(listener_port "$host" sqs)" \

@@ -488,8 +488,8 @@ def cmd_pin_config(args):
     path = pathlib.Path(args.config)
     text = path.read_text(encoding="utf-8")
     changes = [
-        (r'^# s3 = "https://s3\.[^"]*"$', f's3 = "{args.s3}"'),
-        (r'^# sqs = "https://vpce-[^"]*"$', f'sqs = "{args.sqs}"'),
+        (r'^# s3 = "https://s3\.[^"]*"$', f's3 = "{args.s3}"            # pinned by lab.sh: this host\'s listener'),
+        (r'^# sqs = "https://vpce-[^"]*"$', f'sqs = "{args.sqs}"           # pinned by lab.sh: this host\'s SQS listener'),
         (r"^force_path_style = false(\s+#.*)?$", "force_path_style = true       # the emulator behind the lab's gateway"),
         (r'^spool_dir = "[^"]*"(\s+#.*)?$', f'spool_dir = "{args.spool}"'),
     ]
@@ -552,14 +552,19 @@ def cmd_env(args):
         # plain HTTP on 127.0.0.1, anything https:// goes to a proxy that is not there.
         "export HTTPS_PROXY=http://127.0.0.1:9 https_proxy=http://127.0.0.1:9 NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost",
         f"export LAB_HOST={q(args.host)}",
+        # For typing the workshop's commands: aws s3 cp day.csv "s3://$LAB_BUCKET/day.csv".
+        f"export LAB_BUCKET={q(outputs['RestrictedS3Bucket'])} LAB_UNRESTRICTED_BUCKET={q(outputs['UnrestrictedS3Bucket'])} LAB_QUEUE_URL={q(outputs['SQSQueueURL'])}",
     ]
     if "config" in h:
         lines.append(f"export VPCE_LAB_CONFIG={q(h['config'])}")
+    if "imds" in h:
+        # The daemons, as on EC2: unset the keys and AWS_EC2_METADATA_DISABLED, and set
+        # AWS_EC2_METADATA_SERVICE_ENDPOINT="$LAB_IMDS" (docs/lab.md).
+        lines.append(f"export LAB_IMDS={q(h['imds'])}")
     # The aws CLI v1 reads no endpoint from the environment: this function gives it the
     # host's endpoint for each service, so the workshop's commands are typed as they are.
     lines.append(
         'aws() { case "$1" in sqs) command aws --endpoint-url "$AWS_ENDPOINT_URL_SQS" "$@" ;; '
-        's3 | s3api) command aws --endpoint-url "$AWS_ENDPOINT_URL_S3" "$@" ;; '
         '*) command aws --endpoint-url "$AWS_ENDPOINT_URL" "$@" ;; esac; }'
     )
     print("\n".join(lines))
