@@ -45,33 +45,16 @@ bin_dir() {
     printf '%s\n' "$target"
 }
 
-# The PID in STATE/NAME.pid if that process is alive and its command line contains PATTERN.
-running_pid() {
-    local name="$1" pattern="$2" pid
-    [[ -f "$STATE/$name.pid" ]] || return 1
-    pid="$(cat "$STATE/$name.pid" 2>/dev/null)" || return 1
-    [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-    kill -0 "$pid" 2>/dev/null || return 1
-    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$pattern" || return 1
-    printf '%s\n' "$pid"
-}
+# shellcheck source=process.sh
+source "$HERE/process.sh"
+
+# The PID in STATE/NAME.pid if that process is alive and its command line holds PATTERN.
+running_pid() { pid_from "$STATE/$1.pid" "$2"; }
 
 stop_one() {
     local name="$1" pattern="$2" pid
     if pid="$(running_pid "$name" "$pattern")"; then
-        kill -TERM "$pid" 2>/dev/null || true
-        for _ in $(seq 50); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        if kill -0 "$pid" 2>/dev/null; then
-            say "$name (pid $pid) still alive after 5 s: SIGKILL"
-            kill -KILL "$pid" 2>/dev/null || true
-            for _ in $(seq 50); do
-                kill -0 "$pid" 2>/dev/null || break
-                sleep 0.1
-            done
-        fi
+        stop_pid "$pid" || die "$name (pid $pid) does not exit"
         say "stopped $name (pid $pid)"
     fi
     rm -f "$STATE/$name.pid"
@@ -106,7 +89,8 @@ cmd_status() {
     state="$(cat "$STATE/lab.state" 2>/dev/null || echo '?')"
     echo "running ($state): emulator pid $moto, gateway pid $gateway, state $STATE"
     "$PY" - "$STATE/listeners.json" <<'EOF'
-import json, sys
+import json, signal, sys
+signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `lab.sh status | head` is fine
 for host, urls in json.load(open(sys.argv[1])).items():
     extra = f", instance metadata {urls['imds']}" if urls.get("imds") else ""
     print(f"  {host:<14} {urls['endpoint']}  (SQS {urls['sqs']}{extra})")

@@ -46,165 +46,19 @@ ADMIN_POLICY = {
 BUCKET_POLICIES = ("RestrictedBucketPolicy", "UnrestrictedBucketPolicy", "ArtifactsBucketPolicy")
 QUEUE_POLICIES = ("QueuePolicy",)
 
-NO_VALUE = object()
 
 
 # ------------------------------------------------------------------ the template, resolved
-def load_template(path=TEMPLATE):
-    """The template as plain data: !Ref x -> {"Ref": x}, !GetAtt a.b -> {"Fn::GetAtt": [a, b]},
-    !Sub/!If/... -> {"Fn::Sub": ...}."""
-    import yaml
-
-    class Loader(yaml.SafeLoader):
-        pass
-
-    def construct(loader, suffix, node):
-        if isinstance(node, yaml.ScalarNode):
-            value = loader.construct_scalar(node)
-        elif isinstance(node, yaml.SequenceNode):
-            value = loader.construct_sequence(node, deep=True)
-        else:
-            value = loader.construct_mapping(node, deep=True)
-        if suffix == "Ref":
-            return {"Ref": value}
-        if suffix == "GetAtt":
-            return {"Fn::GetAtt": value.split(".", 1) if isinstance(value, str) else value}
-        if suffix == "Condition":
-            return {"Condition": value}
-        return {"Fn::" + suffix: value}
-
-    Loader.add_multi_constructor("!", construct)
-    with open(path, encoding="utf-8") as f:
-        return yaml.load(f, Loader)  # noqa: S506 (SafeLoader subclass)
+sys.path.insert(0, str(TEMPLATE.parent))
+from cfn_resolve import Stack, load  # noqa: E402  (deploy/cloudformation/cfn_resolve.py)
 
 
-class Resolver:
-    """Resolves intrinsic functions for one deployed (or imagined) stack.
-
-    ref(logical) gives a resource's physical id, getatt(logical, attribute) an attribute."""
-
-    def __init__(self, template, params, ref, getatt):
-        self.template = template
-        self.params = {k: str(v.get("Default", "")) for k, v in template.get("Parameters", {}).items()}
-        self.params.update(params)
-        self.ref_of = ref
-        self.getatt_of = getatt
-        self.pseudo = {
-            "AWS::Region": REGION,
-            "AWS::Partition": "aws",
-            "AWS::AccountId": ACCOUNT,
-            "AWS::StackName": STACK,
-            "AWS::URLSuffix": "amazonaws.com",
-        }
-        self.conditions = {}
-
-    def condition(self, name):
-        if name not in self.conditions:
-            self.conditions[name] = self.test(self.template["Conditions"][name])
-        return self.conditions[name]
-
-    def test(self, node):
-        if isinstance(node, dict) and len(node) == 1:
-            (fn, arg), = node.items()
-            if fn == "Fn::Equals":
-                return str(self.resolve(arg[0])) == str(self.resolve(arg[1]))
-            if fn == "Fn::Not":
-                return not self.test(arg[0])
-            if fn == "Fn::And":
-                return all(self.test(a) for a in arg)
-            if fn == "Fn::Or":
-                return any(self.test(a) for a in arg)
-            if fn == "Condition":
-                return self.condition(arg)
-        raise ValueError(f"not a condition: {node!r}")
-
-    def ref(self, name):
-        if name in self.pseudo:
-            return self.pseudo[name]
-        if name == "AWS::NoValue":
-            return NO_VALUE
-        if name in self.params:
-            return self.params[name]
-        return self.ref_of(name)
-
-    def sub(self, text, extra):
-        def one(match):
-            name = match.group(1)
-            if name.startswith("!"):
-                return "${" + name[1:] + "}"
-            if name in extra:
-                return str(extra[name])
-            if "." in name and name.split(".", 1)[0] not in self.pseudo:
-                logical, attribute = name.split(".", 1)
-                return str(self.getatt_of(logical, attribute))
-            return str(self.ref(name))
-
-        return re.sub(r"\$\{([^}]+)\}", one, text)
-
-    def resolve(self, node):
-        if isinstance(node, dict):
-            if len(node) == 1:
-                (fn, arg), = node.items()
-                if fn == "Ref":
-                    return self.ref(arg)
-                if fn == "Fn::GetAtt":
-                    return self.getatt_of(arg[0], arg[1])
-                if fn == "Fn::Sub":
-                    if isinstance(arg, list):
-                        extra = {k: self.resolve(v) for k, v in arg[1].items()}
-                        return self.sub(arg[0], extra)
-                    return self.sub(arg, {})
-                if fn == "Fn::If":
-                    return self.resolve(arg[1] if self.condition(arg[0]) else arg[2])
-                if fn == "Fn::Join":
-                    return arg[0].join(str(self.resolve(x)) for x in self.resolve(arg[1]))
-                if fn == "Fn::Select":
-                    return self.resolve(arg[1])[int(self.resolve(arg[0]))]
-                if fn == "Fn::GetAZs":
-                    return [f"{REGION}a", f"{REGION}b", f"{REGION}c"]
-                if fn == "Fn::Base64":
-                    return self.resolve(arg)
-            out = {}
-            for k, v in node.items():
-                v = self.resolve(v)
-                if v is not NO_VALUE:
-                    out[k] = v
-            return out
-        if isinstance(node, list):
-            return [v for v in (self.resolve(x) for x in node) if v is not NO_VALUE]
-        return node
-
-    def resources(self, kind=None):
-        """(logical id, resource) of the resources this stack has (their Condition holds)."""
-        for logical, resource in self.template["Resources"].items():
-            if kind and resource["Type"] != kind:
-                continue
-            cond = resource.get("Condition")
-            if cond and not self.condition(cond):
-                continue
-            yield logical, resource
-
-    def properties(self, logical):
-        return self.resolve(self.template["Resources"][logical].get("Properties", {}))
-
-    def outputs(self):
-        out = {}
-        for name, output in self.template.get("Outputs", {}).items():
-            cond = output.get("Condition")
-            if cond and not self.condition(cond):
-                continue
-            out[name] = str(self.resolve(output["Value"]))
-        return out
-
-
-def resource_policies(resolver):
+def resource_policies(stack):
     """The bucket and queue policies the template gives (bucket -> text, queue ARN -> text)."""
     buckets, queues = {}, {}
-    for logical, _ in resolver.resources("AWS::S3::BucketPolicy"):
-        props = resolver.properties(logical)
+    for props in stack.resources_of("AWS::S3::BucketPolicy").values():
         buckets[props["Bucket"]] = json.dumps(props["PolicyDocument"])
-    for logical, _ in resolver.resources("AWS::SQS::QueuePolicy"):
-        props = resolver.properties(logical)
+    for props in stack.resources_of("AWS::SQS::QueuePolicy").values():
         for url in props["Queues"]:
             queues[queue_arn(url)] = json.dumps(props["PolicyDocument"])
     return buckets, queues
@@ -289,15 +143,27 @@ def placeholder_getatt(template, ref):
     return getatt
 
 
-def snapshot(resolver):
+def role_policies(stack, logical):
+    """A role's inline policies as the template gives them: its `Policies` and the
+    AWS::IAM::Policy resources that name it. [(name, document)]"""
+    own = [(p["PolicyName"], p["PolicyDocument"]) for p in stack.resource(logical).get("Policies", [])]
+    role = stack.ref(logical)
+    attached = [
+        (p["PolicyName"], p["PolicyDocument"])
+        for p in stack.resources_of("AWS::IAM::Policy").values()
+        if role in p.get("Roles", [])
+    ]
+    return own, attached
+
+
+def snapshot(stack):
     """The emulator's side of the lab as the template creates it: VPC endpoints, security
     groups' inbound rules, identity policies (inline ones; AWS-managed policies such as
     AmazonSSMManagedInstanceCore are not loaded by the emulator)."""
     endpoints = []
-    for logical, _ in resolver.resources("AWS::EC2::VPCEndpoint"):
-        p = resolver.properties(logical)
+    for logical, p in stack.resources_of("AWS::EC2::VPCEndpoint").items():
         endpoints.append({
-            "id": resolver.ref(logical),
+            "id": stack.ref(logical),
             "type": p.get("VpcEndpointType", "Gateway"),
             "service_name": p["ServiceName"],
             "vpc_id": p["VpcId"],
@@ -307,31 +173,25 @@ def snapshot(resolver):
             "private_dns": bool(p.get("PrivateDnsEnabled", False)),
         })
     groups = {}
-    for logical, _ in resolver.resources("AWS::EC2::SecurityGroup"):
-        rules = []
-        for r in resolver.properties(logical).get("SecurityGroupIngress", []):
-            rules.append({
+    for logical, p in stack.resources_of("AWS::EC2::SecurityGroup").items():
+        groups[stack.ref(logical)] = [
+            {
                 "protocol": str(r["IpProtocol"]),
                 "from_port": r.get("FromPort"),
                 "to_port": r.get("ToPort"),
                 "cidrs": [r["CidrIp"]] if "CidrIp" in r else [],
                 "groups": [r["SourceSecurityGroupId"]] if "SourceSecurityGroupId" in r else [],
-            })
-        groups[resolver.ref(logical)] = rules
-    identities = {}
-    for logical, _ in resolver.resources("AWS::IAM::Role"):
-        name = resolver.ref(logical)
-        docs = [
-            {"name": f"role {name}, inline policy {p['PolicyName']}", "document": json.dumps(p["PolicyDocument"])}
-            for p in resolver.properties(logical).get("Policies", [])
+            }
+            for r in p.get("SecurityGroupIngress", [])
         ]
-        identities[f"arn:aws:iam::{ACCOUNT}:role/{name}"] = docs
-    for logical, _ in resolver.resources("AWS::IAM::Policy"):
-        p = resolver.properties(logical)
-        for role in p.get("Roles", []):
-            identities.setdefault(f"arn:aws:iam::{ACCOUNT}:role/{role}", []).append(
-                {"name": f"role {role}, inline policy {p['PolicyName']}", "document": json.dumps(p["PolicyDocument"])}
-            )
+    identities = {}
+    for logical in stack.resources_of("AWS::IAM::Role"):
+        name = stack.ref(logical)
+        own, attached = role_policies(stack, logical)
+        identities[f"arn:aws:iam::{ACCOUNT}:role/{name}"] = [
+            {"name": f"role {name}, inline policy {policy}", "document": json.dumps(document)}
+            for policy, document in own + attached
+        ]
     identities[f"arn:aws:iam::{ACCOUNT}:user/{ADMIN_USER}"] = [
         {"name": f"user {ADMIN_USER}, inline policy LabAdministrator", "document": json.dumps(ADMIN_POLICY)}
     ]
@@ -339,11 +199,11 @@ def snapshot(resolver):
 
 
 def cmd_fixture(args):
-    template = load_template()
+    template = load(TEMPLATE)
     ref = placeholder_ref(template)
-    resolver = Resolver(template, {"LabState": args.state}, ref, placeholder_getatt(template, ref))
-    outputs = resolver.outputs()
-    buckets, queues = resource_policies(resolver)
+    stack = Stack(template, ref=ref, getatt=placeholder_getatt(template, ref), LabState=args.state)
+    outputs = {name: str(o["Value"]) for name, o in stack.outputs().items()}
+    buckets, queues = resource_policies(stack)
     keys = {h: (f"AKIAFIXTURE{h.upper()}" if h in ("cloud9", "internet") else f"ASIAFIXTURE{h.upper()}") for h in HOSTS}
     keys["cloud9"] = keys["internet"] = "AKIAFIXTUREADMIN"
     principals = {
@@ -365,7 +225,7 @@ def cmd_fixture(args):
         "bucket_policies": buckets,
         "queue_policies": queues,
     }
-    json.dump({"outputs": outputs, "lab": lab, "snapshot": snapshot(resolver)}, sys.stdout, indent=1, sort_keys=True)
+    json.dump({"outputs": outputs, "lab": lab, "snapshot": snapshot(stack)}, sys.stdout, indent=1, sort_keys=True)
     print()
 
 
@@ -397,7 +257,6 @@ def write_json(path, value):
 
 
 def cmd_deploy(args):
-    sys.path.insert(0, str(TEMPLATE.parent))
     import emulator_deploy  # deploy/cloudformation/emulator_deploy.py
 
     client = clients(args.port)
@@ -414,7 +273,7 @@ def cmd_deploy(args):
         for r in cfn.list_stack_resources(StackName=STACK)["StackResourceSummaries"]
         if r.get("LogicalResourceId")
     }
-    template = load_template()
+    template = load(TEMPLATE)
 
     def getatt(logical, attribute):
         kind = template["Resources"][logical]["Type"]
@@ -431,20 +290,18 @@ def cmd_deploy(args):
             raise KeyError(f"the stack has no resource {logical}")
         return physical[logical]
 
-    resolver = Resolver(template, {"LabState": args.state}, ref, getatt)
+    stack = Stack(template, ref=ref, getatt=getatt, LabState=args.state)
     # moto 5.2.5 stores a template's endpoint policies and a role's inline `Policies` as
     # Python's repr of them, which no JSON reader takes: set each one again as JSON (the same
     # policy, rendered from the template).
-    for logical, _ in resolver.resources("AWS::EC2::VPCEndpoint"):
-        props = resolver.properties(logical)
+    for logical, props in stack.resources_of("AWS::EC2::VPCEndpoint").items():
         if "PolicyDocument" in props:
             ec2.modify_vpc_endpoint(VpcEndpointId=ref(logical), PolicyDocument=json.dumps(props["PolicyDocument"]))
     for logical in ("SalesAppRole", "ReportsEngineRole"):
-        for p in resolver.properties(logical).get("Policies", []):
-            iam.put_role_policy(
-                RoleName=ref(logical), PolicyName=p["PolicyName"], PolicyDocument=json.dumps(p["PolicyDocument"])
-            )
-    buckets, queues = resource_policies(resolver)
+        own, _ = role_policies(stack, logical)
+        for policy, document in own:
+            iam.put_role_policy(RoleName=ref(logical), PolicyName=policy, PolicyDocument=json.dumps(document))
+    buckets, queues = resource_policies(stack)
 
     # The administrator (cloud9 and internet) and the instance roles' sessions. IAM
     # enforcement stays off in the emulator: the gateway decides.

@@ -215,6 +215,34 @@ impl Gateway {
         });
     }
 
+    /// Logs the refusal of a request whose caller is unknown (unsigned, or an access key
+    /// nobody in the lab has).
+    fn log_unidentified(
+        &self,
+        host: &str,
+        principal: &str,
+        service: &str,
+        resource: String,
+        reason: String,
+    ) {
+        self.state.log.write(&Record {
+            time: now_text(),
+            host: host.to_string(),
+            principal: principal.to_string(),
+            service: service.to_string(),
+            operation: "?".into(),
+            action: "?".into(),
+            resource,
+            path: "-".into(),
+            decision: Outcome::Deny,
+            allowed_by: None,
+            policy: Some("credentials".into()),
+            policy_name: None,
+            statement: None,
+            reason: Some(reason),
+        });
+    }
+
     /// Decides and logs one check; the denial to send when refused.
     fn decide(&self, ctx: &Ctx, check: &Check) -> Result<(), Reply> {
         let identity = ctx.current.identity(ctx.caller);
@@ -273,6 +301,20 @@ impl Gateway {
             parts.headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(len));
         }
         upstream::send(self.upstream, Request::from_parts(parts, body)).await
+    }
+
+    /// Forwards a request and passes the emulator's answer on (503 when it does not answer).
+    async fn relay(
+        &self,
+        shape: Shape,
+        parts: http::request::Parts,
+        body: Body,
+        rewritten: Option<usize>,
+    ) -> Response<Body> {
+        match self.forward(parts, body, rewritten).await {
+            Ok(answer) => pass(answer),
+            Err(e) => Self::unavailable(shape, &e),
+        }
     }
 
     fn unavailable(shape: Shape, e: &UpstreamError) -> Response<Body> {
@@ -339,48 +381,24 @@ impl Gateway {
             } else {
                 Shape::S3 { head: is_head }
             };
-            self.state.log.write(&Record {
-                time: now_text(),
-                host: host_name.to_string(),
-                principal: "anonymous".into(),
-                service: "?".into(),
-                operation: "?".into(),
-                action: "?".into(),
-                resource: head.decoded_path(),
-                path: "-".into(),
-                decision: Outcome::Deny,
-                allowed_by: None,
-                policy: Some("credentials".into()),
-                policy_name: None,
-                statement: None,
-                reason: Some(
-                    "an unsigned request: the lab's buckets and queue block anonymous access"
-                        .into(),
-                ),
-            });
+            self.log_unidentified(
+                &host_name,
+                "anonymous",
+                "?",
+                head.decoded_path(),
+                "an unsigned request: the lab's buckets and queue block anonymous access".into(),
+            );
             return Ok(reply(access_denied(shape, "Anonymous access is not allowed in the lab")));
         };
         let shape = Shape::of(&scope.service, json, is_head);
         let Some(caller) = self.state.caller(&scope.access_key).await else {
-            self.state.log.write(&Record {
-                time: now_text(),
-                host: host_name.to_string(),
-                principal: scope.access_key.clone(),
-                service: scope.service.clone(),
-                operation: "?".into(),
-                action: "?".into(),
-                resource: head.decoded_path(),
-                path: "-".into(),
-                decision: Outcome::Deny,
-                allowed_by: None,
-                policy: Some("credentials".into()),
-                policy_name: None,
-                statement: None,
-                reason: Some(format!(
-                    "the access key {} belongs to nobody in the lab",
-                    scope.access_key
-                )),
-            });
+            self.log_unidentified(
+                &host_name,
+                &scope.access_key,
+                &scope.service,
+                head.decoded_path(),
+                format!("the access key {} belongs to nobody in the lab", scope.access_key),
+            );
             return Ok(reply(unknown_key(shape, &scope.access_key)));
         };
         let current = self.state.current().await;
@@ -475,10 +493,7 @@ impl Gateway {
                 Err(e) => Self::unavailable(ctx.shape, &e),
             },
             Special::None | Special::DeleteObjects => {
-                match self.forward(parts, streamed(incoming), None).await {
-                    Ok(answer) => pass(answer),
-                    Err(e) => Self::unavailable(ctx.shape, &e),
-                }
+                self.relay(ctx.shape, parts, streamed(incoming), None).await
             }
         }
     }
@@ -621,10 +636,7 @@ impl Gateway {
         let (allowed, denied): (Vec<_>, Vec<_>) =
             entries.into_iter().partition(|e| self.decide(ctx, &e.check(bucket)).is_ok());
         if denied.is_empty() {
-            return match self.forward(parts, full(body), None).await {
-                Ok(answer) => pass(answer),
-                Err(e) => Self::unavailable(ctx.shape, &e),
-            };
+            return self.relay(ctx.shape, parts, full(body), None).await;
         }
         if allowed.is_empty() {
             let result = s3::merge_delete_result(None, &denied);
@@ -657,11 +669,9 @@ impl Gateway {
         parts: http::request::Parts,
         incoming: Incoming,
     ) -> Response<Body> {
-        let body = match upstream::collect(incoming, REQUEST_LIMIT).await {
+        let body = match whole_body(ctx.shape, incoming).await {
             Ok(b) => b,
-            Err(e) => {
-                return reply(error(ctx.shape, 413, "RequestEntityTooLarge", &e.to_string(), &[]))
-            }
+            Err(refused) => return refused,
         };
         let call = match sqs::map(head, &body, region, &self.state.lab.account) {
             Ok(c) => c,
@@ -693,10 +703,7 @@ impl Gateway {
                     (_, Err(e)) => Self::unavailable(ctx.shape, &e),
                 }
             }
-            _ => match self.forward(parts, full(body), None).await {
-                Ok(answer) => pass(answer),
-                Err(e) => Self::unavailable(ctx.shape, &e),
-            },
+            _ => self.relay(ctx.shape, parts, full(body), None).await,
         }
     }
 
@@ -713,10 +720,7 @@ impl Gateway {
             Err(why) => return reply(error(ctx.shape, 400, "InvalidParameterValue", &why, &[])),
         };
         let Some(policy) = policy else {
-            return match self.forward(parts, full(body), None).await {
-                Ok(answer) => pass(answer),
-                Err(e) => Self::unavailable(ctx.shape, &e),
-            };
+            return self.relay(ctx.shape, parts, full(body), None).await;
         };
         if !policy.is_empty() {
             if let Err(e) = parse(PolicyKind::Queue, queue, &policy) {
@@ -748,10 +752,7 @@ impl Gateway {
         match rest {
             Some(rest) => {
                 let len = rest.len();
-                match self.forward(parts, full(rest), Some(len)).await {
-                    Ok(answer) => pass(answer),
-                    Err(e) => Self::unavailable(ctx.shape, &e),
-                }
+                self.relay(ctx.shape, parts, full(rest), Some(len)).await
             }
             None => match protocol {
                 Protocol::Json => reply(Reply {
@@ -781,11 +782,9 @@ impl Gateway {
         parts: http::request::Parts,
         incoming: Incoming,
     ) -> Response<Body> {
-        let body = match upstream::collect(incoming, REQUEST_LIMIT).await {
+        let body = match whole_body(ctx.shape, incoming).await {
             Ok(b) => b,
-            Err(e) => {
-                return reply(error(ctx.shape, 413, "RequestEntityTooLarge", &e.to_string(), &[]))
-            }
+            Err(refused) => return refused,
         };
         let call = match services::map(&ctx.service, head, &body) {
             Ok(c) => c,
@@ -879,6 +878,13 @@ impl Gateway {
             drop(permit);
         });
     }
+}
+
+/// A request's whole body (SQS and the query services), at most [`REQUEST_LIMIT`].
+async fn whole_body(shape: Shape, incoming: Incoming) -> Result<Bytes, Response<Body>> {
+    upstream::collect(incoming, REQUEST_LIMIT)
+        .await
+        .map_err(|e| reply(error(shape, 413, "RequestEntityTooLarge", &e.to_string(), &[])))
 }
 
 fn policy_word(kind: PolicyKind) -> &'static str {

@@ -16,13 +16,11 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_s3::config::Credentials;
 use serde_json::Value;
 
 use crate::checks::Objects;
-use crate::{
-    aws_cli_path, bin_dir, run, workspace_root, ObjectInfo, Run, TempDir, HARNESS_APP_NAME,
-};
+use crate::{aws_cli_path, bin_dir, run, workspace_root, ObjectInfo, Run, TempDir};
 
 /// A running lab, stopped on drop.
 pub struct Lab {
@@ -115,25 +113,12 @@ impl Lab {
 
     /// `cmd` with nothing inherited that could reach beyond loopback (module doc), in the
     /// test's directory.
-    fn isolated(&self, mut cmd: Command) -> Command {
-        cmd.env_clear();
-        for var in ["PATH", "TMPDIR", "RUST_BACKTRACE", "RUST_LOG", "LLVM_PROFILE_FILE"] {
-            if let Some(v) = std::env::var_os(var) {
-                cmd.env(var, v);
-            }
-        }
-        let home = self.dir().join("home");
-        cmd.env("HOME", &home)
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_DEFAULT_REGION", "us-east-1")
-            .env("AWS_CONFIG_FILE", home.join("no-aws-config"))
-            .env("AWS_SHARED_CREDENTIALS_FILE", home.join("no-aws-credentials"))
-            .env("HTTPS_PROXY", "http://127.0.0.1:9")
+    fn isolated(&self, cmd: Command) -> Command {
+        let mut cmd = crate::isolated(cmd, &self.dir());
+        cmd.env("HTTPS_PROXY", "http://127.0.0.1:9")
             .env("https_proxy", "http://127.0.0.1:9")
             .env("NO_PROXY", "127.0.0.1,localhost")
-            .env("no_proxy", "127.0.0.1,localhost")
-            .current_dir(self.dir())
-            .stdin(Stdio::null());
+            .env("no_proxy", "127.0.0.1,localhost");
         cmd
     }
 
@@ -225,29 +210,7 @@ impl Lab {
             .operation_timeout(Duration::from_secs(10))
             .build();
         let retry = aws_sdk_s3::config::retry::RetryConfig::standard().with_max_attempts(1);
-        let s3 = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::Config::builder()
-                .behavior_version(BehaviorVersion::latest())
-                .region(Region::new("us-east-1"))
-                .credentials_provider(creds.clone())
-                .endpoint_url(&h.endpoint)
-                .force_path_style(true)
-                .app_name(aws_sdk_s3::config::AppName::new(HARNESS_APP_NAME).expect("app name"))
-                .timeout_config(timeouts.clone())
-                .retry_config(retry.clone())
-                .build(),
-        );
-        let sqs = aws_sdk_sqs::Client::from_conf(
-            aws_sdk_sqs::Config::builder()
-                .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
-                .region(aws_sdk_sqs::config::Region::new("us-east-1"))
-                .credentials_provider(creds)
-                .endpoint_url(&h.sqs)
-                .timeout_config(timeouts)
-                .retry_config(retry)
-                .build(),
-        );
-        (s3, sqs)
+        crate::clients_at(&h.endpoint, &h.sqs, creds, timeouts, Some(retry))
     }
 
     /// Runs a future on the lab's runtime.

@@ -270,28 +270,38 @@ pub fn harness_clients(
     let timeouts = aws_sdk_s3::config::timeout::TimeoutConfig::builder()
         .operation_timeout(Duration::from_secs(30))
         .build();
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(creds.clone())
-            .endpoint_url(endpoint)
-            .force_path_style(true)
-            .app_name(AppName::new(HARNESS_APP_NAME).expect("app name"))
-            .timeout_config(timeouts.clone())
-            .build(),
-    );
-    let sqs = aws_sdk_sqs::Client::from_conf(
-        aws_sdk_sqs::Config::builder()
-            .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
-            .region(aws_sdk_sqs::config::Region::new("us-east-1"))
-            .credentials_provider(creds)
-            .endpoint_url(endpoint)
-            .app_name(aws_sdk_sqs::config::AppName::new(HARNESS_APP_NAME).expect("app name"))
-            .timeout_config(timeouts)
-            .build(),
-    );
-    (s3, sqs)
+    clients_at(endpoint, endpoint, creds, timeouts, None)
+}
+
+/// S3 (path style) and SQS clients at their own endpoints, tagged [`HARNESS_APP_NAME`], with
+/// these timeouts and, when given, this retry configuration.
+pub fn clients_at(
+    s3_endpoint: &str,
+    sqs_endpoint: &str,
+    creds: Credentials,
+    timeouts: aws_sdk_s3::config::timeout::TimeoutConfig,
+    retry: Option<aws_sdk_s3::config::retry::RetryConfig>,
+) -> (aws_sdk_s3::Client, aws_sdk_sqs::Client) {
+    let mut s3 = aws_sdk_s3::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(creds.clone())
+        .endpoint_url(s3_endpoint)
+        .force_path_style(true)
+        .app_name(AppName::new(HARNESS_APP_NAME).expect("app name"))
+        .timeout_config(timeouts.clone());
+    let mut sqs = aws_sdk_sqs::Config::builder()
+        .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+        .region(aws_sdk_sqs::config::Region::new("us-east-1"))
+        .credentials_provider(creds)
+        .endpoint_url(sqs_endpoint)
+        .app_name(aws_sdk_sqs::config::AppName::new(HARNESS_APP_NAME).expect("app name"))
+        .timeout_config(timeouts);
+    if let Some(retry) = retry {
+        s3 = s3.retry_config(retry.clone());
+        sqs = sqs.retry_config(retry);
+    }
+    (aws_sdk_s3::Client::from_conf(s3.build()), aws_sdk_sqs::Client::from_conf(sqs.build()))
 }
 
 impl Emulator {
@@ -667,27 +677,35 @@ impl Emulator {
     }
 
     /// `cmd` with the fake AWS environment of [`Emulator::bare_command`].
-    fn isolated(&self, mut cmd: Command) -> Command {
-        cmd.env_clear();
-        for var in ["PATH", "TMPDIR", "RUST_BACKTRACE", "RUST_LOG", "LLVM_PROFILE_FILE"] {
-            if let Some(v) = std::env::var_os(var) {
-                cmd.env(var, v);
-            }
-        }
-        let home = self.dir().join("home");
-        let _ = std::fs::create_dir_all(&home);
-        cmd.env("HOME", &home)
-            .env("AWS_ACCESS_KEY_ID", "test")
+    fn isolated(&self, cmd: Command) -> Command {
+        let mut cmd = isolated(cmd, self.dir());
+        cmd.env("AWS_ACCESS_KEY_ID", "test")
             .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_DEFAULT_REGION", "us-east-1")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_CONFIG_FILE", home.join("no-aws-config"))
-            .env("AWS_SHARED_CREDENTIALS_FILE", home.join("no-aws-credentials"))
-            .current_dir(self.dir())
-            .stdin(Stdio::null());
+            .env("AWS_EC2_METADATA_DISABLED", "true");
         cmd
     }
+}
+
+/// `cmd` with nothing inherited that could reach real AWS, run in `dir`: a cleared
+/// environment but for PATH, TMPDIR and the Rust debugging variables, `dir/home` as HOME, no
+/// AWS config files, region us-east-1, no credentials (the caller adds its own).
+pub(crate) fn isolated(mut cmd: Command, dir: &Path) -> Command {
+    cmd.env_clear();
+    for var in ["PATH", "TMPDIR", "RUST_BACKTRACE", "RUST_LOG", "LLVM_PROFILE_FILE"] {
+        if let Some(v) = std::env::var_os(var) {
+            cmd.env(var, v);
+        }
+    }
+    let home = dir.join("home");
+    let _ = std::fs::create_dir_all(&home);
+    cmd.env("HOME", &home)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_CONFIG_FILE", home.join("no-aws-config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("no-aws-credentials"))
+        .current_dir(dir)
+        .stdin(Stdio::null());
+    cmd
 }
 
 impl Emulator {
