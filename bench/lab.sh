@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What the lab's gateway costs, measured against the emulator alone, in one run:
 #
-#   bench/lab.sh            ≈ 2 min: 300 rounds of single calls, 5 pipeline days each way
+#   bench/lab.sh            ≈ 1 min: 300 rounds of single calls, 5 pipeline days each way
 #   BENCH_LAB_N=100 BENCH_LAB_DAYS=3 bench/lab.sh     a quicker run
 #
 # It starts a secured lab of its own (deploy/local/lab.sh, in a temporary LAB_STATE_DIR;
