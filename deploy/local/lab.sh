@@ -177,19 +177,14 @@ cmd_start() {
         die "the gateway did not start (log: $STATE/gateway.log)"
     fi
 
-    local host
+    local host out
     for host in salesapp reportsengine; do
         mkdir -p "$STATE/hosts/$host/spool"
-        local out
         out="$("$bin/salesapp" configure --stack-outputs "$STATE/outputs.json" \
             -o "$STATE/hosts/$host/config.toml" --force 2>&1)" ||
             { printf '%s\n' "$out" >&2; cmd_stop; die "salesapp configure failed for $host"; }
-        "$PY" "$SETUP" pin-config --config "$STATE/hosts/$host/config.toml" \
-            --s3 "http://127.0.0.1:$(listener_port "$host" endpoint)" \
-            --sqs "http://127.0.0.1:$(listener_port "$host" sqs)" \
-            --spool "$STATE/hosts/$host/spool" ||
-            { cmd_stop; die "pinning $host's endpoints failed"; }
     done
+    "$PY" "$SETUP" pin-configs --dir "$STATE" || { cmd_stop; die "pinning the hosts' endpoints failed"; }
     echo "$state" >"$STATE/lab.state"
     say "the lab runs ($state)"
     cmd_status

@@ -11,8 +11,9 @@ Talks only to http://127.0.0.1:PORT (the lab's own moto server), never to AWS.
         print the gateway's test fixture: the same lab.json and the emulator's side of the
         lab (endpoints, security groups, identity policies), all rendered from the template
         offline with made-up ids (lab-gateway/tests/fixtures/)
-    pin-config --config PATH --s3 URL --sqs URL --spool DIR
-        pin a config.toml written by `salesapp configure` to a host's endpoints
+    pin-configs --dir D
+        pin the instance hosts' config.toml, written by `salesapp configure`, to their
+        listeners (D/listeners.json)
     env --dir D (--json | --host NAME)
         what `lab.sh env` prints
 """
@@ -338,27 +339,36 @@ def cmd_deploy(args):
 
 
 # ------------------------------------------------------------------ the hosts' configurations
-def cmd_pin_config(args):
+def cmd_pin_configs(args):
+    """Pins the config.toml that `salesapp configure` wrote for each instance host
+    (DIR/hosts/HOST/config.toml) to that host's listeners (from DIR/listeners.json)."""
+    d = pathlib.Path(args.dir)
+    listeners = json.loads((d / "listeners.json").read_text(encoding="utf-8"))
+    for host in ("salesapp", "reportsengine"):
+        home = d / "hosts" / host
+        pin_config(home / "config.toml", listeners[host]["endpoint"], listeners[host]["sqs"], str(home / "spool"))
+
+
+def pin_config(path, s3, sqs, spool):
     """Pins a config.toml written by `salesapp configure` to one host's endpoints: its two
     commented endpoint lines become settings, path-style addressing (the emulator needs it),
     the spool under the lab's state. Every change must apply exactly once."""
-    path = pathlib.Path(args.config)
     text = path.read_text(encoding="utf-8")
     changes = [
-        (r'^# s3 = "https://s3\.[^"]*"$', f's3 = "{args.s3}"            # pinned by lab.sh: this host\'s listener'),
-        (r'^# sqs = "https://vpce-[^"]*"$', f'sqs = "{args.sqs}"           # pinned by lab.sh: this host\'s SQS listener'),
+        (r'^# s3 = "https://s3\.[^"]*"$', f's3 = "{s3}"            # pinned by lab.sh: this host\'s listener'),
+        (r'^# sqs = "https://vpce-[^"]*"$', f'sqs = "{sqs}"           # pinned by lab.sh: this host\'s SQS listener'),
         (r"^force_path_style = false(\s+#.*)?$", "force_path_style = true       # the emulator behind the lab's gateway"),
-        (r'^spool_dir = "[^"]*"(\s+#.*)?$', f'spool_dir = "{args.spool}"'),
+        (r'^spool_dir = "[^"]*"(\s+#.*)?$', f'spool_dir = "{spool}"'),
     ]
     for pattern, replacement in changes:
         text, n = re.subn(pattern, lambda _m, r=replacement: r, text, flags=re.M)
         if n != 1:
-            sys.exit(f"pin-config: {path}: {pattern!r} matched {n} lines, not 1 (has configure's output changed?)")
+            sys.exit(f"pin-configs: {path}: {pattern!r} matched {n} lines, not 1 (has configure's output changed?)")
     config = tomllib.loads(text)
-    want = {"s3": args.s3, "sqs": args.sqs, "force_path_style": True}
+    want = {"s3": s3, "sqs": sqs, "force_path_style": True}
     got = {k: config["endpoints"].get(k) for k in want}
-    if got != want or config["salesapp"]["spool_dir"] != args.spool:
-        sys.exit(f"pin-config: {path}: pinned values not read back: {got}")
+    if got != want or config["salesapp"]["spool_dir"] != spool:
+        sys.exit(f"pin-configs: {path}: pinned values not read back: {got}")
     tmp = path.with_suffix(".tmp")
     tmp.write_text(text, encoding="utf-8")
     os.chmod(tmp, 0o600)
@@ -440,18 +450,15 @@ def main():
     d.add_argument("--dir", required=True)
     f = sub.add_parser("fixture")
     f.add_argument("--state", choices=["secured", "starting"], required=True)
-    c = sub.add_parser("pin-config")
-    c.add_argument("--config", required=True)
-    c.add_argument("--s3", required=True)
-    c.add_argument("--sqs", required=True)
-    c.add_argument("--spool", required=True)
+    c = sub.add_parser("pin-configs")
+    c.add_argument("--dir", required=True)
     e = sub.add_parser("env")
     e.add_argument("--dir", required=True)
     g = e.add_mutually_exclusive_group(required=True)
     g.add_argument("--json", action="store_true")
     g.add_argument("--host")
     args = p.parse_args()
-    {"deploy": cmd_deploy, "fixture": cmd_fixture, "pin-config": cmd_pin_config, "env": cmd_env}[args.cmd](args)
+    {"deploy": cmd_deploy, "fixture": cmd_fixture, "pin-configs": cmd_pin_configs, "env": cmd_env}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@
 //! `deploy/local/lab_setup.py fixture --state STATE` (made-up ids; the end-to-end tests check
 //! they are current): the lab's description and the emulator's side of it, as the gateway
 //! reads them from a deployed lab.
+#![forbid(unsafe_code)]
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -60,7 +60,12 @@ impl Lab {
         let rt =
             tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
         let mut lab = Lab { env: Value::Null, dir, rt };
-        let started = lab.script(&["start", "--state", state]);
+        // Starting a lab (moto, the template, the gateway) takes seconds alone, and a minute or
+        // more when every core is busy with the rest of the suite.
+        let started = crate::run_within(
+            &mut lab.script_command(&["start", "--state", state]),
+            Duration::from_secs(300),
+        );
         started.assert_ok();
         let env = lab.script(&["env", "--json"]);
         env.assert_ok();
@@ -81,13 +86,17 @@ impl Lab {
 
     /// `deploy/local/lab.sh ARGS` for this lab.
     pub fn script(&self, args: &[&str]) -> Run {
+        run(&mut self.script_command(args))
+    }
+
+    fn script_command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(scripts().join("lab.sh"));
         cmd.args(args)
             .env("LAB_STATE_DIR", self.state_dir())
             .env("LAB_BIN_DIR", bin_dir())
             .env_remove("AWS_PROFILE")
             .stdin(Stdio::null());
-        run(&mut cmd)
+        cmd
     }
 
     /// A stack output (`RestrictedS3Bucket`, …).

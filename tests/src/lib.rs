@@ -938,6 +938,13 @@ fn cmd_timeout() -> Duration {
 /// Runs `cmd` to completion (killed after the timeout, which panics), capturing its output.
 #[track_caller]
 pub fn run(cmd: &mut Command) -> Run {
+    run_within(cmd, cmd_timeout())
+}
+
+/// [`run`] with its own timeout (for a command known to take longer, on a loaded machine,
+/// than `$E2E_CMD_TIMEOUT_SECS`).
+#[track_caller]
+pub fn run_within(cmd: &mut Command, timeout: Duration) -> Run {
     let what = format!(
         "{} {}",
         Path::new(cmd.get_program()).file_name().unwrap_or_default().to_string_lossy(),
@@ -960,7 +967,7 @@ pub fn run(cmd: &mut Command) -> Run {
         let _ = err.read_to_end(&mut v);
         v
     });
-    let deadline = Instant::now() + cmd_timeout();
+    let deadline = Instant::now() + timeout;
     let status = loop {
         match child.try_wait().expect("wait") {
             Some(s) => break s,
@@ -972,7 +979,7 @@ pub fn run(cmd: &mut Command) -> Run {
                 let stderr =
                     String::from_utf8_lossy(&t_err.join().unwrap_or_default()).into_owned();
                 let r = Run { what, status, stdout, stderr };
-                panic!("{} timed out after {:?}; killed:\n{}", r.what, cmd_timeout(), r.output());
+                panic!("{} timed out after {timeout:?}; killed:\n{}", r.what, r.output());
             }
             None => std::thread::sleep(Duration::from_millis(20)),
         }
