@@ -129,6 +129,16 @@ pub struct PolicyDoc {
     pub document: String,
 }
 
+/// A lab rendered from the template offline (`deploy/local/lab_setup.py fixture`): the
+/// stack's outputs, the lab's description and the emulator's side, with made-up ids. The
+/// decision tests and benches read the template's policies this way.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Rendered {
+    pub outputs: BTreeMap<String, String>,
+    pub lab: LabDescription,
+    pub snapshot: Snapshot,
+}
+
 impl LabDescription {
     /// The hosts as the world models them.
     pub fn hosts(&self) -> Vec<Host> {

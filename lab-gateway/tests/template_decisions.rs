@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use lab_gateway::check::Check;
 use lab_gateway::decide::Verdict;
-use lab_gateway::lab::{build_world, LabDescription, Snapshot};
+use lab_gateway::lab::{build_world, LabDescription, Rendered};
 use lab_gateway::policy::{parse, NamedPolicy, PolicyKind};
 use lab_gateway::world::{Admission, Caller, Path, World};
 
@@ -26,13 +26,7 @@ struct Lab {
 fn load(state: &str) -> Lab {
     let path = format!("{}/tests/fixtures/template-{state}.json", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    #[derive(serde::Deserialize)]
-    struct Fixture {
-        outputs: BTreeMap<String, String>,
-        lab: LabDescription,
-        snapshot: Snapshot,
-    }
-    let f: Fixture = serde_json::from_str(&text).expect("fixture");
+    let f: Rendered = serde_json::from_str(&text).expect("fixture");
     let (world, identities, warnings) =
         build_world(&f.lab, &f.snapshot, &f.lab.bucket_policies, &f.lab.queue_policies);
     assert!(warnings.is_empty(), "{warnings:?}");
