@@ -96,7 +96,7 @@ impl Lab {
     }
 }
 
-/// The daemons' effective permissions (SPEC §1) are exactly Get/Put on the restricted bucket
+/// The daemons' effective permissions are exactly Get/Put on the restricted bucket
 /// and the three message actions, each through its endpoint.
 #[test]
 fn secured_the_daemons_get_exactly_what_they_need() {

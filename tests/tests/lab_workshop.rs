@@ -11,8 +11,8 @@ use e2e::lab::{assert_cli_error, assert_cli_timeout, Lab};
 use e2e::{run, workspace_root};
 use serde_json::Value;
 
-/// The workshop's checks, in its order, in the secured state (SPEC's "The workshop,
-/// runnable"), then the lab's own view of them: the decision log and `why`.
+/// The workshop's checks, in its order, in the secured state (the answers docs/lab.md lists),
+/// then the lab's own view of them: the decision log and `why`.
 #[test]
 fn the_workshops_observations_in_the_secured_lab() {
     let lab = Lab::start("secured");
@@ -301,8 +301,8 @@ print(code(lambda: sqs.get_queue_attributes(QueueUrl="{queue}", AttributeNames=[
         queue_policy.output()
     );
 
-    // `lab.sh env --json`, `status` and `stop` as SPEC §6 says; the instance hosts' config
-    // files pinned to their own listeners.
+    // `lab.sh env --json`, `status` and `stop` as docs/lab.md says; the instance hosts'
+    // config files pinned to their own listeners.
     for key in ["state", "region", "account", "outputs", "hosts"] {
         assert!(!lab.env[key].is_null(), "env --json has no {key}: {}", lab.env);
     }
