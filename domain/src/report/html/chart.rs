@@ -70,6 +70,8 @@ const WEEKLY_SPAN: u64 = 62;
 /// (with at least [`QUARTILE_MIN_DAYS`] days: fewer say nothing about what is usual).
 const OUTLIER_FACTOR: u128 = 4;
 const QUARTILE_MIN_DAYS: usize = 4;
+/// Tick labels up to this long share one gutter width.
+const GUTTER_CHARS: usize = 5;
 /// The axis aims at this many intervals at most, each a round 1, 2 or 5 × 10ⁿ.
 const MAX_TICKS: u128 = 4;
 
@@ -187,13 +189,15 @@ pub(super) fn year_chart(h: &mut String, chart: &Year) {
             if cut.len() == 1 { "" } else { "s" }
         );
     }
-    let gutter =
-        (0..=axis.top / axis.step).map(|i| tick(i * axis.step).chars().count()).max().unwrap_or(2);
+    // Room for the longest tick label (7 px a character at 11 px, and a margin), the same
+    // for every chart whose labels fit five characters (`$800K`), so charts stacked on a
+    // page line up.
+    let chars = (0..=axis.top / axis.step).map(|i| tick(i * axis.step).chars().count());
+    let gutter = chars.max().unwrap_or(0).max(GUTTER_CHARS) * 7 + 10;
     let _ = writeln!(
         h,
-        "<div class=\"ychart\" style=\"--gutter:{}px\"><svg height=\"{CHART_H}\" role=\"img\" \
-         aria-label=\"{label}\"><title>{label}</title>",
-        gutter * 7 + 10,
+        "<div class=\"ychart\" style=\"--gutter:{gutter}px\"><svg height=\"{CHART_H}\" \
+         role=\"img\" aria-label=\"{label}\"><title>{label}</title>",
         label = esc(&label)
     );
     value_axis(h, &axis);

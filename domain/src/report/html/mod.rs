@@ -33,7 +33,7 @@ pub const CHART_ROWS: usize = 20;
 /// in one row. Far above a real day's count, so every rep of a real day is listed.
 pub const TABLE_REPS: usize = 500;
 /// How many reps a print-out of the report lists; the rest are summed in one row.
-pub const PRINTED_REPS: usize = 25;
+pub const PRINTED_REPS: usize = 20;
 
 impl Report {
     /// `report.html`: one self-contained page (inline CSS, SVG and a small sorting script;
@@ -178,22 +178,27 @@ enum Figure {
 /// Charts of `end`'s year, one per figure, `end` (named by `marked`) in colour.
 fn year_charts(h: &mut String, days: &[DayLine], figures: &[Figure], end: SalesDate, marked: &str) {
     for figure in figures {
-        let (title, value): (&str, fn(&DayLine) -> Cents) = match figure {
-            Figure::Revenue => ("Daily revenue", |d| d.revenue_cents),
-            Figure::Commission => ("Daily commission", |d| d.commission_cents),
+        // Paper gets the revenue only: commission follows it at the reps' rates.
+        let (title, value, class): (&str, fn(&DayLine) -> Cents, &str) = match figure {
+            Figure::Revenue => ("Daily revenue", |d| d.revenue_cents, "figure"),
+            Figure::Commission => {
+                ("Daily commission", |d| d.commission_cents, "figure screen-only")
+            }
         };
-        let _ = writeln!(h, "<h3>{title}</h3>");
+        let _ = writeln!(h, "<div class=\"{class}\">\n<h3>{title}</h3>");
         year_chart(h, &Year { title, days, value, end });
+        h.push_str("</div>\n");
     }
     let _ = writeln!(
         h,
         "<p class=\"note\">A column per reported day; <span class=\"key\">■</span> {marked}. \
-         Hover over a column for its exact amount.</p>"
+         <span class=\"screen-only\">Hover over a column for its exact amount.</span></p>"
     );
 }
 
 /// A sortable table of days (in the order given), each date a link where one is given.
-/// On a phone the weekday and the units make way for the amounts.
+/// On a phone the weekday and the units make way for the amounts, on a small one the
+/// orders too: the date, revenue and commission stay in view from 320 px.
 fn days_table<'a>(
     h: &mut String,
     days: impl Iterator<Item = (&'a DayLine, Option<String>)>,
@@ -201,7 +206,7 @@ fn days_table<'a>(
 ) {
     h.push_str(
         "<div class=\"scroll\"><table class=\"sortable\">\n<thead><tr><th>Date</th>\
-         <th class=\"wide\">Day</th><th class=\"n\">Orders</th><th class=\"n wide\">Units</th>\
+         <th class=\"wide\">Day</th><th class=\"n mid\">Orders</th><th class=\"n wide\">Units</th>\
          <th class=\"n\">Revenue</th><th class=\"n\">Commission</th></tr></thead>\n<tbody>\n",
     );
     for (d, href) in days {
@@ -216,7 +221,7 @@ fn days_table<'a>(
             "<tr><td class=\"date\" data-v=\"{}\">{date}</td><td class=\"wide\">{}</td>{}{}{}{}</tr>",
             d.date.compact(),
             d.date.0.weekday(),
-            num_cell("n", &grouped(d.orders), d.orders),
+            num_cell("n mid", &grouped(d.orders), d.orders),
             num_cell("n wide", &grouped(d.units), d.units),
             num_cell("n", &dollars(d.revenue_cents), d.revenue_cents.0),
             num_cell("n", &dollars(d.commission_cents), d.commission_cents.0),
@@ -308,6 +313,25 @@ fn reps_table(h: &mut String, r: &Report) {
     } else {
         h.push_str("<section>\n<h2>All reps</h2>\n");
     }
+    let files = "<a href=\"report.csv\">report.csv</a> and <a href=\"report.json\">report.json</a>";
+    if ranked.len() > TABLE_REPS {
+        let _ = writeln!(
+            h,
+            "<p class=\"note screen-only\">The {TABLE_REPS} reps with the most revenue, of \
+             {count}; the other {} are summed in one row before the total. Every rep is in \
+             {files}.</p>",
+            grouped((ranked.len() - TABLE_REPS) as u64)
+        );
+    }
+    if ranked.len() > PRINTED_REPS {
+        let _ = writeln!(
+            h,
+            "<p class=\"note print-only\">Printed: the {PRINTED_REPS} reps with the most \
+             revenue, of {count}; the other {} are summed in one row before the total. Every rep \
+             is in {files} beside this report.</p>",
+            grouped((ranked.len() - PRINTED_REPS) as u64)
+        );
+    }
     h.push_str(
         "<div class=\"scroll\"><table class=\"sortable\">\n<thead><tr><th>Sales rep</th>\
          <th class=\"n wide\">Regions</th><th class=\"n\">Orders</th><th class=\"n wide\">Units</th>\
@@ -348,25 +372,6 @@ fn reps_table(h: &mut String, r: &Report) {
         dollars(t.commission_cents),
         dollars(r.commission_ytd_total())
     );
-    let files = "<a href=\"report.csv\">report.csv</a> and <a href=\"report.json\">report.json</a>";
-    if ranked.len() > TABLE_REPS {
-        let _ = writeln!(
-            h,
-            "<p class=\"note screen-only\">The {TABLE_REPS} reps with the most revenue, of \
-             {count}; the other {} are summed in the row above the total. Every rep is in \
-             {files}.</p>",
-            grouped((ranked.len() - TABLE_REPS) as u64)
-        );
-    }
-    if ranked.len() > PRINTED_REPS {
-        let _ = writeln!(
-            h,
-            "<p class=\"note print-only\">Printed: the {PRINTED_REPS} reps with the most \
-             revenue, of {count}; the other {} are summed in the row above the total. Every rep \
-             is in {files} beside this report.</p>",
-            grouped((ranked.len() - PRINTED_REPS) as u64)
-        );
-    }
     h.push_str("</section>\n");
 }
 

@@ -92,8 +92,8 @@ pub(super) fn kpi(h: &mut String, label: &str, value: &TileValue, comparisons: &
     h.push_str("</div>\n");
 }
 
-/// A number cell of `class` (`n`, right-aligned; `n wide`, also left out on a phone) that
-/// sorts by `value`, showing `shown`.
+/// A number cell of `class` (`n`, right-aligned; with `wide` or `mid`, left out on a
+/// narrow screen: see the style sheet) that sorts by `value`, showing `shown`.
 pub(super) fn num_cell(class: &str, shown: &str, value: impl std::fmt::Display) -> String {
     format!("<td class=\"{class}\" data-v=\"{value}\">{shown}</td>")
 }

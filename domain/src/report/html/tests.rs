@@ -59,11 +59,11 @@ fn a_day_with_thousands_of_reps_stays_a_page() {
     assert!(rest.contains("The other 500 reps"), "{rest}");
     assert!(rest.contains(">$125,250.00</td><td class=\"n\">$6,262.50</td>"), "{rest}");
     let printed_rest = between(table, "<tr class=\"rest print-only\">", "</tr>");
-    assert!(printed_rest.contains("The other 975 reps"), "{printed_rest}");
+    assert!(printed_rest.contains("The other 980 reps"), "{printed_rest}");
     assert!(table.contains("<td>Total (1,000 reps)</td>"));
     assert!(table.contains(">$500,500.00</td>"), "1 + … + 1000 dollars");
     assert!(table.contains(
-        "the other 500 are summed in the row above the total. Every rep is in \
+        "the other 500 are summed in one row before the total. Every rep is in \
          <a href=\"report.csv\">report.csv</a> and <a href=\"report.json\">report.json</a>."
     ));
     // The charts: the 20 largest, the rest in one line.
@@ -87,8 +87,8 @@ fn every_rep_of_an_ordinary_day_is_listed_and_none_summed_on_screen() {
     let table = between(&html, "<h2>All reps</h2>", "</section>");
     assert_eq!(between(table, "<tbody>", "</tbody>").matches("<tr").count(), 300);
     assert!(!table.contains("screen-only"));
-    assert!(table.contains("<tr class=\"rest print-only\"><td>The other 275 reps</td>"));
-    assert!(table.contains("<p class=\"note print-only\">Printed: the 25 reps"));
+    assert!(table.contains("<tr class=\"rest print-only\"><td>The other 280 reps</td>"));
+    assert!(table.contains("<p class=\"note print-only\">Printed: the 20 reps"));
     // Seven regions: every one in the chart, nothing summed.
     assert_eq!(
         between(&html, "<h2>Revenue by region</h2>", "</section>").matches("<li ").count(),
