@@ -237,26 +237,28 @@ pub(super) fn year_chart(h: &mut String, chart: &Year) {
         h.push('\n');
     }
     h.push_str("</svg></div>\n");
-    if !cut.is_empty() {
-        let days: Vec<String> = cut
-            .iter()
-            .map(|d| format!("{} ({})", short_date(d.date), dollars((chart.value)(d))))
-            .collect();
-        let (last, first) = days.split_last().map_or(("", &[][..]), |(l, f)| (l.as_str(), f));
-        let days = if first.is_empty() {
-            last.to_owned()
-        } else {
-            format!("{} and {last}", first.join(", "))
-        };
-        let _ = writeln!(
-            h,
-            "<p class=\"note\">The axis stops at {} so that the other days stay readable: {days} \
-             {}, drawn cut with {} amount on top.</p>",
-            tick(axis.top),
-            if cut.len() == 1 { "is above it" } else { "are above it" },
-            if cut.len() == 1 { "its" } else { "their" }
-        );
-    }
+    cut_note(h, chart, &axis, &cut);
+}
+
+/// Under a chart whose axis stops below some days: which, and their exact amounts.
+fn cut_note(h: &mut String, chart: &Year, axis: &Axis, cut: &[&&DayLine]) {
+    let Some((last, first)) = cut.split_last() else { return };
+    let day = |d: &DayLine| format!("{} ({})", short_date(d.date), dollars((chart.value)(d)));
+    let days = if first.is_empty() {
+        day(last)
+    } else {
+        let first: Vec<String> = first.iter().map(|d| day(d)).collect();
+        format!("{} and {}", first.join(", "), day(last))
+    };
+    let one = first.is_empty();
+    let _ = writeln!(
+        h,
+        "<p class=\"note\">The axis stops at {} so that the other days stay readable: {days} \
+         {} above it, drawn cut with {} amount on top.</p>",
+        tick(axis.top),
+        if one { "is" } else { "are" },
+        if one { "its" } else { "their" }
+    );
 }
 
 /// A grid line and a label (in the left padding) at each round step.
@@ -345,5 +347,50 @@ mod tests {
         assert_eq!(Axis::of(&[1_000_000, 2_000_000, 3_000_000, 11_000_000]).top, 15_000_000);
         assert_eq!(Axis::of(&[10_000, 50_000_000, 70_000_000]).top, 80_000_000);
         assert_eq!(Axis::of(&[0, 0, 0, 0, 900]).top, 1000, "no quartile to compare with");
+    }
+
+    #[test]
+    fn days_above_the_axis_are_cut_and_named() {
+        let day = |d: &str, cents: i64| DayLine {
+            date: SalesDate::parse(d).unwrap(),
+            orders: 1,
+            units: 1,
+            revenue_cents: Cents(cents),
+            commission_cents: Cents(0),
+        };
+        let days = [
+            day("2026-01-05", 40_000_000),
+            day("2026-01-06", 41_000_000),
+            day("2026-01-07", 90_000_000_000),
+            day("2026-01-08", 42_000_000),
+            day("2026-01-09", 43_000_000),
+            day("2026-01-12", 39_000_000),
+            day("2026-01-13", 80_000_000_000),
+            day("2026-01-14", 44_000_000),
+        ];
+        let end = SalesDate::parse("2026-01-14").unwrap();
+        let mut h = String::new();
+        year_chart(
+            &mut h,
+            &Year { title: "Daily revenue", days: &days, value: |d| d.revenue_cents, end },
+        );
+        assert_eq!(h.matches("<rect class=\"cut\"").count(), 2);
+        assert!(h.contains(">$900M</text>") && h.contains(">$800M</text>"));
+        assert!(h.contains(
+            "<p class=\"note\">The axis stops at $600K so that the other days stay readable: \
+             Jan 7 ($900,000,000.00) and Jan 13 ($800,000,000.00) are above it, drawn cut with \
+             their amount on top.</p>"
+        ));
+        // The ticks, bottom up: the largest ordinary day ($440K) in $200K steps; that day
+        // (the chart's last, highlighted) 440/600 of the plot's 120 pixels high.
+        let ticks: Vec<&str> = h
+            .match_indices("text-anchor=\"end\">")
+            .map(|(i, m)| {
+                let rest = &h[i + m.len()..];
+                &rest[..rest.find('<').unwrap()]
+            })
+            .collect();
+        assert_eq!(ticks, ["$0", "$200K", "$400K", "$600K"]);
+        assert!(h.contains("<rect class=\"hl\" x=\"93.571%\" y=\"52\" width=\"5.714%\" height=\"88\"><title>2026-01-14: $440,000.00</title>"));
     }
 }
