@@ -248,13 +248,7 @@ mod tests {
         let i =
             index(&[day("2025-12-30", 10_000), day("2026-01-02", 25_000), day("2026-01-05", 50)]);
         let html = i.to_html();
-        let links: Vec<&str> = html
-            .match_indices("<a href=\"")
-            .map(|(at, m)| {
-                let rest = &html[at + m.len()..];
-                &rest[..rest.find('"').unwrap()]
-            })
-            .collect();
+        let links = crate::report::html::tests::each_after(&html, "<a href=\"", '"');
         // The latest day's card first, then the table, newest first.
         assert_eq!(
             links,

@@ -398,11 +398,7 @@ fn html_is_self_contained_and_complete() {
     assert!(!full.contains("src=") && !full.contains("@import") && !full.contains("url("));
     assert!(!full.contains("<link") && !full.contains("<img") && !full.contains("@font-face"));
     // The only links, relative: the index beside the day's folder, the day's CSV and JSON.
-    let hrefs: Vec<&str> = full
-        .match_indices("href=\"")
-        .map(|(i, _)| &full[i + 6..])
-        .map(|rest| &rest[..rest.find('"').unwrap()])
-        .collect();
+    let hrefs = super::html::tests::each_after(&full, "href=\"", '"');
     assert_eq!(hrefs, ["../index.html", "report.csv", "report.json"]);
     // Headline figures, people-formatted.
     for s in ["2026-01-15", "$1,287.57", "$64.83", "$1,234.57", "Zoë", "Bob, Jr.", "Gizmo"] {

@@ -383,13 +383,7 @@ mod tests {
         ));
         // The ticks, bottom up: the largest ordinary day ($440K) in $200K steps; that day
         // (the chart's last, highlighted) 440/600 of the plot's 120 pixels high.
-        let ticks: Vec<&str> = h
-            .match_indices("text-anchor=\"end\">")
-            .map(|(i, m)| {
-                let rest = &h[i + m.len()..];
-                &rest[..rest.find('<').unwrap()]
-            })
-            .collect();
+        let ticks = super::super::tests::each_after(&h, "text-anchor=\"end\">", '<');
         assert_eq!(ticks, ["$0", "$200K", "$400K", "$600K"]);
         assert!(h.contains("<rect class=\"hl\" x=\"93.571%\" y=\"52\" width=\"5.714%\" height=\"88\"><title>2026-01-14: $440,000.00</title>"));
     }

@@ -15,7 +15,7 @@ mod format;
 mod index_page;
 mod page;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::fmt::Write as _;
 

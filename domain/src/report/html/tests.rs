@@ -35,6 +35,15 @@ fn report(csv: &str, ledger: &str) -> Report {
 
 const NO_LEDGER: &str = "date,sales_rep,orders,units,revenue_cents,commission_cents\n";
 
+/// Every text that follows `open` up to the next `close`, in order: the `href`s of a page
+/// (`href="`, `"`), its tick labels, …
+pub(crate) fn each_after<'a>(html: &'a str, open: &str, close: char) -> Vec<&'a str> {
+    html.match_indices(open)
+        .map(|(at, m)| &html[at + m.len()..])
+        .map(|rest| &rest[..rest.find(close).unwrap_or(rest.len())])
+        .collect()
+}
+
 /// The text between `from` and the next `to` after it.
 fn between<'a>(html: &'a str, from: &str, to: &str) -> &'a str {
     let start = html.find(from).unwrap_or_else(|| panic!("no {from}"));
