@@ -361,6 +361,21 @@ impl Error {
         Error::new(Kind::BadInput, operation, resource, message)
     }
 
+    /// A 403 that is not "missing": `operation` on `resource` was refused (`code`, S3's or
+    /// SQS's error code, may be empty). The sentence names the IAM action it needs and the
+    /// lab's control that usually refuses it.
+    pub fn denied(operation: Operation, resource: impl Into<String>, code: &str) -> Error {
+        let resource = resource.into();
+        let code = if code.is_empty() { String::new() } else { format!(" {code}") };
+        let needs = operation.iam_action().unwrap_or("an action the lab does not grant");
+        let message = format!(
+            "{operation} on {resource} was denied (HTTP 403{code}). It needs {needs} on this \
+             resource. {}",
+            operation.denial_hint()
+        );
+        Error::new(Kind::Denied, operation, resource, message)
+    }
+
     /// The configuration is unusable.
     pub fn config(message: impl Into<String>) -> Error {
         Error::new(Kind::Config, Operation::LoadConfig, "configuration", message)

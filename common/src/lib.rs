@@ -7,7 +7,7 @@
 //!        ├─ ops/              operator tooling: cli (the shared main), configure, doctor
 //!        ├─ config, failure   one configuration; one failure model and its table
 //!        ├─ store, queue      the S3 and SQS calls the lab allows, nothing else
-//!        ├─ state             our own state in the bucket: the ledger, under the 403 rule
+//!        ├─ state             our own state in the bucket: one update for the ledger and the index
 //!        ├─ metrics           what Prometheus scrapes: recorded here, served on [metrics]
 //!        ├─ retry, shutdown, notify, logging, local
 //!        └─ aws/              the SDK clients (crate-private) and how answers are classified
@@ -17,7 +17,8 @@
 //! # The lab's constraints, and where each lives
 //! The daemons run behind VPC endpoint policies that leave them only `s3:GetObject`,
 //! `s3:PutObject`, `sqs:SendMessage`, `sqs:ReceiveMessage` and `sqs:DeleteMessage`:
-//! - a GetObject of a missing key answers 403, not 404: the 403 rule is in [`store`];
+//! - a GetObject of a missing key answers 403, not 404: the 403 rule is in [`store`] for
+//!   inputs and in [`state`] for our own objects;
 //! - the queue URL and visibility timeout come from [`config`], never from the queue;
 //! - there is no heartbeat and nothing can be deleted or aborted: [`store`] and [`queue`]
 //!   expose only the allowed calls, and the SDK clients are private to this crate, so no

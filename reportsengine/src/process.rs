@@ -17,7 +17,7 @@ use common::failure::{Error, Operation, Result};
 
 use crate::consumer::{Backend, Built};
 use common::queue::{Queue, Received, MAX_BATCH};
-use common::state::{read_ledger, LedgerRead};
+use common::state::{self, StateRead};
 use common::store::{Condition, ReadPlan, Store};
 use sales_domain::keys;
 use sales_domain::ledger::Ledger;
@@ -196,9 +196,9 @@ pub async fn process(engine: &Engine, message_id: &str, body: &str) -> Result<Bu
 
 /// The ledger as it is now (empty when missing).
 async fn ledger_now(store: &Store) -> Result<Ledger> {
-    Ok(match read_ledger(store, &Ledger::default()).await? {
-        LedgerRead::Found { ledger, .. } => ledger,
-        LedgerRead::Missing { .. } => Ledger::default(),
+    Ok(match state::read(store, &Ledger::default()).await? {
+        StateRead::Found { value, .. } => value,
+        StateRead::Missing { .. } => Ledger::default(),
     })
 }
 
