@@ -18,8 +18,8 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use common::config::Compensation;
 use common::failure::{Error, Operation};
-use common::ops::cli::GlobalArgs;
 use common::Program;
+use ops::cli::GlobalArgs;
 
 #[derive(Debug, Parser)]
 #[command(name = "reportsengine", version = common::VERSION, about = "Builds daily sales reports from the queue")]
@@ -37,13 +37,13 @@ enum Command {
     /// Process messages until the queue answers empty, then exit.
     Once,
     /// Write the configuration file from the lab's CloudFormation stack outputs.
-    Configure(common::ops::configure::ConfigureArgs),
+    Configure(ops::configure::ConfigureArgs),
     /// Check configuration, credentials, endpoints (DNS, TCP) and a harmless read/write;
     /// --controls also verifies the lab's denials. Exit 0, or 78/77/69 on a FAIL.
-    Doctor(common::ops::doctor::DoctorArgs),
+    Doctor(ops::doctor::DoctorArgs),
     /// Write the man pages and shell completions (for packaging).
     #[command(hide = true)]
-    Assets(common::ops::assets::AssetsArgs),
+    Assets(ops::assets::AssetsArgs),
     /// Build the report of a local sales file into DIR (no AWS).
     Build {
         /// The day's sales CSV.
@@ -58,21 +58,21 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    common::ops::cli::main(Program::Reportsengine, |cli: &Cli| &cli.global, run)
+    ops::cli::main(Program::Reportsengine, |cli: &Cli| &cli.global, run)
 }
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Assets(args) => {
-            common::ops::assets::write::<Cli>(Program::Reportsengine, &args)?;
+            ops::assets::write::<Cli>(Program::Reportsengine, &args)?;
             Ok(0)
         }
         Command::Configure(args) => {
-            common::ops::configure::run("reportsengine", &args)?;
+            ops::configure::run("reportsengine", &args)?;
             Ok(0)
         }
         Command::Doctor(args) => {
-            let code = common::ops::doctor::main(Program::Reportsengine, &cli.global, &args);
+            let code = ops::doctor::main(Program::Reportsengine, &cli.global, &args);
             Ok(u8::try_from(code).unwrap_or(1))
         }
         Command::Build { file, output, ledger } => {
@@ -87,7 +87,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 consumer::Mode::UntilEmpty
             };
             let config = cli.global.load_config()?;
-            common::ops::cli::runtime()?.block_on(async {
+            ops::cli::runtime()?.block_on(async {
                 // Handlers first: a SIGTERM while connecting is graceful too.
                 let shutdown = common::shutdown::signals();
                 let settings = consumer::Settings::from_config(&config);

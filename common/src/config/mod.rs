@@ -34,6 +34,10 @@ const ENV_PREFIX: &str = "VPCE_LAB_";
 /// before systemd stops waiting and sends SIGKILL, or in-flight work is cut mid-way.
 pub const SYSTEMD_STOP_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The default of `endpoints.attempt_timeout`: one attempt of any call but ReceiveMessage.
+/// Long enough for a multipart part over a slow link.
+pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// SQS refuses a long poll over 20 s.
 pub const MAX_WAIT_TIME: Duration = Duration::from_secs(20);
 
@@ -50,7 +54,7 @@ pub struct Config {
     /// `sqs:GetQueueUrl`, so the URL cannot be looked up by name.
     pub queue_url: String,
     #[serde(default)]
-    pub endpoints: Endpoints,
+    pub endpoints: EndpointsConfig,
     #[serde(default)]
     pub compensation: Compensation,
     #[serde(default)]
@@ -111,7 +115,7 @@ pub struct DoctorConfig {
 /// `[endpoints]`: pinned endpoints, how to address them, and how long to wait for them.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Endpoints {
+pub struct EndpointsConfig {
     /// S3 endpoint URL; unset = the SDK's default for the region (or `AWS_ENDPOINT_URL_S3`).
     #[serde(default)]
     pub s3: Option<String>,
@@ -147,15 +151,15 @@ fn default_connect_timeout() -> Duration {
     Duration::from_secs(5)
 }
 fn default_attempt_timeout() -> Duration {
-    crate::aws::ATTEMPT_TIMEOUT
+    DEFAULT_ATTEMPT_TIMEOUT
 }
 fn default_give_up_after() -> Duration {
     Duration::from_secs(60)
 }
 
-impl Default for Endpoints {
+impl Default for EndpointsConfig {
     fn default() -> Self {
-        Endpoints {
+        EndpointsConfig {
             s3: None,
             sqs: None,
             force_path_style: false,

@@ -4,10 +4,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::config::{config_path, Config};
-use crate::failure::{exit, Error};
-use crate::logging::{LogFormat, LogLevel};
-use crate::Program;
+use common::config::{config_path, Config};
+use common::failure::{exit, Error};
+use common::logging::{LogFormat, LogLevel, LogSettings};
+use common::Program;
 
 /// Flags accepted by both binaries, before or after the subcommand.
 #[derive(Debug, Clone, clap::Args)]
@@ -84,13 +84,13 @@ pub fn main<C: clap::Parser>(
         }
     };
     let args = global(&cli);
-    let settings = crate::logging::Settings {
+    let settings = LogSettings {
         program: program.name(),
         level: args.log_level,
         format: args.log_format,
         journal_socket: args.journal_socket.clone(),
     };
-    if let Err(e) = crate::logging::init(&settings) {
+    if let Err(e) = common::logging::init(&settings) {
         eprintln!("{}: {e}", program.name());
         return ExitCode::from(exit::USAGE as u8);
     }

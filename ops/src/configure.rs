@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::failure::{Error, Result};
+use common::failure::{Error, Result};
 use sales_domain::keys::is_valid_bucket_name;
 
 /// `configure`'s flags, shared by both binaries.
@@ -130,7 +130,7 @@ pub fn parse_outputs(origin: &str, text: &str) -> Result<StackOutputs> {
 /// The region named by an SQS queue URL's host: `sqs.REGION.amazonaws.com[.cn]`,
 /// `REGION.queue.amazonaws.com` (legacy) or `vpce-….sqs.REGION.vpce.amazonaws.com`.
 pub fn region_from_queue_url(url: &str) -> Option<String> {
-    let host = crate::config::url_host(url)?;
+    let host = common::config::url_host(url)?;
     let labels: Vec<&str> = host.split('.').collect();
     let region = match labels.as_slice() {
         ["sqs", region, "amazonaws", "com", ..] => *region,
@@ -520,7 +520,7 @@ pub fn run(program: &str, args: &ConfigureArgs) -> Result<Rendered> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
+    use common::config::Config;
 
     /// The shape `aws cloudformation describe-stacks` prints, with the original workshop's
     /// output names (a subset of ../shared/examples/stack-outputs.json plus its extras).
@@ -578,7 +578,7 @@ mod tests {
 
     #[test]
     fn the_shared_example_file_configures() {
-        let text = include_str!("../../../deploy/cloudformation/example-stack-outputs.json");
+        let text = include_str!("../../deploy/cloudformation/example-stack-outputs.json");
         let r = render(&parse_outputs("example", text).unwrap(), None).unwrap();
         loads(&r.toml);
     }
