@@ -174,14 +174,14 @@ fn toml_str(s: &str) -> String {
 /// Turns the outputs into the configuration file's text. Pure: no clock, no environment.
 /// Every needed output that is missing (or empty) is named in one [`Error::config`].
 pub fn render(outputs: &StackOutputs, region_flag: Option<&str>) -> Result<Rendered> {
-    let needed = Needed::from(outputs, region_flag)?;
+    let needed = StackValues::from(outputs, region_flag)?;
     let toml = config_text(outputs, &needed);
-    let Needed { bucket, region, queue_url, .. } = needed;
+    let StackValues { bucket, region, queue_url, .. } = needed;
     Ok(Rendered { toml, region, bucket, queue_url })
 }
 
 /// What the configuration cannot do without, and where each came from.
-struct Needed {
+struct StackValues {
     bucket: String,
     region: String,
     region_source: &'static str,
@@ -196,8 +196,8 @@ struct Findings {
     problems: Vec<String>,
 }
 
-impl Needed {
-    fn from(outputs: &StackOutputs, region_flag: Option<&str>) -> Result<Needed> {
+impl StackValues {
+    fn from(outputs: &StackOutputs, region_flag: Option<&str>) -> Result<StackValues> {
         let mut found = Findings::default();
         let bucket = outputs.get("RestrictedS3Bucket");
         match bucket {
@@ -220,7 +220,7 @@ impl Needed {
             (Some(bucket), Some(region), Some((queue_url, queue_source)))
                 if found.missing.is_empty() && found.problems.is_empty() =>
             {
-                Ok(Needed {
+                Ok(StackValues {
                     bucket: bucket.to_string(),
                     region,
                     region_source,
@@ -325,8 +325,8 @@ fn queue_url_of(
 }
 
 /// The file's text: every key with its default and a comment saying why.
-fn config_text(outputs: &StackOutputs, needed: &Needed) -> String {
-    let Needed { bucket, region, region_source, queue_url, queue_source } = needed;
+fn config_text(outputs: &StackOutputs, needed: &StackValues) -> String {
+    let StackValues { bucket, region, region_source, queue_url, queue_source } = needed;
     let stack = match outputs.stack_name.as_deref().or(outputs.get("StackName")) {
         Some(name) => format!("stack {name:?}"),
         None => "the stack".to_string(),

@@ -23,7 +23,7 @@ use common::store::{Condition, Store};
 use sales_domain::keys::{REPORT_INDEX_HTML, REPORT_INDEX_JSON};
 use sales_domain::report::index::{Index, IndexDay};
 
-use crate::process::content_type;
+use crate::files::content_type;
 
 /// Pages written before giving up on the JSON holding still.
 const PAGE_ROUNDS: u32 = 5;

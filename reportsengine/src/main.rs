@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod consumer;
+mod files;
 mod index;
 mod process;
 mod quarantine;
@@ -164,7 +165,7 @@ fn build(
         .mode(0o750)
         .create(out_dir)
         .map_err(|e| Error::write_io(out_dir.display(), e))?;
-    for (name, body) in process::render(&report) {
+    for (name, body) in files::render(&report) {
         common::local::write_atomically(&out_dir.join(name), body.as_bytes())?;
     }
     println!("{}", report.headline());

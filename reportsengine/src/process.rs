@@ -16,6 +16,7 @@ use common::config::Config;
 use common::failure::{Error, Operation, Result};
 
 use crate::consumer::{Backend, Built};
+use crate::files::{content_type, render};
 use common::queue::{Queue, Received, MAX_BATCH};
 use common::state::{self, StateRead};
 use common::store::{Condition, ReadPlan, Store};
@@ -98,24 +99,6 @@ impl Backend for Engine {
     }
     async fn quarantine(&self, message: &Received, reason: &str) -> Result<String> {
         crate::quarantine::record(&self.store, message, reason).await
-    }
-}
-
-/// The three report files, by name.
-pub fn render(report: &Report) -> [(&'static str, String); 3] {
-    [
-        ("report.csv", report.to_csv()),
-        ("report.json", report.to_json()),
-        ("report.html", report.to_html()),
-    ]
-}
-
-/// The content type of a report file or key, by its extension.
-pub(crate) fn content_type(name: &str) -> &'static str {
-    match name.rsplit('.').next() {
-        Some("csv") => "text/csv; charset=utf-8",
-        Some("json") => "application/json",
-        _ => "text/html; charset=utf-8",
     }
 }
 

@@ -49,6 +49,7 @@
 
 pub mod browser;
 pub mod checks;
+pub mod code_shape;
 pub mod cutter;
 pub mod daemon;
 pub mod iam;

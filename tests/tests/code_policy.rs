@@ -67,3 +67,48 @@ fn dependency_policy_is_committed_and_explained() {
         assert!(reason.len() > 20, "a skip without a written reason: {s}");
     }
 }
+
+/// No two files import each other, directly or through others, in any crate of the
+/// workspace: a file's imports are its `crate::`, `super::` and `self::` paths, a parent's
+/// `mod` declarations of its children excepted (`e2e::code_shape`).
+#[test]
+fn no_file_imports_lead_back_to_it() {
+    let root = workspace_root();
+    let mut found = Vec::new();
+    let mut files = 0;
+    for crate_root in crate_roots() {
+        let tree = e2e::code_shape::ModuleTree::of(&crate_root);
+        let graph = tree.imports();
+        files += graph.len();
+        for cycle in e2e::code_shape::cycles(&graph) {
+            let names: Vec<String> = cycle
+                .iter()
+                .map(|f| f.strip_prefix(&root).unwrap_or(f).display().to_string())
+                .collect();
+            found.push(names.join(" ↔ "));
+        }
+    }
+    assert!(files > 50, "only {files} files read");
+    found.sort();
+    found.dedup();
+    assert!(found.is_empty(), "files that import each other:\n{}", found.join("\n"));
+}
+
+/// The root file of every target of every workspace member.
+fn crate_roots() -> Vec<std::path::PathBuf> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(cargo)
+        .args(["metadata", "--no-deps", "--offline", "--format-version", "1"])
+        .current_dir(workspace_root())
+        .output()
+        .expect("cargo metadata");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).expect("metadata JSON");
+    let mut roots = Vec::new();
+    for package in meta["packages"].as_array().expect("packages") {
+        for target in package["targets"].as_array().expect("targets") {
+            roots.push(std::path::PathBuf::from(target["src_path"].as_str().expect("src_path")));
+        }
+    }
+    roots
+}

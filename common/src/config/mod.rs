@@ -330,7 +330,7 @@ impl Config {
 
 #[cfg(test)]
 mod tests {
-    use super::overlay::{Kind, KEYS};
+    use super::overlay::{ValueType, KEYS};
     use super::*;
 
     const MINIMAL: &str = r#"
@@ -446,8 +446,8 @@ max_object_size = "10GiB"
     fn every_listed_key_is_accepted() {
         for (section, key, kind) in KEYS {
             let raw = match (kind, *key) {
-                (Kind::Int, _) => "4",
-                (Kind::Bool, _) => "true",
+                (ValueType::Int, _) => "4",
+                (ValueType::Bool, _) => "true",
                 (
                     _,
                     "wait_time" | "visibility_timeout" | "shutdown_grace" | "poll_interval"

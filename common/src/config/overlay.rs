@@ -34,7 +34,7 @@ pub(super) fn apply(
 /// The kind of value a key holds, so that `VPCE_LAB_…=8` becomes an integer and
 /// `VPCE_LAB_…=true` a boolean while `VPCE_LAB_BUCKET=123456789012-…` stays a string.
 #[derive(Clone, Copy)]
-pub(super) enum Kind {
+pub(super) enum ValueType {
     Str,
     Int,
     Bool,
@@ -42,46 +42,46 @@ pub(super) enum Kind {
 
 /// Every scalar key, as (section, key, kind); section "" is the top level. A unit test checks
 /// that each entry is accepted by [`Config`], so this list cannot drift from the struct.
-pub(super) const KEYS: &[(&str, &str, Kind)] = &[
-    ("", "region", Kind::Str),
-    ("", "bucket", Kind::Str),
-    ("", "queue_url", Kind::Str),
-    ("endpoints", "s3", Kind::Str),
-    ("endpoints", "sqs", Kind::Str),
-    ("endpoints", "force_path_style", Kind::Bool),
-    ("endpoints", "require_private_sqs", Kind::Bool),
-    ("endpoints", "connect_timeout", Kind::Str),
-    ("endpoints", "attempt_timeout", Kind::Str),
-    ("endpoints", "give_up_after", Kind::Str),
-    ("compensation", "commission_bps", Kind::Int),
-    ("salesapp", "spool_dir", Kind::Str),
-    ("salesapp", "poll_interval", Kind::Str),
-    ("salesapp", "settle_time", Kind::Str),
-    ("salesapp", "shutdown_grace", Kind::Str),
-    ("reportsengine", "concurrency", Kind::Int),
-    ("reportsengine", "wait_time", Kind::Str),
-    ("reportsengine", "visibility_timeout", Kind::Str),
-    ("reportsengine", "shutdown_grace", Kind::Str),
-    ("reportsengine", "max_object_size", Kind::Str),
-    ("reportsengine", "read_connections", Kind::Int),
-    ("reportsengine", "read_part_size", Kind::Str),
-    ("reportsengine", "input_prefix", Kind::Str),
-    ("doctor", "unrestricted_bucket", Kind::Str),
-    ("metrics", "listen", Kind::Str),
-    ("metrics", "textfile", Kind::Str),
-    ("metrics", "textfile_interval", Kind::Str),
+pub(super) const KEYS: &[(&str, &str, ValueType)] = &[
+    ("", "region", ValueType::Str),
+    ("", "bucket", ValueType::Str),
+    ("", "queue_url", ValueType::Str),
+    ("endpoints", "s3", ValueType::Str),
+    ("endpoints", "sqs", ValueType::Str),
+    ("endpoints", "force_path_style", ValueType::Bool),
+    ("endpoints", "require_private_sqs", ValueType::Bool),
+    ("endpoints", "connect_timeout", ValueType::Str),
+    ("endpoints", "attempt_timeout", ValueType::Str),
+    ("endpoints", "give_up_after", ValueType::Str),
+    ("compensation", "commission_bps", ValueType::Int),
+    ("salesapp", "spool_dir", ValueType::Str),
+    ("salesapp", "poll_interval", ValueType::Str),
+    ("salesapp", "settle_time", ValueType::Str),
+    ("salesapp", "shutdown_grace", ValueType::Str),
+    ("reportsengine", "concurrency", ValueType::Int),
+    ("reportsengine", "wait_time", ValueType::Str),
+    ("reportsengine", "visibility_timeout", ValueType::Str),
+    ("reportsengine", "shutdown_grace", ValueType::Str),
+    ("reportsengine", "max_object_size", ValueType::Str),
+    ("reportsengine", "read_connections", ValueType::Int),
+    ("reportsengine", "read_part_size", ValueType::Str),
+    ("reportsengine", "input_prefix", ValueType::Str),
+    ("doctor", "unrestricted_bucket", ValueType::Str),
+    ("metrics", "listen", ValueType::Str),
+    ("metrics", "textfile", ValueType::Str),
+    ("metrics", "textfile_interval", ValueType::Str),
 ];
 
 /// Where a value came from, for error messages that point at the right place.
-fn typed_value(origin: &str, kind: Kind, raw: &str) -> Result<toml::Value> {
+fn typed_value(origin: &str, kind: ValueType, raw: &str) -> Result<toml::Value> {
     match kind {
-        Kind::Str => Ok(toml::Value::String(raw.to_string())),
-        Kind::Int => raw
+        ValueType::Str => Ok(toml::Value::String(raw.to_string())),
+        ValueType::Int => raw
             .trim()
             .parse::<i64>()
             .map(toml::Value::Integer)
             .map_err(|_| Error::config(format!("{origin}: {raw:?} is not an integer"))),
-        Kind::Bool => match raw.trim() {
+        ValueType::Bool => match raw.trim() {
             "true" | "1" | "yes" => Ok(toml::Value::Boolean(true)),
             "false" | "0" | "no" => Ok(toml::Value::Boolean(false)),
             _ => Err(Error::config(format!("{origin}: {raw:?} is not true or false"))),
@@ -108,7 +108,7 @@ fn set_key(table: &mut toml::Table, section: &str, key: &str, value: toml::Value
 /// Finds the key an environment variable name stands for: `VPCE_LAB_REPORTSENGINE_WAIT_TIME`
 /// → (`reportsengine`, `wait_time`). Matching against the known list (rather than splitting
 /// on `_`) is what makes keys with underscores unambiguous.
-fn key_for_env(name: &str) -> Option<(&'static str, &'static str, Kind)> {
+fn key_for_env(name: &str) -> Option<(&'static str, &'static str, ValueType)> {
     let rest = name.strip_prefix(ENV_PREFIX)?;
     KEYS.iter().copied().find(|(section, key, _)| {
         let full = if section.is_empty() {
@@ -121,7 +121,7 @@ fn key_for_env(name: &str) -> Option<(&'static str, &'static str, Kind)> {
 }
 
 /// Finds the key a `--set section.key=value` flag names.
-fn key_for_flag(dotted: &str) -> Option<(&'static str, &'static str, Kind)> {
+fn key_for_flag(dotted: &str) -> Option<(&'static str, &'static str, ValueType)> {
     let (section, key) = dotted.rsplit_once('.').unwrap_or(("", dotted));
     KEYS.iter().copied().find(|(s, k, _)| *s == section && *k == key)
 }

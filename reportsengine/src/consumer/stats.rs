@@ -12,7 +12,7 @@ use common::queue::Received;
 use sales_domain::sales::SalesDate;
 
 #[derive(Debug, Default)]
-pub struct Stats {
+pub struct ConsumerStats {
     pub processed: AtomicU64,
     pub quarantined: AtomicU64,
     /// Messages left on the queue by a failure (retry or hold).
@@ -26,7 +26,7 @@ pub struct Stats {
     holds: Mutex<Holds>,
 }
 
-impl Stats {
+impl ConsumerStats {
     /// `processed N, quarantined N, failed N, last report DATE, lag 1.2s[; held: …]`.
     pub fn status_line(&self) -> String {
         let last = self.last_report.lock().ok().and_then(|l| *l);
