@@ -17,9 +17,12 @@ pub use sales_domain::money::Compensation;
 use values::{de_duration, de_opt_socket_addr, de_size};
 pub use values::{parse_size, url_host, url_port};
 
+mod keys;
 mod overlay;
 mod validate;
 mod values;
+
+pub use keys::{markdown_table, sections, Key, KeyDefault, ValueType, KEYS};
 
 /// Where the configuration is read from when neither `--config` nor `$VPCE_LAB_CONFIG` is set.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/vpce-lab/config.toml";
@@ -330,7 +333,7 @@ impl Config {
 
 #[cfg(test)]
 mod tests {
-    use super::overlay::{ValueType, KEYS};
+    use super::keys::{ValueType, KEYS};
     use super::*;
 
     const MINIMAL: &str = r#"
@@ -444,27 +447,21 @@ max_object_size = "10GiB"
 
     #[test]
     fn every_listed_key_is_accepted() {
-        for (section, key, kind) in KEYS {
-            let raw = match (kind, *key) {
+        for key in KEYS.iter().filter(|k| k.value != ValueType::Table) {
+            let raw = match (key.value, key.name) {
                 (ValueType::Int, _) => "4",
                 (ValueType::Bool, _) => "true",
-                (
-                    _,
-                    "wait_time" | "visibility_timeout" | "shutdown_grace" | "poll_interval"
-                    | "settle_time" | "connect_timeout" | "attempt_timeout" | "give_up_after"
-                    | "textfile_interval",
-                ) => "5s",
+                (ValueType::Duration, _) => "5s",
+                (ValueType::Size, _) => "8MiB",
                 (_, "listen") => "127.0.0.1:9464",
                 (_, "textfile") => "/var/lib/node_exporter/textfile_collector/x.prom",
                 (_, "input_prefix") => "incoming/",
-                (_, "max_object_size" | "read_part_size") => "8MiB",
                 (_, "bucket") => "some-bucket",
                 (_, "region") => "eu-west-1",
                 (_, "queue_url" | "s3" | "sqs") => "https://example.invalid/1/q",
                 _ => "value",
             };
-            let dotted =
-                if section.is_empty() { key.to_string() } else { format!("{section}.{key}") };
+            let dotted = key.dotted();
             load(MINIMAL, &[], &[&format!("{dotted}={raw}")])
                 .unwrap_or_else(|e| panic!("{dotted}: {e}"));
         }
