@@ -7,7 +7,7 @@
 //!   └─ common (this crate)    the shell: what the daemons need, and doctor's probes
 //!        ├─ config, failure   one configuration; one failure model and its table
 //!        ├─ store, queue      the S3 and SQS calls the lab allows, nothing else
-//!        ├─ state             our own state in the bucket: one update for the ledger and the index
+//!        ├─ state             our own state in the bucket: one update, ledger and index
 //!        ├─ connect, endpoints  the clients' endpoints, checked before anything is sent
 //!        ├─ probe/            doctor's named probes (the calls the lab denies: denied.rs only)
 //!        ├─ metrics           what Prometheus scrapes: recorded here, served on [metrics]

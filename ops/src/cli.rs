@@ -70,7 +70,7 @@ pub fn sets_in_order(args: impl IntoIterator<Item = String>) -> Vec<String> {
 /// The opening and the end of both binaries' `main`: the command line (a usage error exits
 /// 64; `--help` and `--version` print and exit 0), logging (a `RUST_LOG` that is not a filter
 /// is a usage error too), then `run`, whose failure is printed once and turned into the exit
-/// code of SPEC §5.
+/// code the failure table gives it (docs/design.md, Exit codes).
 pub fn main<C: clap::Parser>(
     program: Program,
     global: fn(&C) -> &GlobalArgs,
@@ -109,7 +109,8 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-/// Prints a failure for a person and returns the exit code SPEC §5 assigns to it.
+/// Prints a failure for a person and returns the exit code the failure table assigns to it
+/// (docs/design.md, What happens to a failure).
 ///
 /// Our [`Error`]'s sentence already says what its cause said (the SDK's cause chain, the
 /// I/O error), so the causes below it are not printed again.

@@ -1,4 +1,5 @@
-//! `reportsengine`: turns each queued day of sales into a report (SPEC §5).
+//! `reportsengine`: turns each queued day of sales into a report (docs/design.md,
+//! reportsengine run and once).
 //!
 //! `run` is the daemon, `once` drains the queue and exits, `build` makes a report from a
 //! local file without AWS. What happens to one message is in `consumer.rs` (the loop, the
@@ -104,7 +105,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 if let Some(exporter) = exporter {
                     exporter.finish().await;
                 }
-                // `run` stopped by a signal exits 0 (SPEC §5), whatever failed on the way;
+                // `run` stopped by a signal exits 0 (docs/design.md, Exit codes), whatever failed;
                 // `once` says whether it left messages behind.
                 Ok(match mode {
                     consumer::Mode::Daemon => 0,

@@ -3,7 +3,7 @@
 //! index and deletes the message (or quarantines it), as this function's result says.
 //!
 //! Every failure is returned as a [`common::failure::Error`] whose kind alone says what
-//! happens to the message (SPEC §5's table): set aside (quarantine it), retry, or hold.
+//! happens to the message (docs/design.md, What happens to a failure): set aside (quarantine it), retry, or hold.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

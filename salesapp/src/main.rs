@@ -1,5 +1,6 @@
 //! `salesapp`: validates a day's sales file, uploads it to the restricted bucket, merges the
-//! day into the compensation ledger and tells the reports engine (SPEC §5).
+//! day into the compensation ledger and tells the reports engine (docs/design.md, salesapp
+//! upload).
 #![forbid(unsafe_code)]
 
 mod upload;
@@ -97,7 +98,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             let config = cli.global.load_config()?;
             let summary = ops::cli::runtime()?.block_on(async {
                 let (store, queue) = common::connect(&config, Program::Salesapp).await?;
-                // One-shot: transient failures are retried, but only for so long (SPEC §5).
+                // One-shot: transient failures are retried, but only for so long (docs/design.md,
+                // One-shot commands end).
                 let mut patience = Patience::for_window(config.endpoints.give_up_after);
                 let target = upload::Target { config, store, queue };
                 upload::upload(&target, &file, date, replace, &mut patience).await

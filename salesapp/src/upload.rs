@@ -30,7 +30,7 @@ use sha2::{Digest, Sha256};
 const SINGLE_PUT_MAX: u64 = 16 << 20;
 /// Multipart part size. With [`PARTS_IN_FLIGHT`] parts (and the one being read) this bounds
 /// the upload's buffers to 24 MiB whatever the file's size, and 10 000 parts (S3's limit)
-/// of 6 MiB allow a 58 GiB file. Larger parts were no faster (README, "Performance").
+/// of 6 MiB allow a 58 GiB file. Larger parts were no faster (docs/performance.md).
 const PART_SIZE: usize = 6 << 20;
 const PARTS_IN_FLIGHT: usize = 3;
 

@@ -125,7 +125,7 @@ fn cloudformation_template_deploys_and_configures_a_working_pipeline() {
             )
         })
         .collect();
-    // Every output name SPEC §3 gives for the original workshop's stack, then ours.
+    // Every output name of the original workshop's stack, then ours.
     for name in [
         "StackName",
         "VPCID",

@@ -88,8 +88,8 @@ pub fn s3_client(sdk: &SdkConfig, config: &Config) -> aws_sdk_s3::Client {
 }
 
 /// The SQS client: pinned to `endpoints.sqs` (e.g. the interface endpoint's name), and with
-/// `require_private_sqs` always pinned to `url`, the one `endpoints::check_private_sqs` checked; every
-/// attempt counted for the metrics.
+/// `require_private_sqs` always pinned to `url`, the one `endpoints::check_private_sqs`
+/// checked; every attempt counted for the metrics.
 pub fn sqs_client(sdk: &SdkConfig, config: &Config, url: &str) -> aws_sdk_sqs::Client {
     let mut builder = aws_sdk_sqs::config::Builder::from(sdk).interceptor(metered::Metered);
     if config.endpoints.sqs.is_some() || config.endpoints.require_private_sqs {

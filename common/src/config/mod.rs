@@ -1,4 +1,4 @@
-//! The one configuration of both binaries (SPEC §3): a TOML file, overridden by
+//! The one configuration of both binaries (docs/configuration.md): a TOML file, overridden by
 //! `VPCE_LAB_<SECTION>_<KEY>` environment variables, overridden by `--set section.key=value`
 //! flags; parsed once at start, validated once, then passed around read-only.
 //!
@@ -250,7 +250,7 @@ pub struct EngineConfig {
     pub read_part_size: u64,
     /// Accept only messages naming keys under this prefix (e.g. `"sales/"`). Unset = any key
     /// of the bucket but the daemons' own prefixes (`reports/`, `quarantine/`, `doctor/`,
-    /// `compensation/`), as the lab's by-hand flow needs (SPEC §5).
+    /// `compensation/`), as the lab's by-hand flow needs (docs/design.md, The key rule).
     #[serde(default)]
     pub input_prefix: Option<String>,
 }

@@ -113,7 +113,7 @@ impl ConsumerStats {
     }
 
     /// `once`: 0 when every message was reported or quarantined; otherwise the code of the
-    /// worst failure (SPEC §5's table), since messages were left behind.
+    /// worst failure (docs/design.md, What happens to a failure), since messages were left behind.
     pub fn exit_code(&self) -> u8 {
         let worst = self.worst.lock().ok().and_then(|w| *w);
         worst.map_or(0, |kind| u8::try_from(kind.rule().exit_code).unwrap_or(1))
