@@ -2,9 +2,9 @@
 //! reportsengine run and once).
 //!
 //! `run` is the daemon, `once` drains the queue and exits, `build` makes a report from a
-//! local file without AWS. What happens to one message is in `consumer.rs` (the loop, the
-//! slots, deletion) and `process.rs` (parse → guard → stream → build → upload), the index of
-//! every reported day in `index.rs`.
+//! local file without AWS. What happens to one message is in `consumer/` (the loop, the
+//! slots, the index and the deletion) and `process.rs` (parse → guard → stream → build →
+//! upload), the index of every reported day in `index.rs`, the report's files in `files.rs`.
 #![forbid(unsafe_code)]
 
 mod consumer;

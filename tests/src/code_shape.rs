@@ -203,27 +203,31 @@ fn without_inline_modules(code: &str) -> String {
             continue;
         };
         let open = at + out[at..].find('{').unwrap_or(0);
-        let mut depth = 0usize;
-        let mut end = out.len();
-        for (k, c) in out[open..].char_indices() {
-            match c {
-                '{' => depth += 1,
-                '}' => {
-                    depth -= 1;
-                    if depth == 0 {
-                        end = open + k + 1;
-                        break;
-                    }
-                }
-                _ => {}
-            }
-        }
+        let end = closing_brace(&out, open).map_or(out.len(), |close| close + 1);
         let blanked: String =
             out[open..end].chars().map(|c| if c == '\n' { '\n' } else { ' ' }).collect();
         out.replace_range(open..end, &blanked);
         from = end;
     }
     out
+}
+
+/// The byte of the `}` that closes the `{` at byte `open` of `code`.
+fn closing_brace(code: &str, open: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    for (k, c) in code[open..].char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    return Some(open + k);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 /// The next occurrence of `word` as a whole word at or after `from`.
@@ -273,21 +277,7 @@ fn expand(code: &str, at: usize) -> Vec<Vec<String>> {
         i += rest.len() - trimmed.len();
         if trimmed.starts_with('{') {
             let inner_start = i + 1;
-            let mut depth = 0usize;
-            let mut end = code.len();
-            for (k, c) in code[i..].char_indices() {
-                match c {
-                    '{' => depth += 1,
-                    '}' => {
-                        depth -= 1;
-                        if depth == 0 {
-                            end = i + k;
-                            break;
-                        }
-                    }
-                    _ => {}
-                }
-            }
+            let end = closing_brace(code, i).unwrap_or(code.len());
             return split_top_level(&code[inner_start..end])
                 .into_iter()
                 .flat_map(|part| {
