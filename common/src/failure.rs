@@ -1,4 +1,4 @@
-//! The one failure model of both binaries (SPEC §5, "What happens to a failure").
+//! The one failure model of both binaries (docs/design.md, What happens to a failure).
 //!
 //! Every failure says what was being done ([`Operation`]), to what (a resource: an
 //! `s3://` URL, the queue, a file), and what kind of failure it is ([`Kind`]). The kind
@@ -15,7 +15,7 @@ use std::fmt;
 
 use sales_domain::sales::ValidationErrors;
 
-/// sysexits(3) codes used by both binaries (SPEC §5).
+/// sysexits(3) codes used by both binaries (docs/design.md, Exit codes).
 pub mod exit {
     pub const OK: i32 = 0;
     pub const USAGE: i32 = 64;
@@ -64,7 +64,7 @@ pub enum Action {
 }
 
 impl Action {
-    /// The word used in logs, `STATUS=` and the README's table.
+    /// The word used in logs, `STATUS=` and the documented table.
     pub fn label(self) -> &'static str {
         match self {
             Action::SetAside => "set aside",
@@ -82,7 +82,7 @@ pub struct Rule {
 }
 
 impl Kind {
-    /// Every kind, in the order of the README's table.
+    /// Every kind, in the order of the documented table.
     pub const ALL: [Kind; 8] = [
         Kind::BadInput,
         Kind::Missing,
@@ -94,8 +94,9 @@ impl Kind {
         Kind::Unexpected,
     ];
 
-    /// **The table** (SPEC §5). Everything that decides between quarantine, retry and hold,
-    /// and every exit code of a failed command, comes from here.
+    /// **The table** (docs/design.md, What happens to a failure). Everything that decides
+    /// between quarantine, retry and hold, and every exit code of a failed command, comes
+    /// from here.
     pub const fn rule(self) -> Rule {
         use Action::*;
         let (action, exit_code) = match self {
@@ -140,7 +141,7 @@ impl Kind {
         }
     }
 
-    /// Examples, for the README's table.
+    /// Examples, for the documented table.
     fn examples(self) -> &'static str {
         match self {
             Kind::BadInput => {
@@ -160,7 +161,7 @@ impl Kind {
         }
     }
 
-    /// The table as Markdown, exactly as the README shows it (a test keeps them equal).
+    /// The table as Markdown, exactly as docs/design.md shows it (a test keeps them equal).
     pub fn markdown_table() -> String {
         let mut out = String::from(
             "| kind | examples | daemon (`run`, `watch`) | one-shot exit |\n|---|---|---|---|\n",
@@ -361,6 +362,21 @@ impl Error {
         Error::new(Kind::BadInput, operation, resource, message)
     }
 
+    /// A 403 that is not "missing": `operation` on `resource` was refused (`code`, S3's or
+    /// SQS's error code, may be empty). The sentence names the IAM action it needs and the
+    /// lab's control that usually refuses it.
+    pub fn denied(operation: Operation, resource: impl Into<String>, code: &str) -> Error {
+        let resource = resource.into();
+        let code = if code.is_empty() { String::new() } else { format!(" {code}") };
+        let needs = operation.iam_action().unwrap_or("an action the lab does not grant");
+        let message = format!(
+            "{operation} on {resource} was denied (HTTP 403{code}). It needs {needs} on this \
+             resource. {}",
+            operation.denial_hint()
+        );
+        Error::new(Kind::Denied, operation, resource, message)
+    }
+
     /// The configuration is unusable.
     pub fn config(message: impl Into<String>) -> Error {
         Error::new(Kind::Config, Operation::LoadConfig, "configuration", message)
@@ -525,7 +541,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 mod tests {
     use super::*;
 
-    /// Every row of SPEC §5's table, one assertion each.
+    /// Every row of the table, one assertion each.
     #[test]
     fn the_table() {
         let row = |k: Kind| (k.rule().action, k.rule().exit_code);
@@ -539,7 +555,7 @@ mod tests {
         assert_eq!(row(Kind::Unexpected), (Action::Hold, 69));
     }
 
-    /// SPEC §5: a failure that is not the input's fault never sets the input aside and never
+    /// A failure that is not the input's fault never sets the input aside and never
     /// exits 65.
     #[test]
     fn only_the_input_s_own_faults_set_it_aside() {
@@ -555,10 +571,10 @@ mod tests {
     }
 
     #[test]
-    fn the_readme_shows_the_table_the_code_uses() {
-        let readme = include_str!("../../README.md");
+    fn the_design_document_shows_the_table_the_code_uses() {
+        let design = include_str!("../../docs/design.md");
         let table = Kind::markdown_table();
-        assert!(readme.contains(&table), "README.md lacks the failure table:\n{table}");
+        assert!(design.contains(&table), "docs/design.md lacks the failure table:\n{table}");
     }
 
     #[test]

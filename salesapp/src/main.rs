@@ -1,5 +1,6 @@
 //! `salesapp`: validates a day's sales file, uploads it to the restricted bucket, merges the
-//! day into the compensation ledger and tells the reports engine (SPEC §5).
+//! day into the compensation ledger and tells the reports engine (docs/design.md, salesapp
+//! upload).
 #![forbid(unsafe_code)]
 
 mod upload;
@@ -10,9 +11,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use common::ops::cli::GlobalArgs;
 use common::retry::Patience;
 use common::Program;
+use ops::cli::GlobalArgs;
 use sales_domain::sales::SalesDate;
 
 #[derive(Debug, Parser)]
@@ -41,13 +42,13 @@ enum Command {
     /// move it to done/ (or to failed/ with NAME.error.txt) until SIGTERM/SIGINT.
     Watch,
     /// Write the configuration file from the lab's CloudFormation stack outputs.
-    Configure(common::ops::configure::ConfigureArgs),
+    Configure(ops::configure::ConfigureArgs),
     /// Check configuration, credentials, endpoints (DNS, TCP) and a harmless read/write;
     /// --controls also verifies the lab's denials. Exit 0, or 78/77/69 on a FAIL.
-    Doctor(common::ops::doctor::DoctorArgs),
+    Doctor(ops::doctor::DoctorArgs),
     /// Write the man pages and shell completions (for packaging).
     #[command(hide = true)]
-    Assets(common::ops::assets::AssetsArgs),
+    Assets(ops::assets::AssetsArgs),
     /// Write deterministic, realistic sample sales data.
     Generate {
         #[arg(long)]
@@ -63,7 +64,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    common::ops::cli::main(Program::Salesapp, |cli: &Cli| &cli.global, run)
+    ops::cli::main(Program::Salesapp, |cli: &Cli| &cli.global, run)
 }
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
@@ -73,21 +74,21 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(0)
         }
         Command::Assets(args) => {
-            common::ops::assets::write::<Cli>(Program::Salesapp, &args)?;
+            ops::assets::write::<Cli>(Program::Salesapp, &args)?;
             Ok(0)
         }
         Command::Configure(args) => {
-            common::ops::configure::run("salesapp", &args)?;
+            ops::configure::run("salesapp", &args)?;
             Ok(0)
         }
         Command::Doctor(args) => {
-            let code = common::ops::doctor::main(Program::Salesapp, &cli.global, &args);
+            let code = ops::doctor::main(Program::Salesapp, &cli.global, &args);
             Ok(u8::try_from(code).unwrap_or(1))
         }
         Command::Watch => {
             let config = cli.global.load_config()?;
             // signals() installs its handlers when called: inside the runtime, first thing.
-            common::ops::cli::runtime()?.block_on(async {
+            ops::cli::runtime()?.block_on(async {
                 let shutdown = common::shutdown::signals();
                 watch::watch(config, shutdown).await
             })?;
@@ -95,9 +96,10 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Upload { file, date, replace } => {
             let config = cli.global.load_config()?;
-            let summary = common::ops::cli::runtime()?.block_on(async {
+            let summary = ops::cli::runtime()?.block_on(async {
                 let (store, queue) = common::connect(&config, Program::Salesapp).await?;
-                // One-shot: transient failures are retried, but only for so long (SPEC §5).
+                // One-shot: transient failures are retried, but only for so long (docs/design.md,
+                // One-shot commands end).
                 let mut patience = Patience::for_window(config.endpoints.give_up_after);
                 let target = upload::Target { config, store, queue };
                 upload::upload(&target, &file, date, replace, &mut patience).await

@@ -83,20 +83,7 @@ impl Answer {
     /// The failure this answer is, for `operation` on `resource` through `endpoint`.
     pub(crate) fn into_error(self, operation: Operation, resource: &str, endpoint: &str) -> Error {
         match self {
-            Answer::Denied { code } => {
-                let code = if code.is_empty() { String::new() } else { format!(" {code}") };
-                let needs = operation.iam_action().unwrap_or("an action the lab does not grant");
-                Error::new(
-                    Kind::Denied,
-                    operation,
-                    resource,
-                    format!(
-                        "{operation} on {resource} was denied (HTTP 403{code}). It needs {needs} \
-                         on this resource. {}",
-                        operation.denial_hint()
-                    ),
-                )
-            }
+            Answer::Denied { code } => Error::denied(operation, resource, &code),
             Answer::NotFound => Error::new(
                 Kind::Missing,
                 operation,

@@ -1,4 +1,4 @@
-//! The one configuration of both binaries (SPEC §3): a TOML file, overridden by
+//! The one configuration of both binaries (docs/configuration.md): a TOML file, overridden by
 //! `VPCE_LAB_<SECTION>_<KEY>` environment variables, overridden by `--set section.key=value`
 //! flags; parsed once at start, validated once, then passed around read-only.
 //!
@@ -17,9 +17,12 @@ pub use sales_domain::money::Compensation;
 use values::{de_duration, de_opt_socket_addr, de_size};
 pub use values::{parse_size, url_host, url_port};
 
+mod keys;
 mod overlay;
 mod validate;
 mod values;
+
+pub use keys::{markdown_table, sections, Key, KeyDefault, ValueType, KEYS};
 
 /// Where the configuration is read from when neither `--config` nor `$VPCE_LAB_CONFIG` is set.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/vpce-lab/config.toml";
@@ -33,6 +36,10 @@ const ENV_PREFIX: &str = "VPCE_LAB_";
 /// systemd's `TimeoutStopSec=` in our units (`systemd/*.service`). `shutdown_grace` must end
 /// before systemd stops waiting and sends SIGKILL, or in-flight work is cut mid-way.
 pub const SYSTEMD_STOP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The default of `endpoints.attempt_timeout`: one attempt of any call but ReceiveMessage.
+/// Long enough for a multipart part over a slow link.
+pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// SQS refuses a long poll over 20 s.
 pub const MAX_WAIT_TIME: Duration = Duration::from_secs(20);
@@ -50,7 +57,7 @@ pub struct Config {
     /// `sqs:GetQueueUrl`, so the URL cannot be looked up by name.
     pub queue_url: String,
     #[serde(default)]
-    pub endpoints: Endpoints,
+    pub endpoints: EndpointsConfig,
     #[serde(default)]
     pub compensation: Compensation,
     #[serde(default)]
@@ -111,7 +118,7 @@ pub struct DoctorConfig {
 /// `[endpoints]`: pinned endpoints, how to address them, and how long to wait for them.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Endpoints {
+pub struct EndpointsConfig {
     /// S3 endpoint URL; unset = the SDK's default for the region (or `AWS_ENDPOINT_URL_S3`).
     #[serde(default)]
     pub s3: Option<String>,
@@ -147,15 +154,15 @@ fn default_connect_timeout() -> Duration {
     Duration::from_secs(5)
 }
 fn default_attempt_timeout() -> Duration {
-    crate::aws::ATTEMPT_TIMEOUT
+    DEFAULT_ATTEMPT_TIMEOUT
 }
 fn default_give_up_after() -> Duration {
     Duration::from_secs(60)
 }
 
-impl Default for Endpoints {
+impl Default for EndpointsConfig {
     fn default() -> Self {
-        Endpoints {
+        EndpointsConfig {
             s3: None,
             sqs: None,
             force_path_style: false,
@@ -243,7 +250,7 @@ pub struct EngineConfig {
     pub read_part_size: u64,
     /// Accept only messages naming keys under this prefix (e.g. `"sales/"`). Unset = any key
     /// of the bucket but the daemons' own prefixes (`reports/`, `quarantine/`, `doctor/`,
-    /// `compensation/`), as the lab's by-hand flow needs (SPEC §5).
+    /// `compensation/`), as the lab's by-hand flow needs (docs/design.md, The key rule).
     #[serde(default)]
     pub input_prefix: Option<String>,
 }
@@ -326,7 +333,7 @@ impl Config {
 
 #[cfg(test)]
 mod tests {
-    use super::overlay::{Kind, KEYS};
+    use super::keys::{ValueType, KEYS};
     use super::*;
 
     const MINIMAL: &str = r#"
@@ -440,27 +447,21 @@ max_object_size = "10GiB"
 
     #[test]
     fn every_listed_key_is_accepted() {
-        for (section, key, kind) in KEYS {
-            let raw = match (kind, *key) {
-                (Kind::Int, _) => "4",
-                (Kind::Bool, _) => "true",
-                (
-                    _,
-                    "wait_time" | "visibility_timeout" | "shutdown_grace" | "poll_interval"
-                    | "settle_time" | "connect_timeout" | "attempt_timeout" | "give_up_after"
-                    | "textfile_interval",
-                ) => "5s",
+        for key in KEYS.iter().filter(|k| k.value != ValueType::Table) {
+            let raw = match (key.value, key.name) {
+                (ValueType::Int, _) => "4",
+                (ValueType::Bool, _) => "true",
+                (ValueType::Duration, _) => "5s",
+                (ValueType::Size, _) => "8MiB",
                 (_, "listen") => "127.0.0.1:9464",
                 (_, "textfile") => "/var/lib/node_exporter/textfile_collector/x.prom",
                 (_, "input_prefix") => "incoming/",
-                (_, "max_object_size" | "read_part_size") => "8MiB",
                 (_, "bucket") => "some-bucket",
                 (_, "region") => "eu-west-1",
                 (_, "queue_url" | "s3" | "sqs") => "https://example.invalid/1/q",
                 _ => "value",
             };
-            let dotted =
-                if section.is_empty() { key.to_string() } else { format!("{section}.{key}") };
+            let dotted = key.dotted();
             load(MINIMAL, &[], &[&format!("{dotted}={raw}")])
                 .unwrap_or_else(|e| panic!("{dotted}: {e}"));
         }

@@ -127,7 +127,7 @@ impl LogLevel {
 
 /// What [`init`] needs from the command line.
 #[derive(Debug, Clone)]
-pub struct Settings {
+pub struct LogSettings {
     /// The program, as the journal's `SYSLOG_IDENTIFIER` (`journalctl -t salesapp`).
     pub program: &'static str,
     pub level: Option<LogLevel>,
@@ -196,7 +196,7 @@ enum Output {
 
 /// Installs the global subscriber. Logs go to the journal or to stderr; stdout is kept for
 /// results. Fails (a usage error for the caller) when `RUST_LOG` is not a filter.
-pub fn init(settings: &Settings) -> Result<(), String> {
+pub fn init(settings: &LogSettings) -> Result<(), String> {
     use std::io::IsTerminal;
     let env = |name: &str| std::env::var(name).ok();
     let filter = env_filter(env("RUST_LOG").as_deref(), settings.level)?;

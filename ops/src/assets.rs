@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap_complete::Shell;
 
-use crate::Program;
+use common::Program;
 
 /// `assets`'s arguments.
 #[derive(Debug, Clone, clap::Args)]

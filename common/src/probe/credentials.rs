@@ -1,55 +1,39 @@
-//! Which provider of the SDK's credential chain answered (never the secret itself).
+//! Which provider of the SDK's credential chain answers (never the secret itself).
 
-use super::table::{Check, Table};
-use super::CALL_TIMEOUT;
-use crate::failure::Kind;
+use std::time::Duration;
 
-/// The credentials row; true when there are credentials to make calls with. Outside the
-/// emulator, anything but the instance profile is a warning: it bypasses the role.
-pub(super) async fn check(sdk: &aws_config::SdkConfig, emulator: bool, t: &mut Table) -> bool {
-    let answer = match sdk.credentials_provider() {
-        Some(p) => {
-            use aws_credential_types::provider::ProvideCredentials;
-            tokio::time::timeout(CALL_TIMEOUT, p.provide_credentials()).await
-        }
-        None => Ok(Err(aws_credential_types::provider::error::CredentialsError::not_loaded(
-            "no credentials provider configured",
-        ))),
-    };
-    match answer {
-        Ok(Ok(creds)) => {
-            let (source, instance) = credential_source(&creds);
-            if instance || emulator {
-                t.push(Check::pass("credentials", source));
-            } else {
-                t.push(Check::warn(
-                    "credentials",
-                    source,
-                    "on the lab's instances the instance profile (IAMRoleFor…) should answer: \
-                     other credentials bypass the role's least privilege",
-                ));
+use aws_credential_types::provider::ProvideCredentials;
+
+use super::Sdk;
+
+/// What the credential chain answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CredentialsFound {
+    /// Credentials, from `source` (a provider named for people, and their lifetime);
+    /// `instance_profile`: the EC2 instance role answered, through IMDS.
+    Found { source: String, instance_profile: bool },
+    /// No provider of the chain answered: why.
+    NotFound(String),
+    /// The chain gave no answer within the timeout (IMDS that does not answer, typically).
+    TimedOut,
+}
+
+impl Sdk {
+    /// Asks the credential chain, as the daemons would, for at most `timeout`.
+    pub async fn credentials(&self, timeout: Duration) -> CredentialsFound {
+        let Some(provider) = self.config.credentials_provider() else {
+            let none = aws_credential_types::provider::error::CredentialsError::not_loaded(
+                "no credentials provider configured",
+            );
+            return CredentialsFound::NotFound(none.to_string());
+        };
+        match tokio::time::timeout(timeout, provider.provide_credentials()).await {
+            Ok(Ok(creds)) => {
+                let (source, instance_profile) = credential_source(&creds);
+                CredentialsFound::Found { source, instance_profile }
             }
-            true
-        }
-        Ok(Err(e)) => {
-            t.push(Check::fail(
-                "credentials",
-                Kind::Denied,
-                format!("no provider of the chain answered: {e}"),
-                "on EC2 attach the instance profile (IAMRoleForSalesApp / IAMRoleForReportsEngine) \
-                 and make sure IMDSv2 is reachable; elsewhere set AWS_PROFILE or AWS_ACCESS_KEY_ID",
-            ));
-            false
-        }
-        Err(_) => {
-            t.push(Check::fail(
-                "credentials",
-                Kind::Transient,
-                format!("the credential chain gave no answer within {}s", CALL_TIMEOUT.as_secs()),
-                "IMDS did not answer: on EC2 check the instance metadata options (IMDSv2, hop \
-                 limit); elsewhere set AWS_EC2_METADATA_DISABLED=true and other credentials",
-            ));
-            false
+            Ok(Err(e)) => CredentialsFound::NotFound(e.to_string()),
+            Err(_) => CredentialsFound::TimedOut,
         }
     }
 }

@@ -5,10 +5,12 @@ use std::net::IpAddr;
 
 use sales_domain::net::AddressClass;
 
+use common::config::{url_host, url_port, Config};
+use common::endpoints::{proxy_for, EndpointUrls};
+use common::failure::{Kind, Service};
+
 use super::table::Check;
-use super::{Endpoints, NET_TIMEOUT};
-use crate::config::Config;
-use crate::failure::{Kind, Service};
+use super::NET_TIMEOUT;
 
 /// The DNS and TCP rows of both endpoints, and whether they are the local emulator.
 pub(super) struct Network {
@@ -17,13 +19,13 @@ pub(super) struct Network {
 }
 
 /// Resolves both endpoints and connects to each.
-pub(super) async fn examine(config: &Config, endpoints: &Endpoints) -> Network {
+pub(super) async fn examine(config: &Config, endpoints: &EndpointUrls) -> Network {
     let mut emulator = false;
     let mut resolved = Vec::new();
     let mut rows = Vec::new();
     for (service, url) in [(Service::S3, &endpoints.s3), (Service::Sqs, &endpoints.sqs)] {
-        let host = crate::config::url_host(url).unwrap_or_default().to_string();
-        let port = crate::config::url_port(url);
+        let host = url_host(url).unwrap_or_default().to_string();
+        let port = url_port(url);
         match resolve(&host, port).await {
             Ok(addrs) => {
                 emulator |= !addrs.is_empty()
@@ -52,12 +54,12 @@ pub(super) async fn examine(config: &Config, endpoints: &Endpoints) -> Network {
 /// `NO_PROXY`) carry their traffic, as the SDK's client would send it. Under the lab that is
 /// a WARN: a proxy sends S3 and SQS requests from its own address, around the VPC endpoints,
 /// their policies and the bucket's and queue's `aws:sourceVpce` conditions.
-pub(super) fn proxies(endpoints: &Endpoints, env: &dyn Fn(&str) -> Option<String>) -> Check {
+pub(super) fn proxies(endpoints: &EndpointUrls, env: &dyn Fn(&str) -> Option<String>) -> Check {
     let services = [(Service::S3, &endpoints.s3), (Service::Sqs, &endpoints.sqs)];
     let proxied: Vec<String> = services
         .iter()
         .filter_map(|(service, url)| {
-            crate::aws::proxy_for(url, env)
+            proxy_for(url, env)
                 .map(|proxy| format!("{} ({url}) via {proxy}", service.label().to_uppercase()))
         })
         .collect();
@@ -195,7 +197,7 @@ async fn tcp_check(service: Service, host: &str, port: u16, addrs: &[IpAddr]) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::doctor::table::Status;
+    use crate::doctor::table::Status;
 
     fn ips(list: &[&str]) -> Vec<IpAddr> {
         list.iter().map(|s| s.parse().unwrap()).collect()
