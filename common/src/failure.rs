@@ -150,8 +150,8 @@ impl Kind {
         }
     }
 
-    /// Examples, for the documented table.
-    fn examples(self) -> &'static str {
+    /// Examples, for the documented table and the man pages' EXIT STATUS.
+    pub fn examples(self) -> &'static str {
         match self {
             Kind::BadInput => {
                 "malformed body, foreign bucket, unsafe key, not a valid sales file, too large"
@@ -509,7 +509,9 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)?;
         match &self.advice {
-            Some(advice) => write!(f, " {advice}"),
+            // The advice is a sentence of its own: the message ends before it.
+            Some(advice) if self.message.ends_with(['.', '!', '?']) => write!(f, " {advice}"),
+            Some(advice) => write!(f, ". {advice}"),
             None => Ok(()),
         }
     }
@@ -645,11 +647,11 @@ mod tests {
     #[test]
     fn advice_follows_the_sentence() {
         let e = Error::config("bucket is wrong").hint("Fix it.").hint("Then run again.");
-        assert_eq!(e.to_string(), "bucket is wrong Fix it. Then run again.");
+        assert_eq!(e.to_string(), "bucket is wrong. Fix it. Then run again.");
         assert_eq!(e.summary(), "bucket is wrong");
         assert_eq!(e.advice(), Some("Fix it. Then run again."));
         let again = e.context("x.toml").replicate();
-        assert_eq!(again.to_string(), "x.toml: bucket is wrong Fix it. Then run again.");
+        assert_eq!(again.to_string(), "x.toml: bucket is wrong. Fix it. Then run again.");
         let denied = Error::denied(Operation::PutObject, "s3://b/k", "AccessDenied");
         assert!(denied.summary().ends_with("It needs s3:PutObject on this resource."));
         assert_eq!(denied.advice(), Some(Operation::PutObject.denial_hint()));
