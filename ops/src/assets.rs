@@ -249,7 +249,10 @@ const ENVIRONMENT: &[(&str, &str)] = &[
         "Credentials from the environment. On the lab's instances leave them unset: the \
          instance profile (through IMDSv2) gives the role's credentials.",
     ),
-    ("AWS_EC2_METADATA_DISABLED", "true: do not ask the instance metadata service for credentials."),
+    (
+        "AWS_EC2_METADATA_DISABLED",
+        "true: do not ask the instance metadata service for credentials.",
+    ),
     (
         "AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_SQS",
         "Endpoints, when endpoints.s3 / endpoints.sqs are unset.",
@@ -328,10 +331,19 @@ fn examples(program: Program, sub: Option<&str>) -> Vec<(String, &'static str)> 
     match (program, sub) {
         (_, Some(s @ ("configure" | "doctor" | "config"))) => shared(s),
         (Program::Salesapp, None) => vec![
-            ("salesapp upload day.csv".into(), "Validate a day's file, upload it, merge the ledger, queue it."),
-            ("sudo systemctl enable --now salesapp".into(), "Run the spool daemon (salesapp watch)."),
+            (
+                "salesapp upload day.csv".into(),
+                "Validate a day's file, upload it, merge the ledger, queue it.",
+            ),
+            (
+                "sudo systemctl enable --now salesapp".into(),
+                "Run the spool daemon (salesapp watch).",
+            ),
             ("salesapp doctor".into(), "Check this instance."),
-            ("salesapp config".into(), "The configuration in effect and where each value comes from."),
+            (
+                "salesapp config".into(),
+                "The configuration in effect and where each value comes from.",
+            ),
         ],
         (Program::Salesapp, Some("upload")) => vec![
             ("salesapp upload day.csv".into(), "Validate, upload, merge the ledger, queue."),
@@ -356,7 +368,10 @@ fn examples(program: Program, sub: Option<&str>) -> Vec<(String, &'static str)> 
             "A day of sample sales; the same seed gives the same bytes.",
         )],
         (Program::Reportsengine, None) => vec![
-            ("sudo systemctl enable --now reportsengine".into(), "Run the daemon (reportsengine run)."),
+            (
+                "sudo systemctl enable --now reportsengine".into(),
+                "Run the daemon (reportsengine run).",
+            ),
             ("reportsengine once".into(), "Drain the queue and exit."),
             ("reportsengine build day.csv -o out/".into(), "A report from a local file, no AWS."),
             ("reportsengine doctor".into(), "Check this instance."),
@@ -385,7 +400,8 @@ pub fn undocumented_arguments(cmd: &clap::Command) -> Vec<String> {
     let mut visit = |path: String, c: &clap::Command| {
         for arg in c.get_arguments().filter(|a| !a.is_hide_set()) {
             if arg.get_help().is_none() && arg.get_long_help().is_none() {
-                let name = arg.get_long().map_or_else(|| arg.get_id().to_string(), |l| format!("--{l}"));
+                let name =
+                    arg.get_long().map_or_else(|| arg.get_id().to_string(), |l| format!("--{l}"));
                 found.push(format!("{path} {name}").trim().to_string());
             }
         }

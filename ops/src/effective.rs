@@ -45,8 +45,13 @@ mod tests {
     fn the_listing_is_aligned_and_names_each_source() {
         let text = "bucket = \"b-b\"\nqueue_url = \"https://q.example/1/q\"\n\
                     [endpoints]\ns3 = \"https://s3.example\"\n";
-        let effective = Effective::from_parts("/etc/c.toml", text, &[], &["reportsengine.concurrency=8".into()])
-            .expect("loads");
+        let effective = Effective::from_parts(
+            "/etc/c.toml",
+            text,
+            &[],
+            &["reportsengine.concurrency=8".into()],
+        )
+        .expect("loads");
         let listing = render(&effective, "--config");
         let lines: Vec<&str> = listing.lines().collect();
         assert_eq!(lines[0], "configuration file: /etc/c.toml (chosen by --config)");

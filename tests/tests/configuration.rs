@@ -63,8 +63,9 @@ fn assert_both_say(em: &Emulator, config: &Path, said: &str) {
 #[test]
 fn a_value_of_the_wrong_type_names_the_key_the_file_and_the_line() {
     let em = Emulator::start();
-    let config =
-        config_with(&em, "bad-type.toml", |t| t.replace("concurrency = 4", "concurrency = \"one\""));
+    let config = config_with(&em, "bad-type.toml", |t| {
+        t.replace("concurrency = 4", "concurrency = \"one\"")
+    });
     let line = line_of(&config, "concurrency =");
     let said = format!(
         "{}:{line}: reportsengine.concurrency = \"one\": expected a whole number",
@@ -93,7 +94,11 @@ fn an_unknown_key_names_its_line_and_the_nearest_valid_key() {
     assert!(r.stderr.contains("did you mean `reportsengine.concurrency`?"), "{}", r.output());
     let r = run(e2e::salesapp(&em).env("VPCE_LAB_REPORTSENGINE_CONCURENCY", "2").arg("config"));
     r.assert_code(78);
-    assert!(r.stderr.contains("did you mean VPCE_LAB_REPORTSENGINE_CONCURRENCY?"), "{}", r.output());
+    assert!(
+        r.stderr.contains("did you mean VPCE_LAB_REPORTSENGINE_CONCURRENCY?"),
+        "{}",
+        r.output()
+    );
 }
 
 /// `config` lists every key with its value and source: the file's line, the variable, the
@@ -101,13 +106,20 @@ fn an_unknown_key_names_its_line_and_the_nearest_valid_key() {
 #[test]
 fn config_shows_each_value_and_where_it_comes_from() {
     let em = Emulator::start();
-    let r = run(e2e::salesapp(&em)
-        .env("VPCE_LAB_REPORTSENGINE_CONCURRENCY", "8")
-        .args(["--set", "endpoints.give_up_after=10s", "config"]));
+    let r = run(e2e::salesapp(&em).env("VPCE_LAB_REPORTSENGINE_CONCURRENCY", "8").args([
+        "--set",
+        "endpoints.give_up_after=10s",
+        "config",
+    ]));
     r.assert_ok();
     let path = em.config_path().display().to_string();
     let lines: Vec<&str> = r.stdout.lines().collect();
-    assert_eq!(lines[0], format!("configuration file: {path} (chosen by --config)"), "{}", r.stdout);
+    assert_eq!(
+        lines[0],
+        format!("configuration file: {path} (chosen by --config)"),
+        "{}",
+        r.stdout
+    );
     let row = |key: &str| -> Vec<String> {
         let line = lines
             .iter()
@@ -116,26 +128,34 @@ fn config_shows_each_value_and_where_it_comes_from() {
         line.split_whitespace().map(str::to_string).collect()
     };
     let bucket_line = line_of(em.config_path(), "bucket =");
-    assert_eq!(row("bucket"), [
-        "bucket".to_string(),
-        format!("\"{}\"", em.bucket()),
-        format!("{path}:{bucket_line}"),
-    ]);
-    assert_eq!(row("reportsengine.concurrency"), [
-        "reportsengine.concurrency",
-        "8",
-        "env",
-        "VPCE_LAB_REPORTSENGINE_CONCURRENCY"
-    ]);
+    assert_eq!(
+        row("bucket"),
+        ["bucket".to_string(), format!("\"{}\"", em.bucket()), format!("{path}:{bucket_line}"),]
+    );
+    assert_eq!(
+        row("reportsengine.concurrency"),
+        ["reportsengine.concurrency", "8", "env", "VPCE_LAB_REPORTSENGINE_CONCURRENCY"]
+    );
     assert_eq!(row("endpoints.give_up_after"), ["endpoints.give_up_after", "\"10s\"", "--set"]);
-    assert_eq!(row("endpoints.connect_timeout"), ["endpoints.connect_timeout", "\"5s\"", "default"]);
-    assert_eq!(row("doctor.unrestricted_bucket"), ["doctor.unrestricted_bucket", "unset", "default"]);
+    assert_eq!(
+        row("endpoints.connect_timeout"),
+        ["endpoints.connect_timeout", "\"5s\"", "default"]
+    );
+    assert_eq!(
+        row("doctor.unrestricted_bucket"),
+        ["doctor.unrestricted_bucket", "unset", "default"]
+    );
     for key in common::config::KEYS {
         row(&key.dotted());
     }
-    let r = run(em.bare_command("reportsengine").env("VPCE_LAB_CONFIG", em.config_path()).arg("config"));
+    let r = run(em
+        .bare_command("reportsengine")
+        .env("VPCE_LAB_CONFIG", em.config_path())
+        .arg("config"));
     r.assert_ok();
-    assert!(r.stdout.starts_with(&format!("configuration file: {path} (chosen by VPCE_LAB_CONFIG)")));
+    assert!(r
+        .stdout
+        .starts_with(&format!("configuration file: {path} (chosen by VPCE_LAB_CONFIG)")));
 }
 
 /// Every duration has bounds: a 0 s long poll (which would short-poll, a paid request each
@@ -170,7 +190,8 @@ fn durations_are_bounded_and_paths_are_not_empty() {
             "--set endpoints.attempt_timeout: endpoints.attempt_timeout = 2h must be 100ms to 10m",
         ),
     ] {
-        let mut cmd = if program == "salesapp" { e2e::salesapp(&em) } else { e2e::reportsengine(&em) };
+        let mut cmd =
+            if program == "salesapp" { e2e::salesapp(&em) } else { e2e::reportsengine(&em) };
         let r = run(cmd.args(["--set", set, command]));
         r.assert_code(78);
         let out = format!("{}{}", r.stdout, r.stderr);
@@ -204,7 +225,11 @@ fn errors_never_echo_what_could_be_a_secret() {
     r.assert_code(78);
     assert_no_secret(&r, secret);
     let line = line_of(&syntax, "unrestricted_bucket");
-    assert!(r.stderr.starts_with(&format!("salesapp: {}:{line}:", syntax.display())), "{}", r.output());
+    assert!(
+        r.stderr.starts_with(&format!("salesapp: {}:{line}:", syntax.display())),
+        "{}",
+        r.output()
+    );
     assert!(r.stderr.contains("not valid TOML"), "{}", r.output());
 
     let userinfo = config_with(&em, "userinfo.toml", |t| {

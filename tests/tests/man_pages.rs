@@ -27,9 +27,9 @@ fn every_page_has_exit_status_environment_files_and_examples() {
             let th = text.lines().find(|l| l.starts_with(".TH ")).expect(".TH");
             assert!(th.contains(&format!("\"{version}\"")), "{page}: {th}");
             for section in ["NAME", "SYNOPSIS", "EXIT STATUS", "ENVIRONMENT", "FILES", "EXAMPLES"] {
-                let found = text.lines().any(|l| {
-                    l == format!(".SH {section}") || l == format!(".SH \"{section}\"")
-                });
+                let found = text
+                    .lines()
+                    .any(|l| l == format!(".SH {section}") || l == format!(".SH \"{section}\""));
                 assert!(found, "{page} has no {section} section");
             }
             let examples = text.split(".SH EXAMPLES").nth(1).unwrap_or_default();

@@ -75,7 +75,12 @@ fn no_credentials_end_the_commands_at_once_as_doctor_says() {
     let (code, check, detail, hint) =
         doctor_failure(without_credentials(salesapp(&em)).arg("doctor"));
     assert_eq!((code, check.as_str()), (77, "credentials"), "{detail}");
-    assert!(detail.starts_with("no usable AWS credentials: no provider of the credential chain answered ("), "{detail}");
+    assert!(
+        detail.starts_with(
+            "no usable AWS credentials: no provider of the credential chain answered ("
+        ),
+        "{detail}"
+    );
     assert!(hint.contains("instance profile"), "{hint}");
 
     let upload = run(without_credentials(salesapp(&em)).arg("upload").arg(&path));
@@ -152,7 +157,10 @@ fn a_missing_bucket_is_a_configuration_error_for_both() {
 
     let (code, check, detail, hint) = doctor_failure(salesapp(&em).args(wrong).arg("doctor"));
     assert_eq!((code, check.as_str()), (78, "s3 write"), "{detail}");
-    assert!(detail.contains(": NoSuchBucket: The specified bucket does not exist (request id "), "{detail}");
+    assert!(
+        detail.contains(": NoSuchBucket: The specified bucket does not exist (request id "),
+        "{detail}"
+    );
     assert!(hint.starts_with("`bucket` names no bucket that http://127.0.0.1:"), "{hint}");
     assert!(said.ends_with(&hint), "the same advice:\n{said}\n{hint}");
 }
@@ -200,7 +208,11 @@ fn a_queue_of_another_region_is_a_configuration_error_and_upload_says_what_is_st
 
     let again = run(salesapp(&em).arg("upload").arg(&path));
     again.assert_ok();
-    assert!(again.stdout.contains("unchanged (same content already uploaded)"), "{}", again.output());
+    assert!(
+        again.stdout.contains("unchanged (same content already uploaded)"),
+        "{}",
+        again.output()
+    );
     assert!(again.stdout.contains("ledger already up to date"), "{}", again.output());
     assert_eq!(em.get_object(LEDGER_KEY), Some(ledger), "the ledger holds the day once");
     assert_eq!(em.drain_messages().len(), 1, "the message, sent now");

@@ -5,6 +5,10 @@
 //! Unknown keys are errors wherever they come from (file, environment, flag): a misspelt
 //! `visibilty_timeout` silently falling back to a default is exactly the kind of mistake
 //! that surfaces months later as a message processed twice.
+//!
+//! Every error names the key and where its value came from (the file's line, the variable,
+//! the flag: `sources.rs`), never quoting what could be a secret; a file others may write is
+//! refused (`permissions.rs`); [`Effective`] keeps each value's source for `config`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -437,7 +441,8 @@ fn key_of(message: &str) -> String {
 /// serde's (`invalid type: string "one", expected usize`).
 fn wrong_value(key: &str, serde_says: &str, table: &toml::Table) -> String {
     let (section, name) = key.rsplit_once('.').unwrap_or(("", key));
-    let wrong_type = serde_says.starts_with("invalid type") || serde_says.starts_with("invalid value");
+    let wrong_type =
+        serde_says.starts_with("invalid type") || serde_says.starts_with("invalid value");
     let given = match section {
         "" => table.get(name),
         section => table.get(section).and_then(|t| t.get(name)),
@@ -461,7 +466,8 @@ fn wrong_value(key: &str, serde_says: &str, table: &toml::Table) -> String {
         }
         _ if serde_says.starts_with("missing field") => {
             let missing = serde_says.trim_start_matches("missing field ").trim_matches('`');
-            let dotted = if key.is_empty() { missing.to_string() } else { format!("{key}.{missing}") };
+            let dotted =
+                if key.is_empty() { missing.to_string() } else { format!("{key}.{missing}") };
             format!("{dotted} is required and not set")
         }
         _ if key.is_empty() => serde_says.to_string(),
@@ -647,7 +653,10 @@ max_object_size = "10GiB"
         assert_eq!(row("reportsengine.wait_time"), ("\"5s\"".into(), "--set".into()));
         assert_eq!(row("reportsengine.visibility_timeout"), ("\"30s\"".into(), "default".into()));
         assert_eq!(row("region"), ("unset".into(), "default".into()));
-        assert_eq!(row("compensation.overrides.\"Ada Lovelace\""), ("700".into(), "c.toml:5".into()));
+        assert_eq!(
+            row("compensation.overrides.\"Ada Lovelace\""),
+            ("700".into(), "c.toml:5".into())
+        );
         let listed = rows.len();
         let keys = KEYS.len();
         assert_eq!(listed, keys, "one row per key (the one override standing for its table)");

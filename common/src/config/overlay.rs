@@ -19,7 +19,8 @@ pub(super) fn apply(
             continue;
         }
         let key = key_for_env(name).ok_or_else(|| {
-            let near = nearest_variable(name).map_or(String::new(), |v| format!("; did you mean {v}?"));
+            let near =
+                nearest_variable(name).map_or(String::new(), |v| format!("; did you mean {v}?"));
             Error::config(format!("environment variable {name} names no configuration key{near}"))
                 .hint(ADVICE)
         })?;
@@ -32,7 +33,8 @@ pub(super) fn apply(
         })?;
         let dotted = dotted.trim();
         let key = key_for_flag(dotted).ok_or_else(|| {
-            let near = nearest_key(dotted).map_or(String::new(), |k| format!("; did you mean `{k}`?"));
+            let near =
+                nearest_key(dotted).map_or(String::new(), |k| format!("; did you mean `{k}`?"));
             Error::config(format!("--set {dotted}: `{dotted}` is not a configuration key{near}"))
                 .hint(ADVICE)
         })?;

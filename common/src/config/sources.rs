@@ -99,9 +99,8 @@ impl Sources {
                     for (key, value) in table.iter() {
                         let key_text = key.get_ref().as_ref();
                         let dotted = format!("{name_text}.{key_text}");
-                        let known = find(name_text, key_text).ok_or_else(|| {
-                            unknown_key(&line(key.span()).to_string(), &dotted)
-                        })?;
+                        let known = find(name_text, key_text)
+                            .ok_or_else(|| unknown_key(&line(key.span()).to_string(), &dotted))?;
                         sources.set(dotted.clone(), line(key.span()));
                         if known.value == ValueType::Table {
                             for (entry, _) in value.get_ref().as_table().into_iter().flatten() {
@@ -193,7 +192,10 @@ mod tests {
     #[test]
     fn nearest_keys_are_suggested_and_far_ones_are_not() {
         let near = |s: &str| nearest_key(s);
-        assert_eq!(near("reportsengine.visibilty_timeout").as_deref(), Some("reportsengine.visibility_timeout"));
+        assert_eq!(
+            near("reportsengine.visibilty_timeout").as_deref(),
+            Some("reportsengine.visibility_timeout")
+        );
         assert_eq!(near("reportsengine.concurency").as_deref(), Some("reportsengine.concurrency"));
         assert_eq!(near("reportengine.wait_time").as_deref(), Some("reportsengine.wait_time"));
         assert_eq!(near("wait_time").as_deref(), Some("reportsengine.wait_time"));
@@ -225,8 +227,10 @@ mod tests {
         let err = |text: &str| Sources::of_file("c.toml", text).unwrap_err().to_string();
         let e = err("bucket = \"b\"\n[reportsengine]\nvisibilty_timeout = \"30s\"\n");
         assert!(
-            e.starts_with("c.toml:3: `reportsengine.visibilty_timeout` is not a configuration \
-                           key; did you mean `reportsengine.visibility_timeout`?"),
+            e.starts_with(
+                "c.toml:3: `reportsengine.visibilty_timeout` is not a configuration \
+                           key; did you mean `reportsengine.visibility_timeout`?"
+            ),
             "{e}"
         );
         let e = err("[reportengine]\nconcurrency = 2\n");

@@ -74,7 +74,9 @@ impl Config {
         let c = &self.compensation;
         let rates = std::iter::once(("compensation.commission_bps".to_string(), &c.commission_bps))
             .chain(
-                c.overrides.iter().map(|(rep, bps)| (format!("compensation.overrides.{rep:?}"), bps)),
+                c.overrides
+                    .iter()
+                    .map(|(rep, bps)| (format!("compensation.overrides.{rep:?}"), bps)),
             );
         for (key, bps) in rates {
             if *bps > 10_000 {

@@ -68,10 +68,10 @@ pub fn parse_size(text: &str) -> std::result::Result<u64, String> {
 
 pub(super) fn check_url(name: &str, url: &str) -> std::result::Result<(), String> {
     let shown = mask_url(url);
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
-        .ok_or_else(|| format!("{name} = {shown:?} must start with https:// (or http:// locally)"))?;
+    let rest =
+        url.strip_prefix("https://").or_else(|| url.strip_prefix("http://")).ok_or_else(|| {
+            format!("{name} = {shown:?} must start with https:// (or http:// locally)")
+        })?;
     let host = rest.split(['/', '?', '#']).next().unwrap_or("");
     if host.contains('@') {
         return Err(format!(

@@ -31,9 +31,16 @@
 //! # Exit code
 //! 0 when no check FAILs (WARN and SKIP do not fail). Otherwise the code of the *first*
 //! failing row (rows run from the configuration outwards, so the first failure is usually
-//! the cause of the rest): 78 configuration, 77 permissions (an action the apps need was
-//! denied, or a denial the lab requires did not hold, e.g. on the emulator), 69 the service
-//! could not be reached or answered unexpectedly (DNS, TCP, timeouts).
+//! the cause of the rest): 78 configuration, 77 permissions (no usable credentials, an action
+//! the apps need was denied, or a denial the lab requires did not hold, e.g. on the
+//! emulator), 69 the service could not be reached or answered unexpectedly (DNS, TCP,
+//! timeouts).
+//!
+//! A failing row's kind (so its code), its detail and its hint are what the failure model
+//! makes of the same cause when a command meets it: the configuration's error itself, the
+//! credential chain's and each call's answer classified by the shell's one classification
+//! (`common::probe`). So `doctor` and `salesapp upload` cannot disagree on a missing bucket
+//! or on missing credentials (docs/design.md, What happens to a failure).
 
 mod calls;
 mod controls;
