@@ -391,6 +391,11 @@ fn examples(program: Program, sub: Option<&str>) -> Vec<(String, &'static str)> 
     }
 }
 
+/// [`undocumented_arguments`] of a binary's whole command line `C`.
+pub fn undocumented_arguments_of<C: clap::CommandFactory>() -> Vec<String> {
+    undocumented_arguments(&C::command())
+}
+
 /// The arguments of `cmd` and its visible subcommands that `--help` and the man pages would
 /// show without a word of help (`generate --rows`), as `SUBCOMMAND --flag`: none should be.
 pub fn undocumented_arguments(cmd: &clap::Command) -> Vec<String> {
