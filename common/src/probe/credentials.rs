@@ -48,7 +48,7 @@ impl Sdk {
                 }
             }
         };
-        // The operation only picks the advice, which is the same for every call.
+        // The advice on credentials is the same whatever the call and the endpoint.
         let hint = answer.advice(Operation::GetObject, "").unwrap_or_default();
         CredentialsFound::Failed { text: answer.detail(), kind: answer.kind(), hint }
     }

@@ -28,8 +28,7 @@ use aws_smithy_runtime_api::http::Response as HttpResponse;
 use crate::aws::{classify, s3_client, sdk_config, sqs_client, Answer, DEFAULT_SDK_MAX_ATTEMPTS};
 use crate::config::Config;
 use crate::endpoints::EndpointUrls;
-use crate::failure::Error;
-use crate::failure::{Kind, Operation};
+use crate::failure::{Error, Kind, Operation, Service};
 use crate::Program;
 
 mod credentials;
@@ -201,7 +200,7 @@ impl Probes {
                 let answer = classify(&e);
                 let hint = operation.and_then(|op| {
                     let endpoint = match op.service() {
-                        Some(crate::failure::Service::Sqs) => &self.endpoints.sqs,
+                        Some(Service::Sqs) => &self.endpoints.sqs,
                         _ => &self.endpoints.s3,
                     };
                     answer.advice(op, endpoint)
@@ -292,17 +291,6 @@ impl<T> Call<T> {
                 Call::Failed { denied, code, text, kind, hint }
             }
             Call::TimedOut { after } => Call::TimedOut { after },
-        }
-    }
-
-    /// The kind of failure this answer is for the failure model (`None` for a success):
-    /// an answer the daemons would get classified as they classify it, no answer at all as
-    /// a transient failure, as the daemons' timeouts are.
-    pub fn kind(&self) -> Option<Kind> {
-        match self {
-            Call::Ok(_) => None,
-            Call::Failed { kind, .. } => Some(*kind),
-            Call::TimedOut { .. } => Some(Kind::Transient),
         }
     }
 }

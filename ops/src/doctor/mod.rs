@@ -119,19 +119,13 @@ pub async fn run(program: Program, global: &GlobalArgs, args: &DoctorArgs) -> Ta
         }
         Err(e) => {
             // The command meeting the same configuration says the same, with the same code.
-            t.push(failed_row("config", &e).unwrap_or_else(|| {
-                Check::fail(
-                    "config",
-                    e.kind(),
-                    e.summary(),
-                    format!(
-                        "write one from the stack's outputs: `{} configure --stack-outputs \
-                         outputs.json -o {}`",
-                        program.name(),
-                        path.display()
-                    ),
-                )
-            }));
+            let write_one = format!(
+                "write one from the stack's outputs: `{} configure --stack-outputs outputs.json \
+                 -o {}`",
+                program.name(),
+                path.display()
+            );
+            t.push(Check::failed("config", &e, write_one));
             t.push(Check::skip("(all other checks)", "they need a configuration"));
             return t;
         }
@@ -149,14 +143,11 @@ async fn checks_with_config(program: Program, config: &Config, args: &DoctorArgs
     let endpoints = match sdk.endpoints(config).await {
         Ok(endpoints) => endpoints,
         Err(e) => {
-            t.push(failed_row("endpoints", &e).unwrap_or_else(|| {
-                Check::fail(
-                    "endpoints",
-                    e.kind(),
-                    e.summary(),
-                    "set endpoints.s3 / endpoints.sqs, or check the region and AWS_USE_FIPS_ENDPOINT / AWS_USE_DUALSTACK_ENDPOINT",
-                )
-            }));
+            t.push(Check::failed(
+                "endpoints",
+                &e,
+                "set endpoints.s3 / endpoints.sqs, or check the region and AWS_USE_FIPS_ENDPOINT / AWS_USE_DUALSTACK_ENDPOINT",
+            ));
             return;
         }
     };
@@ -184,26 +175,12 @@ async fn checks_with_config(program: Program, config: &Config, args: &DoctorArgs
     }
 }
 
-/// A failing row that says what the failure model says of `e`: its sentence as the
-/// detail, its advice as the hint, its kind for the exit code. `None` when the failure has
-/// no advice of its own, for the row to give one.
-fn failed_row(name: &str, e: &common::failure::Error) -> Option<Check> {
-    e.advice().map(|advice| Check::fail(name, e.kind(), e.summary(), advice))
-}
-
 /// The region row; the SDK's configuration when there is a region.
 async fn region(config: &Config, program: Program, t: &mut Table) -> Option<Sdk> {
     let sdk = match Sdk::load(config, program).await {
         Ok(sdk) => sdk,
         Err(e) => {
-            t.push(failed_row("region", &e).unwrap_or_else(|| {
-                Check::fail(
-                    "region",
-                    e.kind(),
-                    e.summary(),
-                    "set `region` (configure writes it) or AWS_REGION",
-                )
-            }));
+            t.push(Check::failed("region", &e, "set `region` (configure writes it) or AWS_REGION"));
             return None;
         }
     };

@@ -90,8 +90,7 @@ fn describe_addrs(addrs: &[IpAddr]) -> String {
 /// A `dns` row for a name that does not resolve: what a command's check of the same
 /// endpoint says (`common::endpoints::unresolved`), with its kind.
 fn unresolved_row(service: Service, host: &str, why: &str) -> Check {
-    let e = unresolved(host, why);
-    Check::fail(format!("{} dns", service.label()), e.kind(), e.summary(), e.advice().unwrap_or(""))
+    Check::failed(format!("{} dns", service.label()), &unresolved(host, why), "")
 }
 
 /// Judges one endpoint's DNS answers (pure).
