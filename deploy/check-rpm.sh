@@ -60,11 +60,13 @@ DOCS
 -rw-r--r-- root root /usr/share/fish/vendor_completions.d/reportsengine.fish
 -rw-r--r-- root root /usr/share/fish/vendor_completions.d/salesapp.fish
 -rw-r--r-- root root /usr/share/man/man1/reportsengine-build.1.gz
+-rw-r--r-- root root /usr/share/man/man1/reportsengine-config.1.gz
 -rw-r--r-- root root /usr/share/man/man1/reportsengine-configure.1.gz
 -rw-r--r-- root root /usr/share/man/man1/reportsengine-doctor.1.gz
 -rw-r--r-- root root /usr/share/man/man1/reportsengine-once.1.gz
 -rw-r--r-- root root /usr/share/man/man1/reportsengine-run.1.gz
 -rw-r--r-- root root /usr/share/man/man1/reportsengine.1.gz
+-rw-r--r-- root root /usr/share/man/man1/salesapp-config.1.gz
 -rw-r--r-- root root /usr/share/man/man1/salesapp-configure.1.gz
 -rw-r--r-- root root /usr/share/man/man1/salesapp-doctor.1.gz
 -rw-r--r-- root root /usr/share/man/man1/salesapp-generate.1.gz

@@ -13,7 +13,7 @@
 use aws_config::SdkConfig;
 
 use crate::config::{url_host, url_port, Config};
-use crate::failure::{Error, Service};
+use crate::failure::{Error, Kind, Operation, Service};
 
 /// The endpoint URLs the clients use, as [`endpoint_url`] chooses them: what doctor
 /// examines, what `require_private_sqs` checks and what failures name.
@@ -172,6 +172,14 @@ pub fn proxy_for(url: &str, env: &dyn Fn(&str) -> Option<String>) -> Option<Stri
     ))
 }
 
+/// An endpoint's host name that does not resolve (`why`: what the resolver said): transient,
+/// since a resolver may answer later (a daemon that meets it at start exits 69, and systemd
+/// starts it again), with what to check. Doctor's `dns` rows say the same.
+pub fn unresolved(host: &str, why: &str) -> Error {
+    Error::new(Kind::Transient, Operation::CheckEndpoint, host, format!("{host}: {why}"))
+        .hint("Check the VPC's DNS (enableDnsSupport) and the endpoint URL.")
+}
+
 /// With `require_private_sqs`, resolves the SQS endpoint's host before anything is sent and
 /// refuses to start when any answer is a public address: then the interface endpoint's
 /// private DNS is not in effect and messages would leave through the NAT gateway.
@@ -185,7 +193,7 @@ pub async fn check_private_sqs(config: &Config, url: &str) -> Result<(), Error> 
     let (host, port) = (url_host(url).unwrap_or_default().to_string(), url_port(url));
     let addrs: Vec<std::net::IpAddr> = tokio::net::lookup_host((host.as_str(), port))
         .await
-        .map_err(|e| Error::config(format!("require_private_sqs: cannot resolve {host}: {e}")))?
+        .map_err(|e| unresolved(&host, &e.to_string()).context("require_private_sqs"))?
         .map(|a| a.ip())
         .collect();
     let public: Vec<String> = addrs

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use common::config::{config_path, Config};
+use common::config::{config_path, Config, Effective, CONFIG_ENV};
 use common::failure::{exit, Error};
 use common::logging::{LogFormat, LogLevel, LogSettings};
 use common::Program;
@@ -36,8 +36,25 @@ impl GlobalArgs {
         config_path(self.config.as_deref(), &|name| std::env::var(name).ok())
     }
 
+    /// What chose the configuration file's path, for people: the flag, the variable, or
+    /// neither (the default path).
+    pub fn config_path_chosen_by(&self) -> &'static str {
+        if self.config.is_some() {
+            "--config"
+        } else if std::env::var_os(CONFIG_ENV).is_some_and(|v| !v.is_empty()) {
+            CONFIG_ENV
+        } else {
+            "the default path"
+        }
+    }
+
     /// Loads and validates the configuration (file, then `VPCE_LAB_*`, then `--set`).
     pub fn load_config(&self) -> Result<Config, Error> {
+        self.load_effective().map(|effective| effective.config)
+    }
+
+    /// [`GlobalArgs::load_config`], with where each value came from (for `config`).
+    pub fn load_effective(&self) -> Result<Effective, Error> {
         let env: Vec<(String, String)> =
             std::env::vars().filter(|(k, _)| k.starts_with("VPCE_LAB_")).collect();
         let sets = sets_in_order(std::env::args().skip(1));
@@ -45,7 +62,7 @@ impl GlobalArgs {
         // on both sides (`--set a=1 upload F --set b=2` yields just `b=2`), which would drop
         // settings silently; the command line itself is the authority, read in order.
         let sets = if sets.len() >= self.sets.len() { sets } else { self.sets.clone() };
-        Config::load(&self.config_path(), &env, &sets)
+        Effective::load(&self.config_path(), &env, &sets)
     }
 }
 

@@ -5,6 +5,7 @@
 //!            logging, and a failure turned into a message and an exit code
 //! configure  the configuration file from the lab's CloudFormation stack outputs
 //! doctor/    the checks of an instance, and with --controls of the lab's denials
+//! effective  `config`: the configuration in effect and where each value came from
 //! assets     the man pages and shell completions a package installs
 //! ```
 //!
@@ -18,3 +19,4 @@ pub mod assets;
 pub mod cli;
 pub mod configure;
 pub mod doctor;
+pub mod effective;

@@ -40,6 +40,9 @@ enum Command {
     Once,
     /// Write the configuration file from the lab's CloudFormation stack outputs.
     Configure(ops::configure::ConfigureArgs),
+    /// Show the configuration in effect: every key, its value, and where the value comes
+    /// from (the file and line, a VPCE_LAB_* variable, --set, or the default).
+    Config,
     /// Check configuration, credentials, endpoints (DNS, TCP) and a harmless read/write;
     /// --controls also verifies the lab's denials. Exit 0, or 78/77/69 on a FAIL.
     Doctor(ops::doctor::DoctorArgs),
@@ -73,6 +76,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             ops::configure::run("reportsengine", &args)?;
             Ok(0)
         }
+        Command::Config => ops::effective::main(&cli.global),
         Command::Doctor(args) => {
             let code = ops::doctor::main(Program::Reportsengine, &cli.global, &args);
             Ok(u8::try_from(code).unwrap_or(1))
@@ -172,4 +176,13 @@ fn build(
     println!("{}", report.headline());
     println!("wrote {}", out_dir.join("report.{csv,json,html}").display());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    /// `--help` and the man pages say something of every flag and argument.
+    #[test]
+    fn every_argument_has_help_text() {
+        assert_eq!(ops::assets::undocumented_arguments_of::<super::Cli>(), Vec::<String>::new());
+    }
 }

@@ -32,7 +32,7 @@ enum Command {
         /// The day's sales CSV.
         file: PathBuf,
         /// The day FILE must be for (every row's date must match).
-        #[arg(long)]
+        #[arg(long, value_name = "YYYY-MM-DD")]
         date: Option<SalesDate>,
         /// Overwrite a different file already uploaded for the same day.
         #[arg(long)]
@@ -43,6 +43,9 @@ enum Command {
     Watch,
     /// Write the configuration file from the lab's CloudFormation stack outputs.
     Configure(ops::configure::ConfigureArgs),
+    /// Show the configuration in effect: every key, its value, and where the value comes
+    /// from (the file and line, a VPCE_LAB_* variable, --set, or the default).
+    Config,
     /// Check configuration, credentials, endpoints (DNS, TCP) and a harmless read/write;
     /// --controls also verifies the lab's denials. Exit 0, or 78/77/69 on a FAIL.
     Doctor(ops::doctor::DoctorArgs),
@@ -51,11 +54,14 @@ enum Command {
     Assets(ops::assets::AssetsArgs),
     /// Write deterministic, realistic sample sales data.
     Generate {
-        #[arg(long)]
+        /// The day every row is dated (YYYY-MM-DD).
+        #[arg(long, value_name = "YYYY-MM-DD")]
         date: SalesDate,
-        #[arg(long)]
+        /// How many rows (orders) to write.
+        #[arg(long, value_name = "N")]
         rows: u64,
-        #[arg(long, default_value_t = 1)]
+        /// The seed: the same seed, date and rows give the same bytes.
+        #[arg(long, value_name = "S", default_value_t = 1)]
         seed: u64,
         /// Output file [default: stdout]
         #[arg(short, long)]
@@ -81,6 +87,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             ops::configure::run("salesapp", &args)?;
             Ok(0)
         }
+        Command::Config => ops::effective::main(&cli.global),
         Command::Doctor(args) => {
             let code = ops::doctor::main(Program::Salesapp, &cli.global, &args);
             Ok(u8::try_from(code).unwrap_or(1))
@@ -135,4 +142,13 @@ fn generate(date: SalesDate, rows: u64, seed: u64, output: Option<PathBuf>) -> a
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    /// `--help` and the man pages say something of every flag and argument.
+    #[test]
+    fn every_argument_has_help_text() {
+        assert_eq!(ops::assets::undocumented_arguments_of::<super::Cli>(), Vec::<String>::new());
+    }
 }

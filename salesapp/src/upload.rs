@@ -131,8 +131,15 @@ pub async fn upload(
     let Target { config, store, queue } = target;
     let key = keys::sales(day.date);
     let object = patience.retry(|| put_sales_object(store, file, &key, &day, replace)).await?;
+    let stored = |what: Stored| {
+        let (url, label) = (store.url(&key), label.clone());
+        move |err: Error| what.said_on(err, &url, &label)
+    };
     let rows = ledger::day_rows(&day, &config.compensation);
-    let ledger_changed = patience.retry(|| merge_ledger(store, day.date, &rows)).await?;
+    let ledger_changed = patience
+        .retry(|| merge_ledger(store, day.date, &rows))
+        .await
+        .map_err(stored(Stored::File))?;
     let message = SalesMessage {
         bucket: config.bucket.clone(),
         key: key.clone(),
@@ -141,7 +148,8 @@ pub async fn upload(
         rows: Some(day.rows),
     };
     let body = message.to_body();
-    let message_id = patience.retry(|| queue.send(&body)).await?;
+    let message_id =
+        patience.retry(|| queue.send(&body)).await.map_err(stored(Stored::FileAndLedger))?;
     tracing::info!(key = %key, message_id = %message_id, "queued for the reports engine");
     Ok(UploadSummary {
         file: label,
@@ -151,6 +159,35 @@ pub async fn upload(
         ledger_changed,
         message_id,
     })
+}
+
+/// What an upload that failed part-way had already stored: nothing stored can be taken back
+/// (no `s3:DeleteObject`), so the failure says what is there and what running it again does.
+#[derive(Debug, Clone, Copy)]
+enum Stored {
+    /// The sales object, not the ledger.
+    File,
+    /// The sales object and the day's ledger rows: only the message is missing.
+    FileAndLedger,
+}
+
+impl Stored {
+    /// `err`, with what is stored and what running the upload of `file` again does.
+    fn said_on(self, err: Error, url: &str, file: &str) -> Error {
+        let rerun = format!("`salesapp upload {file}`");
+        err.hint(match self {
+            Stored::File => format!(
+                "The file is stored at {url}; the ledger was not updated and the message was not \
+                 sent: running {rerun} again finishes both (the same content is not uploaded \
+                 twice)."
+            ),
+            Stored::FileAndLedger => format!(
+                "The day is stored at {url} and in {}; the message was not sent: running \
+                 {rerun} again sends it (the same content again is a no-op).",
+                keys::LEDGER
+            ),
+        })
+    }
 }
 
 /// Validates the file with a progress bar on a terminal.

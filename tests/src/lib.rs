@@ -342,6 +342,12 @@ impl Emulator {
         let config_path = dir.0.join("config.toml");
         std::fs::write(&config_path, config_toml(port, &bucket, &queue_url, &dir.0, &options))
             .expect("write config.toml");
+        // Whatever the umask: the binaries refuse a configuration others may write.
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&config_path, std::fs::Permissions::from_mode(0o600))
+                .expect("chmod config.toml");
+        }
         Emulator { s3, sqs, bucket, queue_url, port, config_path, options, process, dir, rt }
     }
 

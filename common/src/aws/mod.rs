@@ -28,7 +28,7 @@ use crate::Program;
 mod answer;
 mod metered;
 
-pub(crate) use answer::{classify, Answer};
+pub(crate) use answer::{classify, credentials_answer, Answer};
 
 /// Attempts per call inside the SDK when neither the environment nor the profile says
 /// (the SDK's standard mode: the first try plus two retries).

@@ -8,6 +8,11 @@
 //! nothing). Adding a key without documenting it, or changing a default without saying so,
 //! fails them; so does docs/configuration.md without the table as generated here.
 
+/// The advice under every error about a key: where every key is described.
+pub(super) const ADVICE: &str =
+    "Every key, its default and its bounds: docs/configuration.md (installed in \
+     /usr/share/doc/vpce-lab/).";
+
 /// What a key holds, so that `VPCE_LAB_…=8` becomes an integer and `VPCE_LAB_…=true` a
 /// boolean while `VPCE_LAB_BUCKET=123456789012-…` stays a string.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,29 +97,29 @@ pub const KEYS: &[Key] = &[
     key("endpoints", "require_private_sqs", Bool, Is("false"),
         "Refuse to start (exit 78) when the SQS endpoint's name resolves to any address that is not private: the interface endpoint's private DNS is then not in effect. `configure` writes true."),
     key("endpoints", "connect_timeout", Duration, Is("\"5s\""),
-        "TCP connect timeout of every AWS call (at least 100ms). A connect to a VPC endpoint takes milliseconds; a security group that drops packets makes it hang instead."),
+        "TCP connect timeout of every AWS call (100ms to 1m). A connect to a VPC endpoint takes milliseconds; a security group that drops packets makes it hang instead."),
     key("endpoints", "attempt_timeout", Duration, Is("\"30s\""),
-        "Timeout of one attempt of an AWS call (ReceiveMessage: the long poll plus up to 10 s more), and the longest a GetObject body may send nothing (at least 100ms)."),
+        "Timeout of one attempt of an AWS call (ReceiveMessage: the long poll plus up to 10 s more), and the longest a GetObject body may send nothing (100ms to 10m)."),
     key("endpoints", "give_up_after", Duration, Is("\"60s\""),
-        "How long a one-shot command (`upload`, `once`) keeps retrying a service that stays unreachable, on top of the SDK's own attempts, before it exits 69 naming the operation and the endpoint (at most 1h). The daemons retry for as long as it takes."),
+        "How long a one-shot command (`upload`, `once`) keeps retrying a service that stays unreachable, on top of the SDK's own attempts, before it exits 69 naming the operation and the endpoint (0s to 1h). Only a transient failure is retried: every other one ends the command at once. The daemons retry for as long as it takes."),
     key("compensation", "commission_bps", Int, Is("500"),
         "The commission rate in basis points (500 = 5.00 %), for every rep without an override (at most 10000)."),
     key("compensation", "overrides", Table, Unset("\"Ada Lovelace\" = 700"),
         "Per-rep rates in basis points, keyed by the exact `sales_rep` (at most 10000 each), in a table of their own, `[compensation.overrides]`. Both binaries read `[compensation]`, so the ledger and the reports agree."),
     key("salesapp", "spool_dir", Str, Is("\"/var/lib/salesapp/spool\""),
-        "The directory of `salesapp watch`: `incoming/`, `done/`, `failed/`."),
+        "The directory of `salesapp watch`: `incoming/`, `done/`, `failed/`. An absolute path."),
     key("salesapp", "poll_interval", Duration, Is("\"2s\""),
         "How often `watch` looks into `incoming/` (10ms to 1h)."),
     key("salesapp", "settle_time", Duration, Is("\"5s\""),
-        "How long a file's size, mtime and inode must stay unchanged before `watch` takes it, so a file still being written in place is not taken half-way."),
+        "How long a file's size, mtime and inode must stay unchanged before `watch` takes it, so a file still being written in place is not taken half-way (0s to 1h)."),
     key("salesapp", "shutdown_grace", Duration, Is("\"25s\""),
         "How long the upload in progress may run after SIGTERM; below systemd's 30 s stop timeout."),
     key("reportsengine", "concurrency", Int, Is("4"),
         "Messages processed at once (1 to 64)."),
     key("reportsengine", "wait_time", Duration, Is("\"20s\""),
-        "The ReceiveMessage long poll (at most 20 s, SQS's limit)."),
+        "The ReceiveMessage long poll (1s to 20s, as SQS allows: below 1 s an idle engine would short-poll, many paid requests a second)."),
     key("reportsengine", "visibility_timeout", Duration, Is("\"30s\""),
-        "The queue's visibility timeout *as set on the queue* (at least 1s). It cannot be read (no `sqs:GetQueueAttributes`): keep it equal to the queue's. The engine warns when a message's work nears it."),
+        "The queue's visibility timeout *as set on the queue* (1s to 12h, as SQS allows). It cannot be read (no `sqs:GetQueueAttributes`): keep it equal to the queue's. The engine warns when a message's work nears it."),
     key("reportsengine", "shutdown_grace", Duration, Is("\"25s\""),
         "How long in-flight messages may run after SIGTERM; below systemd's 30 s stop timeout."),
     key("reportsengine", "max_object_size", Size, Is("\"10GiB\""),
@@ -124,7 +129,7 @@ pub const KEYS: &[Key] = &[
     key("reportsengine", "read_part_size", Size, Is("\"4MiB\""),
         "The size of one ranged GET (1MiB to 64MiB). Memory for an object is at most `read_connections` × `read_part_size`."),
     key("reportsengine", "input_prefix", Str, Unset("\"sales/\""),
-        "Accept only messages naming keys under this prefix. Unset: any key of the bucket but the daemons' own prefixes (`reports/`, `quarantine/`, `doctor/`, `compensation/`), as the lab's by-hand flow needs."),
+        "Accept only messages naming keys under this prefix (not empty). Unset: any key of the bucket but the daemons' own prefixes (`reports/`, `quarantine/`, `doctor/`, `compensation/`), as the lab's by-hand flow needs."),
     key("doctor", "unrestricted_bucket", Str, Unset("\"123456789012-lab-us-east-1-unrestrictedbucket\""),
         "The lab's other bucket (the stack's `UnrestrictedS3Bucket` output): `doctor --controls` checks that writing to it is denied. Unset: that check is skipped unless `--unrestricted-bucket` names one."),
     key("metrics", "listen", Str, Unset("\"127.0.0.1:9464\""),

@@ -1,36 +1,57 @@
 //! The overlay of `VPCE_LAB_<SECTION>_<KEY>` variables and `--set section.key=value` flags
 //! on the file: each names a key of [`KEYS`], and a value of the wrong type is an error.
 
-use super::keys::{Key, ValueType, KEYS};
+use super::keys::{Key, ValueType, ADVICE, KEYS};
+use super::sources::{nearest_key, nearest_variable, Source, Sources};
 use super::{CONFIG_ENV, ENV_PREFIX};
 use crate::failure::{Error, Result};
 
-/// Overlays the `VPCE_LAB_*` variables, then the `--set` flags, on the file's table.
+/// Overlays the `VPCE_LAB_*` variables, then the `--set` flags, on the file's table, and
+/// notes each key's new source in `sources`.
 pub(super) fn apply(
     table: &mut toml::Table,
     env_vars: &[(String, String)],
     sets: &[String],
+    sources: &mut Sources,
 ) -> Result<()> {
     for (name, raw) in env_vars {
         if name == CONFIG_ENV || !name.starts_with(ENV_PREFIX) {
             continue;
         }
         let key = key_for_env(name).ok_or_else(|| {
-            Error::config(format!("environment variable {name} names no configuration key"))
+            let near =
+                nearest_variable(name).map_or(String::new(), |v| format!("; did you mean {v}?"));
+            Error::config(format!("environment variable {name} names no configuration key{near}"))
+                .hint(ADVICE)
         })?;
         set_key(table, key.section, key.name, typed_value(name, key.value, raw)?)?;
+        sources.set(key.dotted(), Source::Env(name.clone()));
     }
     for set in sets {
-        let (dotted, raw) = set
-            .split_once('=')
-            .ok_or_else(|| Error::config(format!("--set {set:?}: expected section.key=value")))?;
-        let key = key_for_flag(dotted.trim()).ok_or_else(|| {
-            Error::config(format!("--set {set:?}: {dotted:?} is not a configuration key"))
+        let (dotted, raw) = set.split_once('=').ok_or_else(|| {
+            Error::config(format!("--set {:?}: expected section.key=value", mask_value(set)))
+        })?;
+        let dotted = dotted.trim();
+        let key = key_for_flag(dotted).ok_or_else(|| {
+            let near =
+                nearest_key(dotted).map_or(String::new(), |k| format!("; did you mean `{k}`?"));
+            Error::config(format!("--set {dotted}: `{dotted}` is not a configuration key{near}"))
+                .hint(ADVICE)
         })?;
         let value = typed_value(&format!("--set {dotted}"), key.value, raw)?;
         set_key(table, key.section, key.name, value)?;
+        sources.set(key.dotted(), Source::Flag);
     }
     Ok(())
+}
+
+/// A `--set` argument without its `=`: shown, unless it looks like it carries a secret.
+fn mask_value(text: &str) -> String {
+    if text.contains('@') || text.contains("://") {
+        super::values::mask_url(text)
+    } else {
+        text.to_string()
+    }
 }
 
 /// Where a value came from, for error messages that point at the right place.
@@ -42,15 +63,13 @@ fn typed_value(origin: &str, value: ValueType, raw: &str) -> Result<toml::Value>
         ValueType::Table => {
             Err(Error::config(format!("{origin}: a table is set in the file, not here")))
         }
-        ValueType::Int => raw
-            .trim()
-            .parse::<i64>()
-            .map(toml::Value::Integer)
-            .map_err(|_| Error::config(format!("{origin}: {raw:?} is not an integer"))),
+        ValueType::Int => raw.trim().parse::<i64>().map(toml::Value::Integer).map_err(|_| {
+            Error::config(format!("{origin}: {raw:?} is not a whole number")).hint(ADVICE)
+        }),
         ValueType::Bool => match raw.trim() {
             "true" | "1" | "yes" => Ok(toml::Value::Boolean(true)),
             "false" | "0" | "no" => Ok(toml::Value::Boolean(false)),
-            _ => Err(Error::config(format!("{origin}: {raw:?} is not true or false"))),
+            _ => Err(Error::config(format!("{origin}: {raw:?} is not true or false")).hint(ADVICE)),
         },
     }
 }

@@ -149,11 +149,15 @@ fn env_filter(rust_log: Option<&str>, level: Option<LogLevel>) -> Result<EnvFilt
     }
     let level = level.map_or("info", LogLevel::directive);
     // Our crates at the chosen level; the SDK and HTTP stack quieter, since at debug/trace
-    // they print whole requests.
+    // they print whole requests. The credential chain's own warning that a provider failed
+    // carries the provider's `Debug` dump (HTTP headers and body included); the failure it
+    // causes is said by the command, in words, with what to do (kind "no usable
+    // credentials"), so the chain speaks only of errors.
     EnvFilter::builder()
         .parse(format!(
-            "{level},aws_config=warn,aws_smithy_runtime=warn,aws_smithy_http=warn,\
-             aws_sdk_s3=warn,aws_sdk_sqs=warn,aws_sigv4=warn,hyper=warn,h2=warn,rustls=warn"
+            "{level},aws_config=warn,aws_config::meta::credentials::chain=error,\
+             aws_smithy_runtime=warn,aws_smithy_http=warn,aws_sdk_s3=warn,aws_sdk_sqs=warn,\
+             aws_sigv4=warn,hyper=warn,h2=warn,rustls=warn"
         ))
         .map_err(|e| format!("log filter: {e}"))
 }

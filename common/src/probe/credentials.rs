@@ -5,6 +5,8 @@ use std::time::Duration;
 use aws_credential_types::provider::ProvideCredentials;
 
 use super::Sdk;
+use crate::aws::{credentials_answer, Answer};
+use crate::failure::{Kind, Operation};
 
 /// What the credential chain answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,29 +14,43 @@ pub enum CredentialsFound {
     /// Credentials, from `source` (a provider named for people, and their lifetime);
     /// `instance_profile`: the EC2 instance role answered, through IMDS.
     Found { source: String, instance_profile: bool },
-    /// No provider of the chain answered: why.
-    NotFound(String),
-    /// The chain gave no answer within the timeout (IMDS that does not answer, typically).
-    TimedOut,
+    /// None could be had: what the chain said (`text`), and what the failure model makes of
+    /// it when a daemon's call meets the same cause: its `kind` (so its exit code) and its
+    /// `hint`.
+    Failed { text: String, kind: Kind, hint: String },
 }
 
 impl Sdk {
     /// Asks the credential chain, as the daemons would, for at most `timeout`.
     pub async fn credentials(&self, timeout: Duration) -> CredentialsFound {
-        let Some(provider) = self.config.credentials_provider() else {
-            let none = aws_credential_types::provider::error::CredentialsError::not_loaded(
-                "no credentials provider configured",
-            );
-            return CredentialsFound::NotFound(none.to_string());
-        };
-        match tokio::time::timeout(timeout, provider.provide_credentials()).await {
-            Ok(Ok(creds)) => {
-                let (source, instance_profile) = credential_source(&creds);
-                CredentialsFound::Found { source, instance_profile }
+        let answer = match self.config.credentials_provider() {
+            None => credentials_answer(
+                &aws_credential_types::provider::error::CredentialsError::not_loaded(
+                    "no credentials provider configured",
+                ),
+            ),
+            Some(provider) => {
+                match tokio::time::timeout(timeout, provider.provide_credentials()).await {
+                    Ok(Ok(creds)) => {
+                        let (source, instance_profile) = credential_source(&creds);
+                        return CredentialsFound::Found { source, instance_profile };
+                    }
+                    Ok(Err(e)) => credentials_answer(&e),
+                    // IMDS that does not answer, typically: no credentials either way.
+                    Err(_) => Answer::Credentials {
+                        detail: format!(
+                            "the credential chain gave no answer within {}s (an instance \
+                             metadata service that does not answer?)",
+                            timeout.as_secs()
+                        ),
+                        refused: false,
+                    },
+                }
             }
-            Ok(Err(e)) => CredentialsFound::NotFound(e.to_string()),
-            Err(_) => CredentialsFound::TimedOut,
-        }
+        };
+        // The advice on credentials is the same whatever the call and the endpoint.
+        let hint = answer.advice(Operation::GetObject, "").unwrap_or_default();
+        CredentialsFound::Failed { text: answer.detail(), kind: answer.kind(), hint }
     }
 }
 

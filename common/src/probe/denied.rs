@@ -11,7 +11,9 @@ use super::{Call, Probes};
 impl Probes {
     /// DeleteObject of `key` of the configured bucket (doctor tries only its own probe).
     pub async fn delete_object(&self, key: &str) -> Call<()> {
-        self.call(self.s3.delete_object().bucket(&self.bucket).key(key).send()).await.map(|_| ())
+        self.call(None, self.s3.delete_object().bucket(&self.bucket).key(key).send())
+            .await
+            .map(|_| ())
     }
 
     /// PutObject of `body` at `key` of `bucket`, another bucket than the configured one.
@@ -29,16 +31,16 @@ impl Probes {
             .server_side_encryption(ServerSideEncryption::Aes256)
             .body(ByteStream::from_static(body))
             .send();
-        self.call(put).await.map(|_| ())
+        self.call(None, put).await.map(|_| ())
     }
 
     /// ListBuckets.
     pub async fn list_buckets(&self) -> Call<()> {
-        self.call(self.s3.list_buckets().send()).await.map(|_| ())
+        self.call(None, self.s3.list_buckets().send()).await.map(|_| ())
     }
 
     /// ListQueues.
     pub async fn list_queues(&self) -> Call<()> {
-        self.call(self.sqs.list_queues().send()).await.map(|_| ())
+        self.call(None, self.sqs.list_queues().send()).await.map(|_| ())
     }
 }

@@ -28,7 +28,7 @@ use aws_smithy_runtime_api::http::Response as HttpResponse;
 use crate::aws::{classify, s3_client, sdk_config, sqs_client, Answer, DEFAULT_SDK_MAX_ATTEMPTS};
 use crate::config::Config;
 use crate::endpoints::EndpointUrls;
-use crate::failure::Error;
+use crate::failure::{Error, Kind, Operation, Service};
 use crate::Program;
 
 mod credentials;
@@ -102,6 +102,7 @@ impl Sdk {
             sqs: aws_sdk_sqs::Client::from_conf(sqs.build()),
             bucket: config.bucket.clone(),
             queue_url: config.queue_url.clone(),
+            endpoints: endpoints.clone(),
             timeout: call_timeout,
         }
     }
@@ -113,6 +114,7 @@ pub struct Probes {
     sqs: aws_sdk_sqs::Client,
     bucket: String,
     queue_url: String,
+    endpoints: EndpointUrls,
     timeout: Duration,
 }
 
@@ -120,12 +122,16 @@ pub struct Probes {
 #[derive(Debug)]
 pub enum Call<T> {
     Ok(T),
-    /// An error answer: `denied` for HTTP 403, `code` the service's error code, `text` it
-    /// said for people.
+    /// An error answer: `denied` for HTTP 403, `code` the service's error code, `text` what
+    /// it said for people (`CODE: message (request id ID)`), and what the failure model makes
+    /// of the same answer when the daemons get it: its `kind` (and so its exit code) and the
+    /// `hint` they give with it.
     Failed {
         denied: bool,
         code: String,
         text: String,
+        kind: Kind,
+        hint: Option<String>,
     },
     /// No answer within the probe's timeout.
     TimedOut {
@@ -175,9 +181,12 @@ impl Probes {
         &self.queue_url
     }
 
-    /// One SDK call with the probe's timeout, its answer classified.
+    /// One SDK call with the probe's timeout, its answer classified as the daemons classify
+    /// it ([`classify`]): `operation` names the call when the daemons make it too, for the
+    /// same advice.
     async fn call<T, E>(
         &self,
+        operation: Option<Operation>,
         fut: impl Future<Output = Result<T, SdkError<E, HttpResponse>>>,
     ) -> Call<T>
     where
@@ -189,13 +198,20 @@ impl Probes {
             Ok(Err(e)) => {
                 let code = e.code().unwrap_or_default().to_string();
                 let answer = classify(&e);
-                let text = match &answer {
-                    Answer::Denied { .. } => "denied (HTTP 403)".to_string(),
-                    Answer::NotFound => format!("not found (404 {code})"),
-                    Answer::PreconditionFailed => "precondition failed (412)".to_string(),
-                    Answer::Transient(d) | Answer::Other { detail: d, .. } => d.clone(),
-                };
-                Call::Failed { denied: matches!(answer, Answer::Denied { .. }), code, text }
+                let hint = operation.and_then(|op| {
+                    let endpoint = match op.service() {
+                        Some(Service::Sqs) => &self.endpoints.sqs,
+                        _ => &self.endpoints.s3,
+                    };
+                    answer.advice(op, endpoint)
+                });
+                Call::Failed {
+                    denied: matches!(answer, Answer::Denied { .. }),
+                    code,
+                    text: answer.detail(),
+                    kind: answer.kind(),
+                    hint,
+                }
             }
         }
     }
@@ -211,17 +227,20 @@ impl Probes {
             .content_type(content_type)
             .body(ByteStream::from(body))
             .send();
-        self.call(put).await.map(|_| ())
+        self.call(Some(Operation::PutObject), put).await.map(|_| ())
     }
 
     /// GetObject of `key` of the configured bucket, read whole (the inner error: reading
     /// the body failed).
     pub async fn get_object(&self, key: &str) -> Call<Result<Vec<u8>, String>> {
-        match self.call(self.s3.get_object().bucket(&self.bucket).key(key).send()).await {
+        let get = self.s3.get_object().bucket(&self.bucket).key(key).send();
+        match self.call(Some(Operation::GetObject), get).await {
             Call::Ok(out) => {
                 Call::Ok(out.body.collect().await.map(|d| d.to_vec()).map_err(|e| e.to_string()))
             }
-            Call::Failed { denied, code, text } => Call::Failed { denied, code, text },
+            Call::Failed { denied, code, text, kind, hint } => {
+                Call::Failed { denied, code, text, kind, hint }
+            }
             Call::TimedOut { after } => Call::TimedOut { after },
         }
     }
@@ -237,7 +256,7 @@ impl Probes {
             .wait_time_seconds(wait_seconds)
             .visibility_timeout(0)
             .send();
-        self.call(receive).await.map(|out| {
+        self.call(Some(Operation::ReceiveMessage), receive).await.map(|out| {
             out.messages()
                 .iter()
                 .map(|m| Seen {
@@ -252,13 +271,14 @@ impl Probes {
     pub async fn delete_message(&self, receipt_handle: &str) -> Call<()> {
         let delete =
             self.sqs.delete_message().queue_url(&self.queue_url).receipt_handle(receipt_handle);
-        self.call(delete.send()).await.map(|_| ())
+        self.call(Some(Operation::DeleteMessage), delete.send()).await.map(|_| ())
     }
 
     /// SendMessage of `body` to the configured queue; the message id.
     pub async fn send_message(&self, body: &str) -> Call<String> {
         let send = self.sqs.send_message().queue_url(&self.queue_url).message_body(body);
-        self.call(send.send()).await.map(|out| out.message_id().unwrap_or_default().to_string())
+        let sent = self.call(Some(Operation::SendMessage), send.send()).await;
+        sent.map(|out| out.message_id().unwrap_or_default().to_string())
     }
 }
 
@@ -267,7 +287,9 @@ impl<T> Call<T> {
     pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Call<U> {
         match self {
             Call::Ok(value) => Call::Ok(f(value)),
-            Call::Failed { denied, code, text } => Call::Failed { denied, code, text },
+            Call::Failed { denied, code, text, kind, hint } => {
+                Call::Failed { denied, code, text, kind, hint }
+            }
             Call::TimedOut { after } => Call::TimedOut { after },
         }
     }

@@ -67,6 +67,14 @@ async fn s3_write_and_read(
             format!("GetObject {url}: reading the body failed: {e}"),
             "see the tcp rows",
         ),
+        // The object was written a moment ago: its absence is an unexpected answer, not
+        // bad input.
+        Call::Failed { kind: Kind::Missing, text, .. } => Check::fail(
+            "s3 read",
+            Kind::Unexpected,
+            format!("GetObject {url} via {endpoint}: {text}, just after it was written"),
+            "another writer, or a proxy in the way",
+        ),
         other => needed_call_failed("s3 read", Operation::GetObject, &url, endpoint, &other),
     };
     t.push(read);
@@ -117,7 +125,9 @@ async fn sqs_receive_and_delete(
     (receive.outcome(), delete_outcome)
 }
 
-/// A failing row for a call the apps need, from how it failed.
+/// A failing row for a call the apps need, from how it failed: the kind (so the exit code)
+/// and the hint are the failure model's for the same answer, so `doctor` and a command that
+/// meets the same cause agree.
 pub(super) fn needed_call_failed<T>(
     name: &str,
     operation: Operation,
@@ -127,17 +137,11 @@ pub(super) fn needed_call_failed<T>(
 ) -> Check {
     match result {
         Call::Ok(_) => Check::pass(name, format!("{operation} {resource}: ok")),
-        Call::Failed { denied: true, .. } => Check::fail(
+        Call::Failed { text, kind, hint, .. } => Check::fail(
             name,
-            Kind::Denied,
-            format!("{operation} {resource}: denied (HTTP 403)"),
-            operation.denial_hint(),
-        ),
-        Call::Failed { text, .. } => Check::fail(
-            name,
-            Kind::Transient,
+            *kind,
             format!("{operation} {resource} via {endpoint}: {text}"),
-            "see the dns and tcp rows above; a 404 NoSuchBucket means `bucket` names no bucket",
+            hint.clone().unwrap_or_else(|| "see the dns and tcp rows above".to_string()),
         ),
         Call::TimedOut { .. } => Check::fail(
             name,

@@ -1,7 +1,6 @@
 //! The credentials row: which provider of the SDK's credential chain answered (never the
 //! secret itself).
 
-use common::failure::Kind;
 use common::probe::{CredentialsFound, Sdk};
 
 use super::table::{Check, Table};
@@ -24,24 +23,9 @@ pub(super) async fn check(sdk: &Sdk, emulator: bool, t: &mut Table) -> bool {
             }
             true
         }
-        CredentialsFound::NotFound(why) => {
-            t.push(Check::fail(
-                "credentials",
-                Kind::Denied,
-                format!("no provider of the chain answered: {why}"),
-                "on EC2 attach the instance profile (IAMRoleForSalesApp / IAMRoleForReportsEngine) \
-                 and make sure IMDSv2 is reachable; elsewhere set AWS_PROFILE or AWS_ACCESS_KEY_ID",
-            ));
-            false
-        }
-        CredentialsFound::TimedOut => {
-            t.push(Check::fail(
-                "credentials",
-                Kind::Transient,
-                format!("the credential chain gave no answer within {}s", CALL_TIMEOUT.as_secs()),
-                "IMDS did not answer: on EC2 check the instance metadata options (IMDSv2, hop \
-                 limit); elsewhere set AWS_EC2_METADATA_DISABLED=true and other credentials",
-            ));
+        // The same text, kind and hint a command gets when its call meets the same cause.
+        CredentialsFound::Failed { text, kind, hint } => {
+            t.push(Check::fail("credentials", kind, text, hint));
             false
         }
     }

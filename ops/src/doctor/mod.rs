@@ -31,9 +31,16 @@
 //! # Exit code
 //! 0 when no check FAILs (WARN and SKIP do not fail). Otherwise the code of the *first*
 //! failing row (rows run from the configuration outwards, so the first failure is usually
-//! the cause of the rest): 78 configuration, 77 permissions (an action the apps need was
-//! denied, or a denial the lab requires did not hold, e.g. on the emulator), 69 the service
-//! could not be reached or answered unexpectedly (DNS, TCP, timeouts).
+//! the cause of the rest): 78 configuration, 77 permissions (no usable credentials, an action
+//! the apps need was denied, or a denial the lab requires did not hold, e.g. on the
+//! emulator), 69 the service could not be reached or answered unexpectedly (DNS, TCP,
+//! timeouts).
+//!
+//! A failing row's kind (so its code), its detail and its hint are what the failure model
+//! makes of the same cause when a command meets it: the configuration's error itself, the
+//! credential chain's and each call's answer classified by the shell's one classification
+//! (`common::probe`). So `doctor` and `salesapp upload` cannot disagree on a missing bucket
+//! or on missing credentials (docs/design.md, What happens to a failure).
 
 mod calls;
 mod controls;
@@ -45,7 +52,7 @@ use std::time::Duration;
 
 use common::config::Config;
 use common::endpoints::process_env;
-use common::failure::{exit, Kind};
+use common::failure::exit;
 use common::probe::Sdk;
 
 use crate::cli::GlobalArgs;
@@ -111,17 +118,14 @@ pub async fn run(program: Program, global: &GlobalArgs, args: &DoctorArgs) -> Ta
             c
         }
         Err(e) => {
-            t.push(Check::fail(
-                "config",
-                Kind::Config,
-                e.to_string(),
-                format!(
-                    "write one from the stack's outputs: `{} configure --stack-outputs \
-                     outputs.json -o {}`",
-                    program.name(),
-                    path.display()
-                ),
-            ));
+            // The command meeting the same configuration says the same, with the same code.
+            let write_one = format!(
+                "write one from the stack's outputs: `{} configure --stack-outputs outputs.json \
+                 -o {}`",
+                program.name(),
+                path.display()
+            );
+            t.push(Check::failed("config", &e, write_one));
             t.push(Check::skip("(all other checks)", "they need a configuration"));
             return t;
         }
@@ -139,10 +143,9 @@ async fn checks_with_config(program: Program, config: &Config, args: &DoctorArgs
     let endpoints = match sdk.endpoints(config).await {
         Ok(endpoints) => endpoints,
         Err(e) => {
-            t.push(Check::fail(
+            t.push(Check::failed(
                 "endpoints",
-                Kind::Config,
-                e.to_string(),
+                &e,
                 "set endpoints.s3 / endpoints.sqs, or check the region and AWS_USE_FIPS_ENDPOINT / AWS_USE_DUALSTACK_ENDPOINT",
             ));
             return;
@@ -177,12 +180,7 @@ async fn region(config: &Config, program: Program, t: &mut Table) -> Option<Sdk>
     let sdk = match Sdk::load(config, program).await {
         Ok(sdk) => sdk,
         Err(e) => {
-            t.push(Check::fail(
-                "region",
-                Kind::Config,
-                e.to_string(),
-                "set `region` (configure writes it) or AWS_REGION",
-            ));
+            t.push(Check::failed("region", &e, "set `region` (configure writes it) or AWS_REGION"));
             return None;
         }
     };

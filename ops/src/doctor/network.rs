@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use sales_domain::net::AddressClass;
 
 use common::config::{url_host, url_port, Config};
-use common::endpoints::{proxy_for, EndpointUrls};
+use common::endpoints::{proxy_for, unresolved, EndpointUrls};
 use common::failure::{Kind, Service};
 
 use super::table::Check;
@@ -33,13 +33,8 @@ pub(super) async fn examine(config: &Config, endpoints: &EndpointUrls) -> Networ
                 rows.push(judge_dns(service, &host, &addrs, config.endpoints.require_private_sqs));
                 resolved.push((service, host, port, addrs));
             }
-            Err(e) => {
-                rows.push(Check::fail(
-                    format!("{} dns", service.label()),
-                    Kind::Transient,
-                    format!("{host}: {e}"),
-                    "check the VPC's DNS (enableDnsSupport) and the endpoint URL",
-                ));
+            Err(why) => {
+                rows.push(unresolved_row(service, &host, &why));
                 resolved.push((service, host, port, Vec::new()));
             }
         }
@@ -92,16 +87,17 @@ fn describe_addrs(addrs: &[IpAddr]) -> String {
         .join(", ")
 }
 
+/// A `dns` row for a name that does not resolve: what a command's check of the same
+/// endpoint says (`common::endpoints::unresolved`), with its kind.
+fn unresolved_row(service: Service, host: &str, why: &str) -> Check {
+    Check::failed(format!("{} dns", service.label()), &unresolved(host, why), "")
+}
+
 /// Judges one endpoint's DNS answers (pure).
 pub fn judge_dns(service: Service, host: &str, addrs: &[IpAddr], require_private: bool) -> Check {
     let name = format!("{} dns", service.label());
     if addrs.is_empty() {
-        return Check::fail(
-            name,
-            Kind::Transient,
-            format!("{host}: no addresses"),
-            "check the VPC's DNS resolution (enableDnsSupport) and the endpoint's host name",
-        );
+        return unresolved_row(service, host, "no addresses");
     }
     let detail = format!("{host} → {}", describe_addrs(addrs));
     let all_loopback = addrs.iter().all(|a| AddressClass::of(*a) == AddressClass::Loopback);

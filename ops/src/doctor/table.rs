@@ -1,7 +1,7 @@
 //! The table doctor prints: one row per check, PASS/WARN/FAIL/SKIP, a hint under each
 //! failure, and the exit code of the first failing row.
 
-use common::failure::{exit, Kind};
+use common::failure::{exit, Error, Kind};
 use common::Program;
 
 /// One row's verdict.
@@ -59,6 +59,13 @@ impl Check {
         hint: impl Into<String>,
     ) -> Check {
         Check::new(name, Status::Fail, detail, Some(hint.into()), kind)
+    }
+    /// A failing row that says what the failure model says of `e`: its sentence as the
+    /// detail, its advice as the hint (`fallback` when it has none), its kind for the exit
+    /// code. A command that meets the same cause says the same and exits alike.
+    pub fn failed(name: impl Into<String>, e: &Error, fallback: impl Into<String>) -> Check {
+        let hint = e.advice().map_or_else(|| fallback.into(), str::to_string);
+        Check::fail(name, e.kind(), e.summary(), hint)
     }
     fn new(
         name: impl Into<String>,
