@@ -259,8 +259,7 @@ fn message_body() -> impl Strategy<Value = String> {
     ]
 }
 
-/// What `accepted_key` promises when it accepts a key (SPEC §5, "Which objects a message
-/// may name").
+/// What `accepted_key` promises when it accepts a key (docs/design.md, The key rule).
 fn assert_accepted_key(m: &SalesMessage, date: Option<SalesDate>) -> Result<(), TestCaseError> {
     prop_assert_eq!(m.bucket.as_str(), BUCKET);
     let key = m.key.as_str();

@@ -1,10 +1,14 @@
-//! The one configuration of both binaries (SPEC §3): a TOML file, overridden by
+//! The one configuration of both binaries (docs/configuration.md): a TOML file, overridden by
 //! `VPCE_LAB_<SECTION>_<KEY>` environment variables, overridden by `--set section.key=value`
 //! flags; parsed once at start, validated once, then passed around read-only.
 //!
 //! Unknown keys are errors wherever they come from (file, environment, flag): a misspelt
 //! `visibilty_timeout` silently falling back to a default is exactly the kind of mistake
 //! that surfaces months later as a message processed twice.
+//!
+//! Every error names the key and where its value came from (the file's line, the variable,
+//! the flag: `sources.rs`), never quoting what could be a secret; a file others may write is
+//! refused (`permissions.rs`); [`Effective`] keeps each value's source for `config`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -15,11 +19,17 @@ use serde::Deserialize;
 use crate::failure::{Error, Result};
 pub use sales_domain::money::Compensation;
 use values::{de_duration, de_opt_socket_addr, de_size};
-pub use values::{parse_size, url_host, url_port};
+pub use values::{mask_url, parse_size, url_host, url_port};
 
+mod keys;
 mod overlay;
+mod permissions;
+mod sources;
 mod validate;
 mod values;
+
+pub use keys::{markdown_table, sections, Key, KeyDefault, ValueType, KEYS};
+pub use sources::{Source, Sources};
 
 /// Where the configuration is read from when neither `--config` nor `$VPCE_LAB_CONFIG` is set.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/vpce-lab/config.toml";
@@ -33,6 +43,10 @@ const ENV_PREFIX: &str = "VPCE_LAB_";
 /// systemd's `TimeoutStopSec=` in our units (`systemd/*.service`). `shutdown_grace` must end
 /// before systemd stops waiting and sends SIGKILL, or in-flight work is cut mid-way.
 pub const SYSTEMD_STOP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The default of `endpoints.attempt_timeout`: one attempt of any call but ReceiveMessage.
+/// Long enough for a multipart part over a slow link.
+pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// SQS refuses a long poll over 20 s.
 pub const MAX_WAIT_TIME: Duration = Duration::from_secs(20);
@@ -50,7 +64,7 @@ pub struct Config {
     /// `sqs:GetQueueUrl`, so the URL cannot be looked up by name.
     pub queue_url: String,
     #[serde(default)]
-    pub endpoints: Endpoints,
+    pub endpoints: EndpointsConfig,
     #[serde(default)]
     pub compensation: Compensation,
     #[serde(default)]
@@ -111,7 +125,7 @@ pub struct DoctorConfig {
 /// `[endpoints]`: pinned endpoints, how to address them, and how long to wait for them.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Endpoints {
+pub struct EndpointsConfig {
     /// S3 endpoint URL; unset = the SDK's default for the region (or `AWS_ENDPOINT_URL_S3`).
     #[serde(default)]
     pub s3: Option<String>,
@@ -147,15 +161,15 @@ fn default_connect_timeout() -> Duration {
     Duration::from_secs(5)
 }
 fn default_attempt_timeout() -> Duration {
-    crate::aws::ATTEMPT_TIMEOUT
+    DEFAULT_ATTEMPT_TIMEOUT
 }
 fn default_give_up_after() -> Duration {
     Duration::from_secs(60)
 }
 
-impl Default for Endpoints {
+impl Default for EndpointsConfig {
     fn default() -> Self {
-        Endpoints {
+        EndpointsConfig {
             s3: None,
             sqs: None,
             force_path_style: false,
@@ -243,7 +257,7 @@ pub struct EngineConfig {
     pub read_part_size: u64,
     /// Accept only messages naming keys under this prefix (e.g. `"sales/"`). Unset = any key
     /// of the bucket but the daemons' own prefixes (`reports/`, `quarantine/`, `doctor/`,
-    /// `compensation/`), as the lab's by-hand flow needs (SPEC §5).
+    /// `compensation/`), as the lab's by-hand flow needs (docs/design.md, The key rule).
     #[serde(default)]
     pub input_prefix: Option<String>,
 }
@@ -296,14 +310,7 @@ impl Config {
     /// Reads the file at `path`, overlays `env_vars` (all of the process's `VPCE_LAB_*`
     /// variables) and `sets` (`section.key=value` flags), then validates.
     pub fn load(path: &Path, env_vars: &[(String, String)], sets: &[String]) -> Result<Config> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            Error::config(format!(
-                "cannot read {}: {e} (choose the file with --config PATH or ${CONFIG_ENV}; \
-                 `salesapp configure` writes one from the lab's stack outputs)",
-                path.display()
-            ))
-        })?;
-        Self::from_parts(&path.display().to_string(), &text, env_vars, sets)
+        Effective::load(path, env_vars, sets).map(|effective| effective.config)
     }
 
     /// [`Config::load`] without the file system: `origin` names the text in errors.
@@ -313,20 +320,164 @@ impl Config {
         env_vars: &[(String, String)],
         sets: &[String],
     ) -> Result<Config> {
-        let mut table: toml::Table =
-            toml::from_str(text).map_err(|e| Error::config(format!("{origin}: {e}")))?;
-        overlay::apply(&mut table, env_vars, sets)?;
-        let config: Config = toml::Value::Table(table)
-            .try_into()
-            .map_err(|e: toml::de::Error| Error::config(format!("{origin}: {}", e.message())))?;
-        config.validate().map_err(|e| Error::config(format!("{origin}: {e}")))?;
-        Ok(config)
+        Effective::from_parts(origin, text, env_vars, sets).map(|effective| effective.config)
+    }
+}
+
+/// The configuration in effect, with where each value came from: what `config` shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Effective {
+    pub config: Config,
+    /// The file's path (or the name of the text).
+    pub origin: String,
+    pub sources: Sources,
+    /// The file's table with the variables and flags overlaid: each value as it was given.
+    given: toml::Table,
+}
+
+impl Effective {
+    /// Reads the file at `path` (refused when others may write it, see
+    /// [`permissions::check`]), overlays `env_vars` and `sets`, then validates.
+    pub fn load(path: &Path, env_vars: &[(String, String)], sets: &[String]) -> Result<Effective> {
+        let unreadable = |e: std::io::Error| {
+            Error::config(format!("cannot read {}: {e}", path.display())).hint(format!(
+                "Choose the file with --config PATH or ${CONFIG_ENV}; `salesapp configure \
+                 --stack-outputs outputs.json -o {}` writes one from the lab's stack outputs.",
+                path.display()
+            ))
+        };
+        let mut file = std::fs::File::open(path).map_err(unreadable)?;
+        let metadata = file.metadata().map_err(unreadable)?;
+        permissions::check(path, &metadata, permissions::effective_uid())?;
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut file, &mut text).map_err(unreadable)?;
+        Self::from_parts(&path.display().to_string(), &text, env_vars, sets)
+    }
+
+    /// [`Effective::load`] without the file system: `origin` names the text in errors.
+    pub fn from_parts(
+        origin: &str,
+        text: &str,
+        env_vars: &[(String, String)],
+        sets: &[String],
+    ) -> Result<Effective> {
+        let mut sources = Sources::of_file(origin, text)?;
+        let mut table: toml::Table = toml::from_str(text)
+            .map_err(|e| Error::config(format!("{origin}: not valid TOML: {}", e.message())))?;
+        overlay::apply(&mut table, env_vars, sets, &mut sources)?;
+        let config: Config = serde_path_to_error::deserialize(toml::Value::Table(table.clone()))
+            .map_err(|e| {
+                // The document itself is `.` to serde_path_to_error: no key.
+                let key = e.path().to_string().trim_start_matches('.').to_string();
+                let message = wrong_value(&key, e.inner().message(), &table);
+                Error::config(sources.locate(origin, &key, &message)).hint(keys::ADVICE)
+            })?;
+        config.validate().map_err(|message| {
+            let key = key_of(&message);
+            Error::config(sources.locate(origin, &key, &message)).hint(keys::ADVICE)
+        })?;
+        Ok(Effective { config, origin: origin.to_string(), sources, given: table })
+    }
+
+    /// Every key with its value in effect, as TOML (masked where it could carry a secret;
+    /// `unset` when it has none) and its source, in the order of [`KEYS`]; a per-rep rate
+    /// of `[compensation.overrides]` is a row of its own.
+    pub fn rows(&self) -> Vec<(String, String, Source)> {
+        let mut rows = Vec::new();
+        for key in KEYS {
+            let dotted = key.dotted();
+            let given = match key.section {
+                "" => self.given.get(key.name),
+                section => self.given.get(section).and_then(|t| t.get(key.name)),
+            };
+            if let (ValueType::Table, Some(toml::Value::Table(entries))) = (key.value, given) {
+                for (name, value) in entries {
+                    let entry = format!("{dotted}.{name:?}");
+                    let source = self.sources.of(&entry).clone();
+                    rows.push((entry, shown(value), source));
+                }
+                continue;
+            }
+            let value = match (given, key.default) {
+                (Some(value), _) => shown(value),
+                (None, KeyDefault::Is(default)) => default.to_string(),
+                (None, _) => "unset".to_string(),
+            };
+            rows.push((dotted.clone(), value, self.sources.of(&dotted).clone()));
+        }
+        rows
+    }
+}
+
+/// A value as TOML, with a URL's user name and password masked.
+fn shown(value: &toml::Value) -> String {
+    match value {
+        toml::Value::String(text) => toml::Value::String(mask_url(text)).to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// The dotted key a validation message is about: the longest known key it starts with (see
+/// `validate.rs`), a per-rep rate included.
+fn key_of(message: &str) -> String {
+    let overrides = "compensation.overrides.";
+    if let Some(rest) = message.strip_prefix(overrides) {
+        // `compensation.overrides."Ada Lovelace" = …`: the quoted name is part of the key.
+        if let Some(end) = rest.strip_prefix('"').and_then(|r| r.find("\" ")) {
+            return format!("{overrides}{}", &rest[..end + 2]);
+        }
+    }
+    KEYS.iter()
+        .map(Key::dotted)
+        .filter(|dotted| {
+            message.strip_prefix(dotted.as_str()).is_some_and(|rest| rest.starts_with([' ', ':']))
+        })
+        .max_by_key(String::len)
+        .unwrap_or_default()
+}
+
+/// What serde said about `key`'s value, in the key's terms: the TOML value given and what
+/// the key takes (`reportsengine.concurrency = "one": expected a whole number`), rather than
+/// serde's (`invalid type: string "one", expected usize`).
+fn wrong_value(key: &str, serde_says: &str, table: &toml::Table) -> String {
+    let (section, name) = key.rsplit_once('.').unwrap_or(("", key));
+    let wrong_type =
+        serde_says.starts_with("invalid type") || serde_says.starts_with("invalid value");
+    let given = match section {
+        "" => table.get(name),
+        section => table.get(section).and_then(|t| t.get(name)),
+    };
+    match (sources::find(section, name), given) {
+        (Some(known), Some(value)) if wrong_type => {
+            let expected = match known.value {
+                ValueType::Str => "a string in quotes",
+                ValueType::Int => "a whole number",
+                ValueType::Bool => "true or false",
+                ValueType::Duration => "a duration in quotes, like \"20s\"",
+                ValueType::Size => "a size like \"10GiB\", or a number of bytes",
+                ValueType::Table => "a table",
+            };
+            let value = match value {
+                toml::Value::Table(_) => "a table".to_string(),
+                toml::Value::Array(_) => "an array".to_string(),
+                value => shown(value),
+            };
+            format!("{key} = {value}: expected {expected}")
+        }
+        _ if serde_says.starts_with("missing field") => {
+            let missing = serde_says.trim_start_matches("missing field ").trim_matches('`');
+            let dotted =
+                if key.is_empty() { missing.to_string() } else { format!("{key}.{missing}") };
+            format!("{dotted} is required and not set")
+        }
+        _ if key.is_empty() => serde_says.to_string(),
+        _ => format!("{key}: {serde_says}"),
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::overlay::{Kind, KEYS};
+    use super::keys::{ValueType, KEYS};
     use super::*;
 
     const MINIMAL: &str = r#"
@@ -404,9 +555,111 @@ max_object_size = "10GiB"
             load(&format!("{MINIMAL}\n[reportsengine]\nvisibilty_timeout = \"30s\"\n"), &[], &[])
                 .unwrap_err()
                 .to_string();
-        assert!(err.contains("visibilty_timeout"), "{err}");
+        assert!(
+            err.starts_with(
+                "test.toml:6: `reportsengine.visibilty_timeout` is not a configuration key; did \
+                 you mean `reportsengine.visibility_timeout`?"
+            ),
+            "{err}"
+        );
         let err = load(&format!("{MINIMAL}\ncolour = 1\n"), &[], &[]).unwrap_err().to_string();
-        assert!(err.contains("colour"), "{err}");
+        assert!(err.starts_with("test.toml:5: `colour` is not a configuration key"), "{err}");
+        assert!(!err.contains("did you mean"), "nothing near: {err}");
+        let err = load(MINIMAL, &[("VPCE_LAB_REPORTSENGINE_CONCURENCY", "8")], &[]).unwrap_err();
+        assert!(
+            err.to_string().contains("did you mean VPCE_LAB_REPORTSENGINE_CONCURRENCY?"),
+            "{err}"
+        );
+        let err = load(MINIMAL, &[], &["reportengine.concurrency=8"]).unwrap_err();
+        assert!(err.to_string().contains("did you mean `reportsengine.concurrency`?"), "{err}");
+    }
+
+    /// A value of the wrong type, or out of its bounds, names the key and where the value
+    /// came from: the file's line, the variable, or the flag.
+    #[test]
+    fn errors_name_the_key_and_where_its_value_came_from() {
+        let file = format!("{MINIMAL}[reportsengine]\nconcurrency = \"one\"\n");
+        let err = load(&file, &[], &[]).unwrap_err();
+        assert_eq!(err.exit_code(), 78);
+        assert!(
+            err.to_string().starts_with(
+                "test.toml:5: reportsengine.concurrency = \"one\": expected a whole number"
+            ),
+            "{err}"
+        );
+        let err = load(MINIMAL, &[("VPCE_LAB_REPORTSENGINE_WAIT_TIME", "0s")], &[]).unwrap_err();
+        assert!(
+            err.to_string().starts_with(
+                "VPCE_LAB_REPORTSENGINE_WAIT_TIME: reportsengine.wait_time = 0s must be 1s to 20s"
+            ),
+            "{err}"
+        );
+        let err = load(MINIMAL, &[], &["salesapp.settle_time=forever"]).unwrap_err();
+        assert!(err.to_string().starts_with("--set salesapp.settle_time: "), "{err}");
+        assert!(err.to_string().contains("is not a duration"), "{err}");
+        let file = format!("{MINIMAL}\n[compensation.overrides]\n\"Ada Lovelace\" = 20000\n");
+        let err = load(&file, &[], &[]).unwrap_err();
+        assert!(
+            err.to_string().starts_with(
+                "test.toml:6: compensation.overrides.\"Ada Lovelace\" = 20000 bps is above 100 %"
+            ),
+            "{err}"
+        );
+        let err = load("bucket = \"b-b\"\n", &[], &[]).unwrap_err();
+        assert!(err.to_string().starts_with("test.toml: queue_url is required"), "{err}");
+        let err = load(&format!("{MINIMAL}reportsengine = 4\n"), &[], &[]).unwrap_err();
+        assert!(err.to_string().starts_with("test.toml:4: `reportsengine` is a section"), "{err}");
+    }
+
+    /// A URL's user name and password are never echoed, not even in the error that refuses
+    /// them, nor in `config`'s listing.
+    #[test]
+    fn userinfo_in_a_url_is_refused_and_never_shown() {
+        let file = format!("{MINIMAL}[endpoints]\ns3 = \"http://user:s3cr3t@127.0.0.1:1\"\n");
+        let err = load(&file, &[], &[]).unwrap_err().to_string();
+        assert!(err.starts_with("test.toml:5: endpoints.s3 = \"http://***@127.0.0.1:1\""), "{err}");
+        assert!(!err.contains("s3cr3t"), "{err}");
+        let err = load(MINIMAL, &[], &["queue_url=https://u:s3cr3t@q.example/1/q"]).unwrap_err();
+        assert!(!err.to_string().contains("s3cr3t"), "{err}");
+        let err = load(MINIMAL, &[], &["https://u:s3cr3t@q.example"]).unwrap_err();
+        assert!(!err.to_string().contains("s3cr3t"), "{err}");
+        assert_eq!(mask_url("https://u:p@h:1/x?y"), "https://***@h:1/x?y");
+        assert_eq!(mask_url("https://h/x@y"), "https://h/x@y", "an @ in the path is not userinfo");
+    }
+
+    /// What `config` lists: every key, its value in effect and where it came from.
+    #[test]
+    fn the_effective_configuration_lists_each_value_s_source() {
+        let text = format!("{MINIMAL}[compensation.overrides]\n\"Ada Lovelace\" = 700\n");
+        let effective = Effective::from_parts(
+            "c.toml",
+            &text,
+            &[("VPCE_LAB_REPORTSENGINE_CONCURRENCY".into(), "8".into())],
+            &["reportsengine.wait_time=5s".into()],
+        )
+        .expect("loads");
+        let rows = effective.rows();
+        let row = |key: &str| {
+            rows.iter()
+                .find(|(k, _, _)| k == key)
+                .map(|(_, v, s)| (v.clone(), s.to_string()))
+                .unwrap_or_else(|| panic!("no row {key}: {rows:?}"))
+        };
+        assert_eq!(row("bucket"), ("\"local-restrictedbucket\"".into(), "c.toml:2".into()));
+        assert_eq!(
+            row("reportsengine.concurrency"),
+            ("8".into(), "env VPCE_LAB_REPORTSENGINE_CONCURRENCY".into())
+        );
+        assert_eq!(row("reportsengine.wait_time"), ("\"5s\"".into(), "--set".into()));
+        assert_eq!(row("reportsengine.visibility_timeout"), ("\"30s\"".into(), "default".into()));
+        assert_eq!(row("region"), ("unset".into(), "default".into()));
+        assert_eq!(
+            row("compensation.overrides.\"Ada Lovelace\""),
+            ("700".into(), "c.toml:5".into())
+        );
+        let listed = rows.len();
+        let keys = KEYS.len();
+        assert_eq!(listed, keys, "one row per key (the one override standing for its table)");
     }
 
     #[test]
@@ -440,27 +693,22 @@ max_object_size = "10GiB"
 
     #[test]
     fn every_listed_key_is_accepted() {
-        for (section, key, kind) in KEYS {
-            let raw = match (kind, *key) {
-                (Kind::Int, _) => "4",
-                (Kind::Bool, _) => "true",
-                (
-                    _,
-                    "wait_time" | "visibility_timeout" | "shutdown_grace" | "poll_interval"
-                    | "settle_time" | "connect_timeout" | "attempt_timeout" | "give_up_after"
-                    | "textfile_interval",
-                ) => "5s",
+        for key in KEYS.iter().filter(|k| k.value != ValueType::Table) {
+            let raw = match (key.value, key.name) {
+                (ValueType::Int, _) => "4",
+                (ValueType::Bool, _) => "true",
+                (ValueType::Duration, _) => "5s",
+                (ValueType::Size, _) => "8MiB",
                 (_, "listen") => "127.0.0.1:9464",
                 (_, "textfile") => "/var/lib/node_exporter/textfile_collector/x.prom",
+                (_, "spool_dir") => "/srv/spool",
                 (_, "input_prefix") => "incoming/",
-                (_, "max_object_size" | "read_part_size") => "8MiB",
                 (_, "bucket") => "some-bucket",
                 (_, "region") => "eu-west-1",
                 (_, "queue_url" | "s3" | "sqs") => "https://example.invalid/1/q",
                 _ => "value",
             };
-            let dotted =
-                if section.is_empty() { key.to_string() } else { format!("{section}.{key}") };
+            let dotted = key.dotted();
             load(MINIMAL, &[], &[&format!("{dotted}={raw}")])
                 .unwrap_or_else(|e| panic!("{dotted}: {e}"));
         }
@@ -493,8 +741,22 @@ max_object_size = "10GiB"
             "metrics.listen=127.0.0.1",
             "metrics.textfile=relative.prom",
             "metrics.textfile_interval=100ms",
+            "metrics.textfile=",
+            "reportsengine.wait_time=0s",
+            "reportsengine.wait_time=500ms",
+            "reportsengine.visibility_timeout=13h",
+            "reportsengine.input_prefix=",
+            "salesapp.spool_dir=",
+            "salesapp.spool_dir=spool",
+            "salesapp.settle_time=2h",
+            "endpoints.connect_timeout=2m",
+            "endpoints.attempt_timeout=1h",
+            "metrics.textfile_interval=2h",
         ] {
-            assert!(load(MINIMAL, &[], &[bad]).is_err(), "{bad} accepted");
+            let err = load(MINIMAL, &[], &[bad]).expect_err(bad);
+            // Located: the flag and its key, so the key is found in the message.
+            let (key, _) = bad.split_once('=').unwrap_or((bad, ""));
+            assert!(err.to_string().starts_with(&format!("--set {key}: ")), "{bad}: {err}");
         }
     }
 

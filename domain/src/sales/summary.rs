@@ -37,7 +37,7 @@ pub struct DaySummary {
     pub rows: u64,
     pub units: u64,
     pub revenue: Cents,
-    /// Keys are compared bytewise (BTreeMap<String> order), as SPEC's sort order requires.
+    /// Keys are compared bytewise (BTreeMap<String> order), as the documented sort order requires.
     pub reps: BTreeMap<String, RepDay>,
     pub regions: BTreeMap<String, RegionDay>,
     pub products: BTreeMap<String, ProductDay>,
@@ -60,7 +60,7 @@ pub struct Problem {
 
 /// Why a file is not a valid sales file: the first problems, located, and how many in all.
 ///
-/// `Display` prints one `FILE:LINE: column: reason` per line (SPEC §5), then
+/// `Display` prints one `FILE:LINE: column: reason` per line (docs/design.md, salesapp upload), then
 /// `… and N more problems` when some were not kept; no trailing newline.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValidationErrors {

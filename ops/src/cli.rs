@@ -4,10 +4,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::config::{config_path, Config};
-use crate::failure::{exit, Error};
-use crate::logging::{LogFormat, LogLevel};
-use crate::Program;
+use common::config::{config_path, Config, Effective, CONFIG_ENV};
+use common::failure::{exit, Error};
+use common::logging::{LogFormat, LogLevel, LogSettings};
+use common::Program;
 
 /// Flags accepted by both binaries, before or after the subcommand.
 #[derive(Debug, Clone, clap::Args)]
@@ -36,8 +36,25 @@ impl GlobalArgs {
         config_path(self.config.as_deref(), &|name| std::env::var(name).ok())
     }
 
+    /// What chose the configuration file's path, for people: the flag, the variable, or
+    /// neither (the default path).
+    pub fn config_path_chosen_by(&self) -> &'static str {
+        if self.config.is_some() {
+            "--config"
+        } else if std::env::var_os(CONFIG_ENV).is_some_and(|v| !v.is_empty()) {
+            CONFIG_ENV
+        } else {
+            "the default path"
+        }
+    }
+
     /// Loads and validates the configuration (file, then `VPCE_LAB_*`, then `--set`).
     pub fn load_config(&self) -> Result<Config, Error> {
+        self.load_effective().map(|effective| effective.config)
+    }
+
+    /// [`GlobalArgs::load_config`], with where each value came from (for `config`).
+    pub fn load_effective(&self) -> Result<Effective, Error> {
         let env: Vec<(String, String)> =
             std::env::vars().filter(|(k, _)| k.starts_with("VPCE_LAB_")).collect();
         let sets = sets_in_order(std::env::args().skip(1));
@@ -45,7 +62,7 @@ impl GlobalArgs {
         // on both sides (`--set a=1 upload F --set b=2` yields just `b=2`), which would drop
         // settings silently; the command line itself is the authority, read in order.
         let sets = if sets.len() >= self.sets.len() { sets } else { self.sets.clone() };
-        Config::load(&self.config_path(), &env, &sets)
+        Effective::load(&self.config_path(), &env, &sets)
     }
 }
 
@@ -70,7 +87,7 @@ pub fn sets_in_order(args: impl IntoIterator<Item = String>) -> Vec<String> {
 /// The opening and the end of both binaries' `main`: the command line (a usage error exits
 /// 64; `--help` and `--version` print and exit 0), logging (a `RUST_LOG` that is not a filter
 /// is a usage error too), then `run`, whose failure is printed once and turned into the exit
-/// code of SPEC §5.
+/// code the failure table gives it (docs/design.md, Exit codes).
 pub fn main<C: clap::Parser>(
     program: Program,
     global: fn(&C) -> &GlobalArgs,
@@ -84,13 +101,13 @@ pub fn main<C: clap::Parser>(
         }
     };
     let args = global(&cli);
-    let settings = crate::logging::Settings {
+    let settings = LogSettings {
         program: program.name(),
         level: args.log_level,
         format: args.log_format,
         journal_socket: args.journal_socket.clone(),
     };
-    if let Err(e) = crate::logging::init(&settings) {
+    if let Err(e) = common::logging::init(&settings) {
         eprintln!("{}: {e}", program.name());
         return ExitCode::from(exit::USAGE as u8);
     }
@@ -109,7 +126,8 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-/// Prints a failure for a person and returns the exit code SPEC §5 assigns to it.
+/// Prints a failure for a person and returns the exit code the failure table assigns to it
+/// (docs/design.md, What happens to a failure).
 ///
 /// Our [`Error`]'s sentence already says what its cause said (the SDK's cause chain, the
 /// I/O error), so the causes below it are not printed again.
