@@ -29,6 +29,7 @@ mod validate;
 mod values;
 
 pub use keys::{markdown_table, sections, Key, KeyDefault, ValueType, KEYS};
+pub use overlay::flag_setting;
 pub use sources::{Source, Sources};
 
 /// Where the configuration is read from when neither `--config` nor `$VPCE_LAB_CONFIG` is set.
