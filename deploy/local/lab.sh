@@ -177,14 +177,10 @@ cmd_start() {
         die "the gateway did not start (log: $STATE/gateway.log)"
     fi
 
-    local host out
-    for host in salesapp reportsengine; do
-        mkdir -p "$STATE/hosts/$host/spool"
-        out="$("$bin/salesapp" configure --stack-outputs "$STATE/outputs.json" \
-            -o "$STATE/hosts/$host/config.toml" --force 2>&1)" ||
-            { printf '%s\n' "$out" >&2; cmd_stop; die "salesapp configure failed for $host"; }
-    done
-    "$PY" "$SETUP" pin-configs --dir "$STATE" || { cmd_stop; die "pinning the hosts' endpoints failed"; }
+    # Each instance host's config.toml: `salesapp configure` from the stack's outputs, the
+    # host's own listeners and spool chosen with configure's --set flags.
+    "$PY" "$SETUP" configure-hosts --dir "$STATE" --salesapp "$bin/salesapp" ||
+        { cmd_stop; die "writing the hosts' configurations failed"; }
     echo "$state" >"$STATE/lab.state"
     say "the lab runs ($state)"
     cmd_status

@@ -11,9 +11,9 @@ Talks only to http://127.0.0.1:PORT (the lab's own moto server), never to AWS.
         print the gateway's test fixture: the same lab.json and the emulator's side of the
         lab (endpoints, security groups, identity policies), all rendered from the template
         offline with made-up ids (lab-gateway/tests/fixtures/)
-    pin-configs --dir D
-        pin the instance hosts' config.toml, written by `salesapp configure`, to their
-        listeners (D/listeners.json)
+    configure-hosts --dir D --salesapp BIN
+        write the instance hosts' config.toml with `BIN configure` from D/outputs.json, each
+        with its own listeners (D/listeners.json) and spool set by configure's --set flags
     env --dir D (--json | --host NAME)
         what `lab.sh env` prints
 """
@@ -22,7 +22,7 @@ import argparse
 import json
 import os
 import pathlib
-import re
+import subprocess
 import sys
 import tomllib
 
@@ -339,40 +339,39 @@ def cmd_deploy(args):
 
 
 # ------------------------------------------------------------------ the hosts' configurations
-def cmd_pin_configs(args):
-    """Pins the config.toml that `salesapp configure` wrote for each instance host
-    (DIR/hosts/HOST/config.toml) to that host's listeners (from DIR/listeners.json)."""
+def host_settings(listener, home):
+    """What makes configure's file one instance host's: its own listeners (the emulator behind
+    them needs path-style addressing) and its spool under the lab's state."""
+    return {
+        "endpoints.s3": listener["endpoint"],
+        "endpoints.sqs": listener["sqs"],
+        "endpoints.force_path_style": True,
+        "salesapp.spool_dir": str(home / "spool"),
+    }
+
+
+def cmd_configure_hosts(args):
+    """Writes each instance host's config.toml (DIR/hosts/HOST/config.toml, mode 0600) with
+    `salesapp configure` from the stack's outputs, the host's settings given as configure's
+    own `--set` flags, which it writes as settings of the file; then reads each file back."""
     d = pathlib.Path(args.dir)
     listeners = json.loads((d / "listeners.json").read_text(encoding="utf-8"))
     for host in ("salesapp", "reportsengine"):
         home = d / "hosts" / host
-        pin_config(home / "config.toml", listeners[host]["endpoint"], listeners[host]["sqs"], str(home / "spool"))
-
-
-def pin_config(path, s3, sqs, spool):
-    """Pins a config.toml written by `salesapp configure` to one host's endpoints: its two
-    commented endpoint lines become settings, path-style addressing (the emulator needs it),
-    the spool under the lab's state. Every change must apply exactly once."""
-    text = path.read_text(encoding="utf-8")
-    changes = [
-        (r'^# s3 = "https://s3\.[^"]*"$', f's3 = "{s3}"            # pinned by lab.sh: this host\'s listener'),
-        (r'^# sqs = "https://vpce-[^"]*"$', f'sqs = "{sqs}"           # pinned by lab.sh: this host\'s SQS listener'),
-        (r"^force_path_style = false(\s+#.*)?$", "force_path_style = true       # the emulator behind the lab's gateway"),
-        (r'^spool_dir = "[^"]*"(\s+#.*)?$', f'spool_dir = "{spool}"'),
-    ]
-    for pattern, replacement in changes:
-        text, n = re.subn(pattern, lambda _m, r=replacement: r, text, flags=re.M)
-        if n != 1:
-            sys.exit(f"pin-configs: {path}: {pattern!r} matched {n} lines, not 1 (has configure's output changed?)")
-    config = tomllib.loads(text)
-    want = {"s3": s3, "sqs": sqs, "force_path_style": True}
-    got = {k: config["endpoints"].get(k) for k in want}
-    if got != want or config["salesapp"]["spool_dir"] != spool:
-        sys.exit(f"pin-configs: {path}: pinned values not read back: {got}")
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
+        (home / "spool").mkdir(parents=True, exist_ok=True)
+        config = home / "config.toml"
+        settings = host_settings(listeners[host], home)
+        command = [args.salesapp, "configure", "--stack-outputs", str(d / "outputs.json"),
+                   "-o", str(config), "--force"]
+        for key, value in settings.items():
+            command += ["--set", f"{key}={json.dumps(value) if isinstance(value, bool) else value}"]
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            sys.exit(f"configure-hosts: `salesapp configure` for {host} exited {done.returncode}:\n{done.stderr}")
+        written = tomllib.loads(config.read_text(encoding="utf-8"))
+        got = {key: written.get(key.split(".")[0], {}).get(key.split(".")[1]) for key in settings}
+        if got != settings:
+            sys.exit(f"configure-hosts: {config}: the host's settings not read back: {got}")
 
 
 # ------------------------------------------------------------------ env
@@ -450,15 +449,17 @@ def main():
     d.add_argument("--dir", required=True)
     f = sub.add_parser("fixture")
     f.add_argument("--state", choices=["secured", "starting"], required=True)
-    c = sub.add_parser("pin-configs")
+    c = sub.add_parser("configure-hosts")
     c.add_argument("--dir", required=True)
+    c.add_argument("--salesapp", required=True)
     e = sub.add_parser("env")
     e.add_argument("--dir", required=True)
     g = e.add_mutually_exclusive_group(required=True)
     g.add_argument("--json", action="store_true")
     g.add_argument("--host")
     args = p.parse_args()
-    {"deploy": cmd_deploy, "fixture": cmd_fixture, "pin-configs": cmd_pin_configs, "env": cmd_env}[args.cmd](args)
+    commands = {"deploy": cmd_deploy, "fixture": cmd_fixture, "configure-hosts": cmd_configure_hosts, "env": cmd_env}
+    commands[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 //! The daemons in the secured lab, with no special case: configured by `salesapp configure`
-//! from the lab's outputs, their host's endpoints pinned, the instance role's credentials from
-//! the host's metadata stand-in (no keys in their environment). The golden day (the first
-//! upload ever, with the ledger missing behind the lab's 403, large enough for multipart),
-//! the by-hand flow, `doctor --controls`, and the least-privilege proof from the decision log.
+//! from the lab's outputs (their host's endpoints chosen with its `--set`), the instance
+//! role's credentials from the host's metadata stand-in (no keys in their environment). The
+//! golden day (the first upload ever, with the ledger missing behind the lab's 403, large
+//! enough for multipart), the by-hand flow, `doctor --controls`, and the least-privilege
+//! proof from the decision log.
 
 use std::collections::BTreeSet;
 

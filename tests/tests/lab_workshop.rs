@@ -358,8 +358,15 @@ print(code(lambda: sqs.get_queue_attributes(QueueUrl="{queue}", AttributeNames=[
             .expect("the daemons accept it");
         assert_eq!(config.bucket, lab.output("RestrictedS3Bucket"));
         assert_eq!(config.queue_url, lab.output("SQSQueueURL"));
-        assert!(text.contains(&format!("s3 = \"{}\"", host.endpoint)), "{text}");
-        assert!(text.contains(&format!("sqs = \"{}\"", host.sqs)), "{text}");
+        assert_eq!(config.endpoints.s3.as_deref(), Some(host.endpoint.as_str()), "{text}");
+        assert_eq!(config.endpoints.sqs.as_deref(), Some(host.sqs.as_str()), "{text}");
+        assert!(config.endpoints.force_path_style, "{text}");
+        // The daemons refuse a configuration file others could write, or another user's:
+        // configure's, 0600, owned by whoever started the lab (as the test's own directory).
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(host.config.as_ref().expect("config")).expect("stat");
+        assert_eq!(meta.mode() & 0o777, 0o600, "{name}'s config.toml");
+        assert_eq!(meta.uid(), std::fs::metadata(lab.dir()).expect("stat").uid(), "{name}");
     }
     let exports = lab.script(&["env", "cloud9"]);
     exports.assert_ok();
