@@ -174,25 +174,64 @@ pub fn build_world(
     queue_policies: &BTreeMap<String, String>,
 ) -> (World, BTreeMap<String, Vec<Arc<NamedPolicy>>>, Vec<String>) {
     let mut warnings = Vec::new();
-    fn read(
-        warnings: &mut Vec<String>,
-        kind: PolicyKind,
-        name: &str,
-        text: &str,
-    ) -> Arc<NamedPolicy> {
-        match parse(kind, name, text) {
-            Ok(p) => Arc::new(p),
-            Err(e) => {
-                warnings.push(e.to_string());
-                let name = format!("{name} (its policy could not be read: {})", e.reason);
-                match parse(kind, &name, UNREADABLE) {
-                    Ok(p) => Arc::new(p),
-                    // UNREADABLE is a constant the tests parse: this cannot happen.
-                    Err(_) => unreachable!("the unreadable-policy stand-in parses"),
-                }
+    let endpoints = endpoints(snapshot, &mut warnings);
+    let security_groups = security_groups(snapshot, &mut warnings);
+    let mut identities = BTreeMap::new();
+    for (principal, docs) in &snapshot.identity_policies {
+        let list = docs
+            .iter()
+            .map(|d| read_policy(&mut warnings, PolicyKind::Identity, &d.name, &d.document))
+            .collect();
+        identities.insert(principal.clone(), list);
+    }
+    let buckets = bucket_policies
+        .iter()
+        .map(|(b, text)| {
+            let name = format!("bucket {b}");
+            (b.clone(), read_policy(&mut warnings, PolicyKind::Bucket, &name, text))
+        })
+        .collect();
+    let queues = queue_policies
+        .iter()
+        .map(|(q, text)| {
+            let name = format!("queue {}", q.rsplit(':').next().unwrap_or(q));
+            (q.clone(), read_policy(&mut warnings, PolicyKind::Queue, &name, text))
+        })
+        .collect();
+    let world = World {
+        region: lab.region.clone(),
+        account: lab.account.clone(),
+        network: Network { hosts: lab.hosts(), endpoints, security_groups },
+        bucket_policies: buckets,
+        queue_policies: queues,
+    };
+    (world, identities, warnings)
+}
+
+/// A policy as the decisions use it; one that cannot be read stands as [`UNREADABLE`], and a
+/// warning says why.
+fn read_policy(
+    warnings: &mut Vec<String>,
+    kind: PolicyKind,
+    name: &str,
+    text: &str,
+) -> Arc<NamedPolicy> {
+    match parse(kind, name, text) {
+        Ok(p) => Arc::new(p),
+        Err(e) => {
+            warnings.push(e.to_string());
+            let name = format!("{name} (its policy could not be read: {})", e.reason);
+            match parse(kind, &name, UNREADABLE) {
+                Ok(p) => Arc::new(p),
+                // UNREADABLE is a constant the tests parse: this cannot happen.
+                Err(_) => unreachable!("the unreadable-policy stand-in parses"),
             }
         }
     }
+}
+
+/// The VPC endpoints as the emulator describes them, with their policies.
+fn endpoints(snapshot: &Snapshot, warnings: &mut Vec<String>) -> Vec<Endpoint> {
     let mut endpoints = Vec::new();
     for e in &snapshot.endpoints {
         let kind = if e.kind.eq_ignore_ascii_case("gateway") {
@@ -214,9 +253,18 @@ pub fn build_world(
         endpoint.policy = e
             .policy
             .as_deref()
-            .map(|text| read(&mut warnings, PolicyKind::Endpoint, &endpoint.describe(), text));
+            .map(|text| read_policy(warnings, PolicyKind::Endpoint, &endpoint.describe(), text));
         endpoints.push(endpoint);
     }
+    endpoints
+}
+
+/// The security groups' ingress rules, by group; a CIDR that is not IPv4 is left out, with a
+/// warning.
+fn security_groups(
+    snapshot: &Snapshot,
+    warnings: &mut Vec<String>,
+) -> BTreeMap<String, Vec<IngressRule>> {
     let mut security_groups = BTreeMap::new();
     for (group, rules) in &snapshot.security_groups {
         let mut out = Vec::new();
@@ -240,35 +288,7 @@ pub fn build_world(
         }
         security_groups.insert(group.clone(), out);
     }
-    let mut identities = BTreeMap::new();
-    for (principal, docs) in &snapshot.identity_policies {
-        let list = docs
-            .iter()
-            .map(|d| read(&mut warnings, PolicyKind::Identity, &d.name, &d.document))
-            .collect();
-        identities.insert(principal.clone(), list);
-    }
-    let buckets = bucket_policies
-        .iter()
-        .map(|(b, text)| {
-            (b.clone(), read(&mut warnings, PolicyKind::Bucket, &format!("bucket {b}"), text))
-        })
-        .collect();
-    let queues = queue_policies
-        .iter()
-        .map(|(q, text)| {
-            let name = format!("queue {}", q.rsplit(':').next().unwrap_or(q));
-            (q.clone(), read(&mut warnings, PolicyKind::Queue, &name, text))
-        })
-        .collect();
-    let world = World {
-        region: lab.region.clone(),
-        account: lab.account.clone(),
-        network: Network { hosts: lab.hosts(), endpoints, security_groups },
-        bucket_policies: buckets,
-        queue_policies: queues,
-    };
-    (world, identities, warnings)
+    security_groups
 }
 
 #[cfg(test)]

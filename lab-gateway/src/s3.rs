@@ -156,34 +156,38 @@ pub const UNRECOGNIZED: &str = "s3:UnrecognizedRequest";
 pub fn map(head: &Head) -> S3Call {
     let (bucket, key) = locate(head);
     let method = head.method.as_str();
-    let call = |operation, checks, special| S3Call {
-        operation,
-        bucket: bucket.clone(),
-        key: key.clone(),
-        checks,
-        special,
-    };
-    let Some(b) = bucket.as_deref() else {
+    let (operation, checks, special) = match (bucket.as_deref(), key.as_deref()) {
         // The service itself: only ListBuckets (GET /).
-        let (op, action) = if method == "GET" {
-            ("ListBuckets", "s3:ListAllMyBuckets")
-        } else {
-            ("Unrecognized", UNRECOGNIZED)
-        };
-        return call(op, vec![Check::new(action, ANY_RESOURCE)], Special::None);
+        (None, _) if method == "GET" => {
+            ("ListBuckets", vec![Check::new("s3:ListAllMyBuckets", ANY_RESOURCE)], Special::None)
+        }
+        (None, _) => ("Unrecognized", vec![Check::new(UNRECOGNIZED, ANY_RESOURCE)], Special::None),
+        (Some(b), None) => {
+            let (op, action, special) = bucket_operation(head, method);
+            // DeleteObjects is decided key by key.
+            let checks = if special == Special::DeleteObjects {
+                Vec::new()
+            } else {
+                vec![Check::new(action, bucket_arn(b))]
+            };
+            (op, checks, special)
+        }
+        (Some(b), Some(k)) => object_operation(head, method, b, k),
     };
-    let Some(k) = key.as_deref() else {
-        let (op, action, special) = bucket_operation(head, method);
-        let checks = if special == Special::DeleteObjects {
-            Vec::new()
-        } else {
-            vec![Check::new(action, bucket_arn(b))]
-        };
-        return call(op, checks, special);
-    };
+    S3Call { operation, bucket, key, checks, special }
+}
+
+/// A request on an object: operation, the checks (the copy source's read too), special
+/// handling.
+fn object_operation(
+    head: &Head,
+    method: &str,
+    bucket: &str,
+    key: &str,
+) -> (&'static str, Vec<Check>, Special) {
     let versioned = head.has_query("versionId");
     let pick = |plain: &'static str, version: &'static str| if versioned { version } else { plain };
-    let target = object_arn(b, k);
+    let target = object_arn(bucket, key);
     let copy = head.header("x-amz-copy-source").and_then(copy_source);
     let read_source = |checks: &mut Vec<Check>| {
         if let Some((sb, sk, sv)) = &copy {
@@ -194,7 +198,7 @@ pub fn map(head: &Head) -> S3Call {
     let sub = subresource(head, OBJECT_SUBRESOURCES);
     let single =
         |op, action: &'static str| (op, vec![Check::new(action, target.clone())], Special::None);
-    let (op, checks, special) = match (method, sub) {
+    match (method, sub) {
         ("GET", None) => (
             "GetObject",
             vec![Check::new(pick("s3:GetObject", "s3:GetObjectVersion"), target.clone())],
@@ -259,8 +263,7 @@ pub fn map(head: &Head) -> S3Call {
             single("DeleteObject", pick("s3:DeleteObject", "s3:DeleteObjectVersion"))
         }
         _ => single("Unrecognized", UNRECOGNIZED),
-    };
-    call(op, checks, special)
+    }
 }
 
 /// A request on a bucket (no key): operation, action, special handling.
