@@ -12,9 +12,9 @@ use super::summary::ProductDay;
 use super::summary::RegionDay;
 use super::summary::RepDay;
 use super::summary::ValidationErrors;
+use super::Limits;
 use super::DATE;
 use super::MAX_QUANTITY;
-use super::MAX_SHOWN_PROBLEMS;
 use super::ORDER_ID;
 use super::PRODUCT;
 use super::QUANTITY;
@@ -55,6 +55,7 @@ pub(super) struct ProductAcc {
 /// The rules on records, the aggregation and the problem list; knows nothing of chunks.
 pub(super) struct Checker {
     pub(super) file: String,
+    pub(super) limits: Limits,
     pub(super) expected: Option<(SalesDate, [u8; 10])>,
     /// The first valid date seen, its bytes and its line, when no date is expected.
     pub(super) first_date: Option<(SalesDate, [u8; 10], u64)>,
@@ -84,9 +85,10 @@ pub(super) struct Checker {
 }
 
 impl Checker {
-    pub(super) fn new(file: &str) -> Self {
+    pub(super) fn new(file: &str, limits: Limits) -> Self {
         Checker {
             file: file.to_string(),
+            limits,
             expected: None,
             first_date: None,
             header: None,
@@ -110,10 +112,10 @@ impl Checker {
         }
     }
 
-    /// Counts a problem; builds its text only if it will be shown.
+    /// Counts a problem; builds its text only if it is kept (the first `max_problems`).
     pub(super) fn problem(&mut self, line: u64, column: &str, reason: impl FnOnce() -> String) {
         self.total += 1;
-        if self.problems.len() < MAX_SHOWN_PROBLEMS {
+        if self.problems.len() < self.limits.max_problems {
             self.problems.push(Problem { line, column: column.to_string(), reason: reason() });
             self.early.push(self.in_early_checks);
         }
@@ -126,7 +128,7 @@ impl Checker {
     /// hopeless, so no id comes after).
     pub(super) fn settle_duplicates(&mut self) -> u64 {
         if self.duplicates.is_none() {
-            let (total, first) = self.order_ids.duplicates(MAX_SHOWN_PROBLEMS);
+            let (total, first) = self.order_ids.duplicates(self.limits.max_problems);
             let problems = first
                 .into_iter()
                 .map(|(line, first_line, id)| Problem {
@@ -144,7 +146,7 @@ impl Checker {
     pub(super) fn errors(&mut self) -> ValidationErrors {
         let duplicates = self.settle_duplicates();
         let mut dups = self.duplicates.as_ref().map(|d| d.1.as_slice()).unwrap_or(&[]).iter();
-        let mut problems = Vec::with_capacity(MAX_SHOWN_PROBLEMS);
+        let mut problems = Vec::with_capacity(self.problems.len());
         let mut next_dup = dups.next();
         for (p, &early) in self.problems.iter().zip(&self.early) {
             while let Some(d) = next_dup.filter(|d| d.line < p.line || (d.line == p.line && !early))
@@ -155,7 +157,7 @@ impl Checker {
             problems.push(p.clone());
         }
         problems.extend(next_dup.into_iter().chain(dups).cloned());
-        problems.truncate(MAX_SHOWN_PROBLEMS);
+        problems.truncate(self.limits.max_problems);
         ValidationErrors { file: self.file.clone(), problems, total: self.total + duplicates }
     }
     pub(super) fn column_name(&self, field: usize) -> String {
@@ -182,17 +184,33 @@ impl Checker {
         let column = self.column_name(field);
         if self.header.is_none() {
             self.fatal(line, &column, reason.to_string());
-        } else {
-            self.data_records += 1;
+        } else if self.count_data_record(line) {
             self.problem(line, &column, || reason.to_string());
         }
+    }
+
+    /// Counts a data record; `false` (and the file hopeless) once there are more than
+    /// `max_rows`: the order ids grow with the rows, so the count stops before they do.
+    pub(super) fn count_data_record(&mut self, line: u64) -> bool {
+        self.data_records += 1;
+        if self.data_records > self.limits.max_rows {
+            let max = self.limits.max_rows;
+            self.fatal(
+                line,
+                "file",
+                format!(
+                    "more than {max} data rows (limits.max_rows); the file is not read further"
+                ),
+            );
+            return false;
+        }
+        true
     }
 
     pub(super) fn record(&mut self, line: u64, base: &[u8], spans: &[(usize, usize)]) {
         if self.header.is_none() {
             self.header(line, base, spans);
-        } else {
-            self.data_records += 1;
+        } else if self.count_data_record(line) {
             let utf8 = std::str::from_utf8(base).is_ok();
             self.data_row(line, base, spans, utf8);
         }
@@ -201,6 +219,11 @@ impl Checker {
     /// The first non-empty record. Any problem here is fatal: without the columns, no row can
     /// be read.
     pub(super) fn header(&mut self, line: u64, base: &[u8], spans: &[(usize, usize)]) {
+        if spans.len() > self.limits.max_columns {
+            let (got, max) = (spans.len(), self.limits.max_columns);
+            let r = format!("the header has {got} columns, more than {max} (limits.max_columns)");
+            return self.fatal(line, "header", r);
+        }
         let mut names = Vec::with_capacity(spans.len());
         for (k, &(s, e)) in spans.iter().enumerate() {
             match std::str::from_utf8(&base[s..e]) {
@@ -302,7 +325,10 @@ impl Checker {
             (Some((_, b)), _) | (None, Some((_, b, _))) => b,
             (None, None) => return false,
         };
+        let (max_id, max_name) = (self.limits.max_order_id_bytes, self.limits.max_name_bytes);
         if date != reference
+            || id.len() > max_id
+            || rep.len().max(region.len()).max(product.len()) > max_name
             || !surely_not_blank(id)
             || !surely_not_blank(rep)
             || !surely_not_blank(region)
@@ -371,9 +397,13 @@ impl Checker {
         }
         self.in_early_checks = false;
         if let Some(v) = vals[ORDER_ID] {
+            let max = self.limits.max_order_id_bytes;
             if is_blank(v) {
                 ok = false;
                 self.problem(line, "order_id", || blank_reason(v, "an order id"));
+            } else if v.len() > max {
+                ok = false;
+                self.problem(line, "order_id", || too_long_reason(v, max, "max_order_id_bytes"));
             } else if let Err(first) = self.order_ids.insert(v.as_bytes(), line) {
                 ok = false;
                 self.problem(line, "order_id", || duplicate_reason(v, first));
@@ -382,9 +412,14 @@ impl Checker {
         for (r, what) in [(SALES_REP, "a sales rep"), (REGION, "a region"), (PRODUCT, "a product")]
         {
             if let Some(v) = vals[r] {
+                let max = self.limits.max_name_bytes;
                 if is_blank(v) {
                     ok = false;
                     self.problem(line, REQUIRED_COLUMNS[r], || blank_reason(v, what));
+                } else if v.len() > max {
+                    ok = false;
+                    let column = REQUIRED_COLUMNS[r];
+                    self.problem(line, column, || too_long_reason(v, max, "max_name_bytes"));
                 }
             }
         }
@@ -476,10 +511,22 @@ impl Checker {
                 )
             });
         };
+        // A name over its table's limit ends the file here, before the tables grow.
+        let Some(region_idx) = self.region_names.slot_within(region, self.limits.max_regions)
+        else {
+            return self.too_many(line, "region", "regions", region, self.limits.max_regions);
+        };
+        let Some(rep_idx) = self.rep_names.slot_within(rep, self.limits.max_reps) else {
+            return self.too_many(line, "sales_rep", "sales reps", rep, self.limits.max_reps);
+        };
+        let Some(product_idx) = self.product_names.slot_within(product, self.limits.max_products)
+        else {
+            let max = self.limits.max_products;
+            return self.too_many(line, "product", "products", product, max);
+        };
         (self.rows, self.units, self.revenue) = (rows, units, revenue);
         let add = |a: Cents, b: Cents| Cents(a.0.saturating_add(b.0)); // bounded, see above
 
-        let region_idx = self.region_names.slot(region);
         if region_idx == self.regions.len() {
             self.regions.push(RegionDay::default());
         }
@@ -488,7 +535,6 @@ impl Checker {
             acc.units = acc.units.saturating_add(q);
             acc.revenue = add(acc.revenue, rev);
         }
-        let rep_idx = self.rep_names.slot(rep);
         if rep_idx == self.reps.len() {
             self.reps.push(RepAcc::default());
         }
@@ -502,7 +548,6 @@ impl Checker {
                 acc.more_regions.insert(pos, region_idx);
             }
         }
-        let product_idx = self.product_names.slot(product);
         if product_idx == self.products.len() {
             self.products.push(ProductAcc::default());
         }
@@ -510,6 +555,34 @@ impl Checker {
             acc.units = acc.units.saturating_add(q);
             acc.revenue = add(acc.revenue, rev);
         }
+    }
+
+    /// The name on `line` would be one more than `max` distinct values of `column`: the file
+    /// is refused here, so memory never grows with a hostile number of names.
+    pub(super) fn too_many(
+        &mut self,
+        line: u64,
+        column: &str,
+        what: &str,
+        name: &[u8],
+        max: usize,
+    ) {
+        let key = match column {
+            "sales_rep" => "max_reps",
+            "region" => "max_regions",
+            _ => "max_products",
+        };
+        let name = String::from_utf8_lossy(name);
+        self.fatal(
+            line,
+            column,
+            format!(
+                "{:?} would be one more than {max} distinct {what} in one file \
+                 (limits.{key}); the file is not read further: a real day has far fewer, so \
+                 is a column swapped or mislabelled in the export?",
+                shown(&name)
+            ),
+        );
     }
 
     pub(super) fn finish(
@@ -603,6 +676,11 @@ pub(super) fn duplicate_reason(id: &str, first: u64) -> String {
 /// Empty, or only whitespace: either way there is no name.
 pub(super) fn is_blank(v: &str) -> bool {
     v.trim().is_empty()
+}
+
+/// A field longer than its limit; only its first characters are shown.
+pub(super) fn too_long_reason(v: &str, max: usize, key: &str) -> String {
+    format!("{} bytes ({:?}), longer than {max} (limits.{key})", v.len(), shown(v))
 }
 
 pub(super) fn blank_reason(v: &str, what: &str) -> String {
