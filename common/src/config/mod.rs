@@ -13,6 +13,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::failure::{Error, Result};
+pub use sales_domain::limits::Limits;
 pub use sales_domain::money::Compensation;
 use values::{de_duration, de_opt_socket_addr, de_size};
 pub use values::{parse_size, url_host, url_port};
@@ -61,6 +62,10 @@ pub struct Config {
     pub doctor: DoctorConfig,
     #[serde(default)]
     pub metrics: MetricsConfig,
+    /// `[limits]`: a bound on every dimension a sales file or a message can grow in, the
+    /// same for both binaries (docs/security.md lists them with their defaults).
+    #[serde(default)]
+    pub limits: Limits,
 }
 
 /// `[metrics]`: what the daemons (`run`, `watch`) expose for Prometheus. Off unless set.
@@ -324,6 +329,46 @@ impl Config {
     }
 }
 
+/// What the commands that need no AWS read (`salesapp validate`, `salesapp upload
+/// --dry-run`, `reportsengine build`): the limits and the rates. From the configuration
+/// file when there is one; without one, the documented defaults with the `VPCE_LAB_*`
+/// variables and `--set` flags applied as usual, so these commands work on any machine.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LocalSettings {
+    pub limits: Limits,
+    pub compensation: Compensation,
+    /// The file they came from (`None`: no file, the defaults).
+    pub file: Option<PathBuf>,
+}
+
+impl LocalSettings {
+    /// From `path` when given (a file that must then be a valid configuration), else from
+    /// the defaults, `env_vars` and `sets`.
+    pub fn load(
+        path: Option<&Path>,
+        env_vars: &[(String, String)],
+        sets: &[String],
+    ) -> Result<LocalSettings> {
+        if let Some(path) = path {
+            let c = Config::load(path, env_vars, sets)?;
+            return Ok(LocalSettings {
+                limits: c.limits,
+                compensation: c.compensation,
+                file: Some(path.to_path_buf()),
+            });
+        }
+        let mut table = toml::Table::new();
+        overlay::apply(&mut table, env_vars, sets)?;
+        let section =
+            |name: &str| table.get(name).cloned().unwrap_or(toml::Value::Table(toml::Table::new()));
+        let bad = |e: toml::de::Error| Error::config(e.message().to_string());
+        let limits: Limits = section("limits").try_into().map_err(bad)?;
+        let compensation: Compensation = section("compensation").try_into().map_err(bad)?;
+        limits.check().map_err(Error::config)?;
+        Ok(LocalSettings { limits, compensation, file: None })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::overlay::{Kind, KEYS};
@@ -366,6 +411,45 @@ queue_url = "http://127.0.0.1:5000/123456789012/q"
         assert_eq!(c.metrics, MetricsConfig::default());
         assert_eq!(c.metrics.listen, None);
         assert_eq!(c.metrics.textfile_interval, Duration::from_secs(15));
+        assert_eq!(c.limits, Limits::default());
+    }
+
+    /// `[limits]` like every section: from the file, `VPCE_LAB_LIMITS_*`, `--set`; unknown
+    /// keys and values out of their range refused with the key named.
+    #[test]
+    fn limits_are_a_section_like_the_others() {
+        let c = load(&format!("{MINIMAL}\n[limits]\nmax_reps = 5000\n"), &[], &[]).unwrap();
+        assert_eq!(c.limits, Limits { max_reps: 5000, ..Limits::default() });
+        let c = load(
+            MINIMAL,
+            &[("VPCE_LAB_LIMITS_MAX_PRODUCTS", "7")],
+            &["limits.max_line_bytes=2048"],
+        )
+        .unwrap();
+        assert_eq!((c.limits.max_products, c.limits.max_line_bytes), (7, 2048));
+        let err = load(&format!("{MINIMAL}\n[limits]\nmax_rep = 1\n"), &[], &[]).unwrap_err();
+        assert!(err.to_string().contains("max_rep"), "{err}");
+        for field in Limits::default().fields() {
+            let listed = KEYS.iter().any(|(s, k, _)| *s == "limits" && *k == field.key);
+            assert!(listed, "limits.{} has no VPCE_LAB_LIMITS_* / --set entry", field.key);
+        }
+        let err = load(MINIMAL, &[], &["limits.max_columns=3"]).unwrap_err();
+        assert_eq!(err.exit_code(), 78);
+        assert!(err.to_string().contains("limits.max_columns = 3"), "{err}");
+    }
+
+    /// Without a file, the defaults with the variables and flags; with one, the file's.
+    #[test]
+    fn local_settings_need_no_file() {
+        let env = [("VPCE_LAB_LIMITS_MAX_REPS".to_string(), "9".to_string())];
+        let sets = ["compensation.commission_bps=250".to_string()];
+        let s = LocalSettings::load(None, &env, &sets).unwrap();
+        assert_eq!(s.limits, Limits { max_reps: 9, ..Limits::default() });
+        assert_eq!((s.compensation.commission_bps, s.file), (250, None));
+        assert!(LocalSettings::load(None, &[], &["limits.max_reps=0".into()]).is_err());
+        assert!(LocalSettings::load(None, &[], &["limits.nope=1".into()]).is_err());
+        let missing = Path::new("/nonexistent/vpce-lab.toml");
+        assert_eq!(LocalSettings::load(Some(missing), &[], &[]).unwrap_err().exit_code(), 78);
     }
 
     #[test]
@@ -441,7 +525,10 @@ max_object_size = "10GiB"
     #[test]
     fn every_listed_key_is_accepted() {
         for (section, key, kind) in KEYS {
+            let limit = Limits::default().fields().into_iter().find(|f| f.key == *key);
+            let limit = limit.filter(|_| *section == "limits").map(|f| f.value.to_string());
             let raw = match (kind, *key) {
+                (Kind::Int, _) if limit.is_some() => limit.as_deref().unwrap_or_default(),
                 (Kind::Int, _) => "4",
                 (Kind::Bool, _) => "true",
                 (
@@ -493,6 +580,8 @@ max_object_size = "10GiB"
             "metrics.listen=127.0.0.1",
             "metrics.textfile=relative.prom",
             "metrics.textfile_interval=100ms",
+            "limits.max_reps=0",
+            "limits.max_message_bytes=2000000",
         ] {
             assert!(load(MINIMAL, &[], &[bad]).is_err(), "{bad} accepted");
         }

@@ -70,6 +70,16 @@ pub(super) const KEYS: &[(&str, &str, Kind)] = &[
     ("metrics", "listen", Kind::Str),
     ("metrics", "textfile", Kind::Str),
     ("metrics", "textfile_interval", Kind::Str),
+    ("limits", "max_line_bytes", Kind::Int),
+    ("limits", "max_columns", Kind::Int),
+    ("limits", "max_name_bytes", Kind::Int),
+    ("limits", "max_order_id_bytes", Kind::Int),
+    ("limits", "max_rows", Kind::Int),
+    ("limits", "max_reps", Kind::Int),
+    ("limits", "max_regions", Kind::Int),
+    ("limits", "max_products", Kind::Int),
+    ("limits", "max_problems", Kind::Int),
+    ("limits", "max_message_bytes", Kind::Int),
 ];
 
 /// Where a value came from, for error messages that point at the right place.

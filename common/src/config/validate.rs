@@ -21,7 +21,8 @@ impl Config {
         self.validate_compensation()?;
         validate_salesapp(&self.salesapp)?;
         validate_engine(&self.reportsengine)?;
-        validate_metrics(&self.metrics)
+        validate_metrics(&self.metrics)?;
+        self.limits.check()
     }
 
     /// The bucket, the queue, the region.
