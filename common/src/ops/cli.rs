@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::config::{config_path, Config};
+use crate::config::{config_path, Config, LocalSettings};
 use crate::failure::{exit, Error};
 use crate::logging::{LogFormat, LogLevel};
 use crate::Program;
@@ -38,6 +38,22 @@ impl GlobalArgs {
 
     /// Loads and validates the configuration (file, then `VPCE_LAB_*`, then `--set`).
     pub fn load_config(&self) -> Result<Config, Error> {
+        let (env, sets) = self.overrides();
+        Config::load(&self.config_path(), &env, &sets)
+    }
+
+    /// The limits and rates of the commands that need no AWS: from the configuration when
+    /// one is named (`--config`, `$VPCE_LAB_CONFIG`) or the default file exists, else the
+    /// defaults (with `VPCE_LAB_*` and `--set` applied all the same).
+    pub fn local_settings(&self) -> Result<LocalSettings, Error> {
+        let (env, sets) = self.overrides();
+        let path = self.config_path();
+        let named = self.config.is_some() || std::env::var_os(crate::config::CONFIG_ENV).is_some();
+        LocalSettings::load((named || path.exists()).then_some(path.as_path()), &env, &sets)
+    }
+
+    /// The `VPCE_LAB_*` variables and the `--set` flags, in order.
+    fn overrides(&self) -> (Vec<(String, String)>, Vec<String>) {
         let env: Vec<(String, String)> =
             std::env::vars().filter(|(k, _)| k.starts_with("VPCE_LAB_")).collect();
         let sets = sets_in_order(std::env::args().skip(1));
@@ -45,7 +61,7 @@ impl GlobalArgs {
         // on both sides (`--set a=1 upload F --set b=2` yields just `b=2`), which would drop
         // settings silently; the command line itself is the authority, read in order.
         let sets = if sets.len() >= self.sets.len() { sets } else { self.sets.clone() };
-        Config::load(&self.config_path(), &env, &sets)
+        (env, sets)
     }
 }
 
