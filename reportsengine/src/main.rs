@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use common::config::Compensation;
+use common::config::LocalSettings;
 use common::failure::{Error, Operation};
 use common::ops::cli::GlobalArgs;
 use common::Program;
@@ -76,8 +76,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(u8::try_from(code).unwrap_or(1))
         }
         Command::Build { file, output, ledger } => {
-            let compensation = build_compensation(&cli.global)?;
-            build(&file, &output, ledger.as_deref(), &compensation)?;
+            let settings = local_settings(&cli.global)?;
+            build(&file, &output, ledger.as_deref(), &settings)?;
             Ok(0)
         }
         Command::Run | Command::Once => {
@@ -114,28 +114,30 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
     }
 }
 
-/// `build` needs only the commission rates: from the configuration when there is one, else
-/// the documented defaults (said so, since a report's commission depends on them).
-fn build_compensation(global: &GlobalArgs) -> anyhow::Result<Compensation> {
-    let path = global.config_path();
-    if global.config.is_none()
-        && std::env::var_os(common::config::CONFIG_ENV).is_none()
-        && !path.exists()
-    {
-        tracing::info!("no configuration file: default commission rate of 5.00 %");
-        return Ok(Compensation::default());
+/// `build` needs the commission rates and the limits: from the configuration when there is
+/// one, else the documented defaults (said so, since a report's commission depends on them).
+fn local_settings(global: &GlobalArgs) -> anyhow::Result<LocalSettings> {
+    let settings = global.local_settings()?;
+    if settings.file.is_none() {
+        let bps = settings.compensation.commission_bps;
+        tracing::info!(
+            "no configuration file: commission rate of {}.{:02} %, default limits",
+            bps / 100,
+            bps % 100
+        );
     }
-    Ok(global.load_config()?.compensation)
+    Ok(settings)
 }
 
 fn build(
     file: &Path,
     out_dir: &Path,
     ledger: Option<&Path>,
-    comp: &Compensation,
+    settings: &LocalSettings,
 ) -> anyhow::Result<()> {
     let label = file.display().to_string();
-    let day = common::local::validate_file(file, &label, None, &mut |_| {})?;
+    let day = common::local::validate_file(file, &label, None, settings.limits, &mut |_| {})?;
+    let comp = &settings.compensation;
     let ledger = match ledger {
         Some(path) => {
             let bytes = std::fs::read(path).map_err(|e| Error::read_io(path.display(), e))?;
