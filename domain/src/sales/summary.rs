@@ -62,7 +62,8 @@ pub struct Problem {
 /// first `limits.max_problems` of them kept, all counted in `total`).
 ///
 /// Problems that say the same thing about the same column (a wrong `--date` on every row, a
-/// quantity of `"0"` on eight rows) are read as one group: [`ValidationErrors::groups`].
+/// quantity of `"0"` on eight rows, a price with three decimals on thirty rows, whatever the
+/// price) are read as one group: [`ValidationErrors::groups`].
 /// `Display` is [`ValidationErrors::render`] with a screenful
 /// ([`super::MAX_SHOWN_PROBLEMS`] lines); no trailing newline.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,11 +96,15 @@ impl std::str::FromStr for Shown {
     }
 }
 
-/// The problems with the same column and reason, and their lines in order.
+/// The problems of one column whose reasons say the same thing (they may differ in the
+/// values they quote), and their lines in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProblemGroup<'a> {
     pub column: &'a str,
+    /// The reason of the first problem of the group.
     pub reason: &'a str,
+    /// Whether every problem of the group has exactly that reason (else only its shape).
+    pub same_reason: bool,
     pub lines: Vec<u64>,
 }
 
@@ -107,18 +112,28 @@ pub struct ProblemGroup<'a> {
 const SHOWN_RANGES: usize = 6;
 
 impl ValidationErrors {
-    /// The kept problems grouped by (column, reason), in order of each group's first line.
+    /// The kept problems grouped by column and the shape of their reason (the reason with
+    /// its quoted values and numbers left out), in order of each group's first line.
     pub fn groups(&self) -> Vec<ProblemGroup<'_>> {
         let mut groups: Vec<ProblemGroup<'_>> = Vec::new();
-        let mut index: std::collections::HashMap<(&str, &str), usize> =
+        let mut index: std::collections::HashMap<(&str, String), usize> =
             std::collections::HashMap::new();
         for p in &self.problems {
-            let key = (p.column.as_str(), p.reason.as_str());
+            let key = (p.column.as_str(), reason_shape(&p.reason));
             match index.get(&key) {
-                Some(&i) => groups[i].lines.push(p.line),
+                Some(&i) => {
+                    let group = &mut groups[i];
+                    group.lines.push(p.line);
+                    group.same_reason &= group.reason == p.reason;
+                }
                 None => {
                     index.insert(key, groups.len());
-                    groups.push(ProblemGroup { column: key.0, reason: key.1, lines: vec![p.line] });
+                    groups.push(ProblemGroup {
+                        column: &p.column,
+                        reason: &p.reason,
+                        same_reason: true,
+                        lines: vec![p.line],
+                    });
                 }
             }
         }
@@ -143,7 +158,9 @@ impl ValidationErrors {
             let mut line = format!("{}:{first}: {}: {}", self.file, g.column, g.reason);
             if g.lines.len() > 1 {
                 let rows = g.lines.len();
-                line.push_str(&format!(": {rows} rows, lines {}", ranges(&g.lines, max_ranges)));
+                let like = if g.same_reason { "" } else { " like this" };
+                let lines = ranges(&g.lines, max_ranges);
+                line.push_str(&format!(": {rows} rows{like}, lines {lines}"));
             }
             lines.push(line);
         }
@@ -167,6 +184,36 @@ impl ValidationErrors {
         }
         lines.join("\n")
     }
+}
+
+/// What a reason says without its particulars: each quoted value (as `{:?}` writes it)
+/// becomes `"…"` and each run of digits `#`, so `"1.999" has 3 decimals` and `"7.125" has 3
+/// decimals` have one shape.
+fn reason_shape(reason: &str) -> String {
+    let mut shape = String::with_capacity(reason.len());
+    let mut chars = reason.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => {
+                let mut escaped = false;
+                for c in chars.by_ref() {
+                    match (escaped, c) {
+                        (true, _) => escaped = false,
+                        (false, '\\') => escaped = true,
+                        (false, '"') => break,
+                        _ => {}
+                    }
+                }
+                shape.push_str("\"…\"");
+            }
+            '0'..='9' => {
+                while chars.next_if(char::is_ascii_digit).is_some() {}
+                shape.push('#');
+            }
+            c => shape.push(c),
+        }
+    }
+    shape
 }
 
 /// `2–9, 12, 15–20`: the lines (in order) as ranges, at most `max` of them then `…`.

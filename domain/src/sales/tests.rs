@@ -426,15 +426,19 @@ fn problems_are_grouped_by_column_and_reason() {
         (0..8).map(|i| format!("2026-01-15,{i},Ada,EMEA,Widget,0,1.00\n")).collect();
     rows.push("2026-01-15,8,Ada,EMEA,Widget,2,1.999\n".into());
     rows.push("2026-01-15,9,Ada,EMEA,Widget,0,1.00\n".into());
+    rows.push("2026-01-15,10,Ada,EMEA,Widget,2,7.125\n".into());
+    rows.push("2026-01-15,11,Ada,EMEA,Widget,2x,1.00\n".into());
     let e = check(file(&rows).as_bytes()).unwrap_err();
-    assert_eq!((e.problems.len(), e.total), (10, 10));
+    assert_eq!((e.problems.len(), e.total), (12, 12));
     let text = e.to_string();
     let lines: Vec<_> = text.lines().collect();
     assert_eq!(
         lines,
         [
-            "t.csv:2: quantity: \"0\" is not a whole number ≥ 1: 9 rows, lines 2–9, 11",
-            "t.csv:10: unit_price: more than 2 decimals in \"1.999\"; expected at most 2, like 12.50",
+            "t.csv:2: quantity: \"0\" is not a whole number ≥ 1: 10 rows like this, lines 2–9, \
+             11, 13",
+            "t.csv:10: unit_price: more than 2 decimals in \"1.999\"; expected at most 2, like \
+             12.50: 2 rows like this, lines 10, 12",
         ],
         "{text}"
     );
@@ -442,12 +446,21 @@ fn problems_are_grouped_by_column_and_reason() {
     let all: Vec<_> = all.lines().collect();
     assert_eq!(all[0], lines[0]);
     assert_eq!(all[3], "Every problem, in line order:");
-    assert_eq!(all.len(), 4 + 10, "{all:?}");
+    assert_eq!(all.len(), 4 + 12, "{all:?}");
     assert_eq!(all[4], "t.csv:2: quantity: \"0\" is not a whole number ≥ 1");
     assert_eq!(all[13], "t.csv:11: quantity: \"0\" is not a whole number ≥ 1");
-    // One group line: the unit_price line is counted, not shown.
+    assert_eq!(all[15], "t.csv:13: quantity: \"2x\" is not a whole number ≥ 1");
+    // One group line: the unit_price lines are counted, not shown.
     let one = e.render(Shown::Lines(1));
-    assert!(one.ends_with("\n… and 1 more problem"), "{one}");
+    assert!(one.ends_with("\n… and 2 more problems"), "{one}");
+    // Identical reasons say so (no "like this").
+    let same: Vec<String> =
+        (0..3).map(|i| format!("2026-01-15,{i},Ada,EMEA,Widget,0,1.00\n")).collect();
+    let e = check(file(&same).as_bytes()).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "t.csv:2: quantity: \"0\" is not a whole number ≥ 1: 3 rows, lines 2–4"
+    );
 }
 
 /// A wrong `--date` is one line, whatever the number of rows; with a screenful the ranges
@@ -481,9 +494,14 @@ fn problems_past_the_limit_are_counted() {
     let e = validate_slice("t.csv", file(&rows).as_bytes(), limits).unwrap_err();
     assert_eq!((e.problems.len(), e.total), (20, 30));
     let all = e.render(Shown::All);
-    assert!(all.ends_with("… and 10 more problems, past the first 20 kept (limits.max_problems)"));
-    assert_eq!(all.lines().count(), 21);
-    assert!(e.to_string().ends_with("\n… and 10 more problems"));
+    let all: Vec<&str> = all.lines().collect();
+    assert_eq!(
+        all[0],
+        "t.csv:2: quantity: \"0x\" is not a whole number ≥ 1: 20 rows like this, lines 2–21"
+    );
+    assert_eq!(all[1], "… and 10 more problems, past the first 20 kept (limits.max_problems)");
+    assert_eq!(all.len(), 2 + 2 + 20, "{all:?}");
+    assert!(e.to_string().ends_with("lines 2–21\n… and 10 more problems"), "{e}");
     assert_eq!("all".parse(), Ok(Shown::All));
     assert_eq!(" 5".parse(), Ok(Shown::Lines(5)));
     assert!("many".parse::<Shown>().is_err());
