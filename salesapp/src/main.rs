@@ -130,12 +130,19 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Upload { file, date, replace, dry_run: false, max_errors } => {
             let shown = max_errors.unwrap_or(validate::DEFAULT_SHOWN);
             let config = cli.global.load_config()?;
+            // The whole file is validated first, before any AWS client exists: a file that
+            // is not valid is refused without a single request.
+            let label = file.display().to_string();
+            let day = match upload::validate_file(&file, &label, date, config.limits) {
+                Ok(day) => day,
+                Err(err) => return validate::print_problems(&err, shown).ok_or_else(|| err.into()),
+            };
             let uploaded = common::ops::cli::runtime()?.block_on(async {
                 let (store, queue) = common::connect(&config, Program::Salesapp).await?;
                 // One-shot: transient failures are retried, but only for so long (SPEC §5).
                 let mut patience = Patience::for_window(config.endpoints.give_up_after);
                 let target = upload::Target { config, store, queue };
-                upload::upload(&target, &file, date, replace, &mut patience).await
+                upload::upload_valid(&target, &file, day, replace, &mut patience).await
             });
             match uploaded {
                 Ok(summary) => {

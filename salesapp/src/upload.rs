@@ -127,6 +127,19 @@ pub async fn upload(
                 )
             })??
     };
+    upload_valid(target, file, day, replace, patience).await
+}
+
+/// The upload of a file `validate_file` found valid (`day`): `salesapp upload` validates
+/// before it builds any AWS client, so a file that is not valid is refused without one.
+pub async fn upload_valid(
+    target: &Target,
+    file: &Path,
+    day: DaySummary,
+    replace: bool,
+    patience: &mut Patience,
+) -> Result<UploadSummary> {
+    let label = file.display().to_string();
     for column in &day.extra_columns {
         tracing::warn!(file = %label, column = %column, "extra column ignored");
     }
