@@ -512,17 +512,16 @@ impl Checker {
             });
         };
         // A name over its table's limit ends the file here, before the tables grow.
-        let Some(region_idx) = self.region_names.slot_within(region, self.limits.max_regions)
-        else {
-            return self.too_many(line, "region", "regions", region, self.limits.max_regions);
+        let Limits { max_regions, max_reps, max_products, .. } = self.limits;
+        let Some(region_idx) = self.region_names.slot_within(region, max_regions) else {
+            return self.too_many(line, ["region", "regions", "max_regions"], region, max_regions);
         };
-        let Some(rep_idx) = self.rep_names.slot_within(rep, self.limits.max_reps) else {
-            return self.too_many(line, "sales_rep", "sales reps", rep, self.limits.max_reps);
+        let Some(rep_idx) = self.rep_names.slot_within(rep, max_reps) else {
+            return self.too_many(line, ["sales_rep", "sales reps", "max_reps"], rep, max_reps);
         };
-        let Some(product_idx) = self.product_names.slot_within(product, self.limits.max_products)
-        else {
-            let max = self.limits.max_products;
-            return self.too_many(line, "product", "products", product, max);
+        let Some(product_idx) = self.product_names.slot_within(product, max_products) else {
+            let what = ["product", "products", "max_products"];
+            return self.too_many(line, what, product, max_products);
         };
         (self.rows, self.units, self.revenue) = (rows, units, revenue);
         let add = |a: Cents, b: Cents| Cents(a.0.saturating_add(b.0)); // bounded, see above
@@ -557,21 +556,16 @@ impl Checker {
         }
     }
 
-    /// The name on `line` would be one more than `max` distinct values of `column`: the file
-    /// is refused here, so memory never grows with a hostile number of names.
+    /// The name on `line` would be one more than `max` distinct values of `column` (`[column,
+    /// what the values are, the limit's key]`): the file is refused here, so memory never
+    /// grows with a hostile number of names.
     pub(super) fn too_many(
         &mut self,
         line: u64,
-        column: &str,
-        what: &str,
+        [column, what, key]: [&str; 3],
         name: &[u8],
         max: usize,
     ) {
-        let key = match column {
-            "sales_rep" => "max_reps",
-            "region" => "max_regions",
-            _ => "max_products",
-        };
         let name = String::from_utf8_lossy(name);
         self.fatal(
             line,
