@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use common::config::LocalSettings;
+use common::config::{Compensation, Limits, LocalSettings};
 use common::failure::{Error, Operation};
 use common::ops::cli::GlobalArgs;
 use common::Program;
@@ -120,11 +120,15 @@ fn local_settings(global: &GlobalArgs) -> anyhow::Result<LocalSettings> {
     let settings = global.local_settings()?;
     if settings.file.is_none() {
         let bps = settings.compensation.commission_bps;
-        tracing::info!(
-            "no configuration file: commission rate of {}.{:02} %, default limits",
-            bps / 100,
-            bps % 100
-        );
+        let rate = format!("{}.{:02} %", bps / 100, bps % 100);
+        if settings.compensation == Compensation::default() && settings.limits == Limits::default()
+        {
+            tracing::info!(
+                "no configuration file: default commission rate of {rate}, default limits"
+            );
+        } else {
+            tracing::info!("no configuration file: commission rate of {rate}; limits and rates from VPCE_LAB_* and --set over the defaults");
+        }
     }
     Ok(settings)
 }
