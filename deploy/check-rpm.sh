@@ -68,6 +68,7 @@ drwxr-xr-x root root /usr/share/doc/vpce-lab
 -rw-r--r-- root root /usr/share/man/man1/salesapp-doctor.1.gz
 -rw-r--r-- root root /usr/share/man/man1/salesapp-generate.1.gz
 -rw-r--r-- root root /usr/share/man/man1/salesapp-upload.1.gz
+-rw-r--r-- root root /usr/share/man/man1/salesapp-validate.1.gz
 -rw-r--r-- root root /usr/share/man/man1/salesapp-watch.1.gz
 -rw-r--r-- root root /usr/share/man/man1/salesapp.1.gz
 -rw-r--r-- root root /usr/share/zsh/site-functions/_reportsengine
