@@ -137,20 +137,15 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 Ok(day) => day,
                 Err(err) => return validate::print_problems(&err, shown).ok_or_else(|| err.into()),
             };
-            let uploaded = common::ops::cli::runtime()?.block_on(async {
+            let summary = common::ops::cli::runtime()?.block_on(async {
                 let (store, queue) = common::connect(&config, Program::Salesapp).await?;
                 // One-shot: transient failures are retried, but only for so long (SPEC §5).
                 let mut patience = Patience::for_window(config.endpoints.give_up_after);
                 let target = upload::Target { config, store, queue };
                 upload::upload_valid(&target, &file, day, replace, &mut patience).await
-            });
-            match uploaded {
-                Ok(summary) => {
-                    println!("{summary}");
-                    Ok(0)
-                }
-                Err(err) => validate::print_problems(&err, shown).ok_or_else(|| err.into()),
-            }
+            })?;
+            println!("{summary}");
+            Ok(0)
         }
     }
 }
