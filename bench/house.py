@@ -18,8 +18,8 @@ FN = re.compile(r"^\s*(pub(\([a-z:]+\))?\s+)?(const\s+)?(async\s+)?fn\s+(\w+)")
 
 LAYERS = [
     ("pure crate (domain/)", ["domain/src"]),
-    ("shell (common/, but ops)", ["common/src"]),
-    ("operator tooling (common/src/ops/)", ["common/src/ops"]),
+    ("shell (common/)", ["common/src"]),
+    ("operator tooling (ops/)", ["ops/src"]),
     ("binaries (salesapp/, reportsengine/)", ["salesapp/src", "reportsengine/src"]),
     ("end-to-end tests (tests/)", ["tests"]),
     ("benchmarks (benches/, bench/)", ["benches", "bench"]),

@@ -8,14 +8,14 @@
 #
 # A plain `cargo build --release` here links against the build machine's glibc (2.36) and
 # needs GLIBC_2.34 symbols, so it would not start on Amazon Linux 2. cargo-zigbuild links
-# against glibc 2.26's symbol versions instead (../shared/BUILD-NOTES.md). zig and
+# against glibc 2.26's symbol versions instead (docs/packaging.md, "Release builds"). zig and
 # cargo-zigbuild come from PyPI, pinned, into <repo>/.venv-zig (git-ignored); zig's caches go
 # to <repo>/.cache (git-ignored), never the home directory.
 #
 # The tarball holds bin/{salesapp,reportsengine}, systemd/ units, deploy/install.sh (when
 # present; run as `sudo ./deploy/install.sh --role …` in the unpacked directory),
 # config.example.toml (written by the built salesapp's own `configure` from the example stack
-# outputs: a smoke test of the binary too), README.md and SHA256SUMS of its contents. The
+# outputs: a smoke test of the binary too), README.md, docs/ and SHA256SUMS of its contents. The
 # build FAILS when a binary needs a glibc above 2.26 (deploy/check-glibc.sh).
 #
 # Measured on the 2-core dev machine (shared with other builds): ~10 min cold (≈6 min the
@@ -99,6 +99,8 @@ else
     say "WARNING: deploy/install.sh not found: the tarball has no install script"
 fi
 install -m 0644 README.md "$STAGE/README.md"
+install -d -m 0755 "$STAGE/docs"
+install -m 0644 docs/*.md docs/*.png "$STAGE/docs/"
 # The example configuration is written by the binary being shipped, from example outputs:
 # it proves the binary starts here and that `configure` and the docs agree.
 "$STAGE/bin/salesapp" configure --stack-outputs deploy/cloudformation/example-stack-outputs.json \

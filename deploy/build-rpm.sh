@@ -12,7 +12,7 @@
 # It stages what the spec installs: the binaries (stripped), the units of systemd/, the man
 # pages and completions the binaries generate from their own command lines (`BIN assets DIR`),
 # config.example.toml written by the binary's own `configure` from the example stack outputs,
-# vpce-lab.sysusers and README.md. rpmbuild comes from the system (`rpm` package on Debian,
+# vpce-lab.sysusers, README.md and docs/. rpmbuild comes from the system (`rpm` package on Debian,
 # `rpm-build` on Amazon Linux/Fedora); when missing it is installed with apt-get, dnf or yum.
 # Reproducible: file times and the build time are SOURCE_DATE_EPOCH (the commit's time), the
 # build host a fixed name, the man pages gzipped without names or times. Prints the RPM's path.
@@ -72,6 +72,8 @@ done
 gzip -9n "$STAGE"/man1/*.1
 install -m 0644 systemd/*.service systemd/*.timer "$STAGE/systemd/"
 install -m 0644 deploy/rpm/vpce-lab.sysusers README.md "$STAGE/"
+install -d -m 0755 "$STAGE/docs"
+install -m 0644 docs/*.md docs/*.png "$STAGE/docs/"
 "$STAGE/bin/salesapp" configure --stack-outputs deploy/cloudformation/example-stack-outputs.json \
     >"$STAGE/config.example.toml" || die "salesapp configure on the example outputs failed"
 find "$STAGE" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +

@@ -56,14 +56,17 @@ expected="drwxr-x--- root vpce-lab /etc/vpce-lab
 -rw-r--r-- root root /usr/share/bash-completion/completions/salesapp
 drwxr-xr-x root root /usr/share/doc/vpce-lab
 -rw-r--r-- root root /usr/share/doc/vpce-lab/README.md
+DOCS
 -rw-r--r-- root root /usr/share/fish/vendor_completions.d/reportsengine.fish
 -rw-r--r-- root root /usr/share/fish/vendor_completions.d/salesapp.fish
 -rw-r--r-- root root /usr/share/man/man1/reportsengine-build.1.gz
+-rw-r--r-- root root /usr/share/man/man1/reportsengine-config.1.gz
 -rw-r--r-- root root /usr/share/man/man1/reportsengine-configure.1.gz
 -rw-r--r-- root root /usr/share/man/man1/reportsengine-doctor.1.gz
 -rw-r--r-- root root /usr/share/man/man1/reportsengine-once.1.gz
 -rw-r--r-- root root /usr/share/man/man1/reportsengine-run.1.gz
 -rw-r--r-- root root /usr/share/man/man1/reportsengine.1.gz
+-rw-r--r-- root root /usr/share/man/man1/salesapp-config.1.gz
 -rw-r--r-- root root /usr/share/man/man1/salesapp-configure.1.gz
 -rw-r--r-- root root /usr/share/man/man1/salesapp-doctor.1.gz
 -rw-r--r-- root root /usr/share/man/man1/salesapp-generate.1.gz
@@ -79,6 +82,12 @@ drwxr-x--- salesapp vpce-lab /var/lib/salesapp/spool
 drwxr-x--- salesapp vpce-lab /var/lib/salesapp/spool/done
 drwxr-x--- salesapp vpce-lab /var/lib/salesapp/spool/failed
 drwxr-x--- salesapp vpce-lab /var/lib/salesapp/spool/incoming"
+# The documentation, whatever docs/ holds (its Markdown pages and their pictures).
+docs="drwxr-xr-x root root /usr/share/doc/vpce-lab/docs"
+for doc in $(cd docs && printf '%s\n' *.md *.png | LC_ALL=C sort); do
+    docs+=$'\n'"-rw-r--r-- root root /usr/share/doc/vpce-lab/docs/$doc"
+done
+expected="${expected/DOCS/$docs}"
 # rpm -qlpv cuts owner names to 8 characters.
 expected="${expected//reportsengine vpce-lab/reportse vpce-lab}"
 [[ "$files" == "$expected" ]] || die "file list differs:

@@ -104,6 +104,7 @@ ROOT="$SCRATCH/root"
 mkdir -p "$SRC/bin" "$SRC/deploy"
 cp -r systemd "$SRC/"
 cp README.md "$SRC/"
+cp -r docs "$SRC/"
 for bin in salesapp reportsengine; do
     printf '#!/bin/sh\nexit 0\n' >"$SRC/bin/$bin"
     chmod 0755 "$SRC/bin/$bin"

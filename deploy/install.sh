@@ -17,7 +17,7 @@
 # What it does (idempotent: run it again to upgrade):
 #   - RPM: the package creates the group vpce-lab, the system users salesapp and
 #     reportsengine, /var/lib/ROLE (and the spool) and installs binaries to /usr/bin, units to
-#     /usr/lib/systemd/system, man pages and completions; see README "Installing on an instance";
+#     /usr/lib/systemd/system, man pages and completions; see docs/packaging.md, "Installing";
 #   - tarball: group vpce-lab, system user salesapp or reportsengine (no login, HOME
 #     /var/lib/ROLE); both binaries → /usr/local/bin (0755); units systemd/* →
 #     /etc/systemd/system (0644, ExecStart= pointed at /usr/local/bin);
@@ -161,6 +161,10 @@ install_tarball() {
     if [[ -f "$FROM/README.md" ]]; then
         install -d -m 0755 "$ROOT$PREFIX/share/doc/vpce-lab"
         install -m 0644 "$FROM/README.md" "$ROOT$PREFIX/share/doc/vpce-lab/README.md"
+    fi
+    if [[ -d "$FROM/docs" ]]; then
+        install -d -m 0755 "$ROOT$PREFIX/share/doc/vpce-lab/docs"
+        install -m 0644 "$FROM"/docs/* "$ROOT$PREFIX/share/doc/vpce-lab/docs/"
     fi
 
     local state="$ROOT/var/lib/$ROLE"

@@ -1,4 +1,4 @@
-//! The one failure model of both binaries (SPEC §5, "What happens to a failure").
+//! The one failure model of both binaries (docs/design.md, What happens to a failure).
 //!
 //! Every failure says what was being done ([`Operation`]), to what (a resource: an
 //! `s3://` URL, the queue, a file), and what kind of failure it is ([`Kind`]). The kind
@@ -15,7 +15,7 @@ use std::fmt;
 
 use sales_domain::sales::ValidationErrors;
 
-/// sysexits(3) codes used by both binaries (SPEC §5).
+/// sysexits(3) codes used by both binaries (docs/design.md, Exit codes).
 pub mod exit {
     pub const OK: i32 = 0;
     pub const USAGE: i32 = 64;
@@ -37,6 +37,10 @@ pub enum Kind {
     Missing,
     /// Retrying later may succeed: a timeout, a refused connection, a 5xx, throttling.
     Transient,
+    /// No usable credentials: no provider of the SDK's credential chain answered, or AWS
+    /// refused the keys it gave (unknown, expired, a bad signature). Retrying the same call
+    /// cannot fix it; an operator must (attach the instance profile, renew the keys).
+    Credentials,
     /// A 403 that does not mean "missing": a policy refuses the call.
     Denied,
     /// The configuration is unusable (a bad value, a queue or bucket that does not exist).
@@ -64,7 +68,7 @@ pub enum Action {
 }
 
 impl Action {
-    /// The word used in logs, `STATUS=` and the README's table.
+    /// The word used in logs, `STATUS=` and the documented table.
     pub fn label(self) -> &'static str {
         match self {
             Action::SetAside => "set aside",
@@ -82,11 +86,12 @@ pub struct Rule {
 }
 
 impl Kind {
-    /// Every kind, in the order of the README's table.
-    pub const ALL: [Kind; 8] = [
+    /// Every kind, in the order of the documented table.
+    pub const ALL: [Kind; 9] = [
         Kind::BadInput,
         Kind::Missing,
         Kind::Transient,
+        Kind::Credentials,
         Kind::Denied,
         Kind::Config,
         Kind::StateUnreadable,
@@ -94,14 +99,17 @@ impl Kind {
         Kind::Unexpected,
     ];
 
-    /// **The table** (SPEC §5). Everything that decides between quarantine, retry and hold,
-    /// and every exit code of a failed command, comes from here.
+    /// **The table** (docs/design.md, What happens to a failure). Everything that decides
+    /// between quarantine, retry and hold, and every exit code of a failed command, comes
+    /// from here.
     pub const fn rule(self) -> Rule {
         use Action::*;
         let (action, exit_code) = match self {
             Kind::BadInput => (SetAside, exit::DATAERR),
             Kind::Missing => (SetAside, exit::DATAERR),
             Kind::Transient => (Retry, exit::UNAVAILABLE),
+            // Without credentials AWS permits nothing: the permission code, as for a denial.
+            Kind::Credentials => (Hold, exit::NOPERM),
             Kind::Denied => (Hold, exit::NOPERM),
             Kind::Config => (Hold, exit::CONFIG),
             Kind::StateUnreadable => (Hold, exit::UNAVAILABLE),
@@ -119,6 +127,7 @@ impl Kind {
             Kind::BadInput => "bad input",
             Kind::Missing => "missing",
             Kind::Transient => "transient",
+            Kind::Credentials => "no usable credentials",
             Kind::Denied => "denied",
             Kind::Config => "configuration",
             Kind::StateUnreadable => "our own state unreadable",
@@ -136,12 +145,13 @@ impl Kind {
             Kind::Unexpected => 2,
             Kind::StateUnreadable => 3,
             Kind::Denied => 4,
-            Kind::Config => 5,
+            Kind::Credentials => 5,
+            Kind::Config => 6,
         }
     }
 
-    /// Examples, for the README's table.
-    fn examples(self) -> &'static str {
+    /// Examples, for the documented table and the man pages' EXIT STATUS.
+    pub fn examples(self) -> &'static str {
         match self {
             Kind::BadInput => {
                 "malformed body, foreign bucket, unsafe key, not a valid sales file, too large"
@@ -150,8 +160,13 @@ impl Kind {
                 "the object a message names does not exist (404, or 403 under the lab's policy)"
             }
             Kind::Transient => "timeout, connection refused, 5xx, throttling",
+            Kind::Credentials => {
+                "no provider of the credential chain answered; keys AWS refuses (`InvalidAccessKeyId`, `ExpiredToken`, `SignatureDoesNotMatch`)"
+            }
             Kind::Denied => "a 403 that is not \"missing\"",
-            Kind::Config => "a bad setting, a bucket or queue that does not exist",
+            Kind::Config => {
+                "a bad setting, a bucket or queue that does not exist, a queue in another region"
+            }
             Kind::StateUnreadable => {
                 "`compensation/ledger.csv` is not a ledger, `reports/index.json` not an index"
             }
@@ -160,7 +175,7 @@ impl Kind {
         }
     }
 
-    /// The table as Markdown, exactly as the README shows it (a test keeps them equal).
+    /// The table as Markdown, exactly as docs/design.md shows it (a test keeps them equal).
     pub fn markdown_table() -> String {
         let mut out = String::from(
             "| kind | examples | daemon (`run`, `watch`) | one-shot exit |\n|---|---|---|---|\n",
@@ -322,16 +337,20 @@ impl fmt::Display for Operation {
     }
 }
 
-/// A failure: operation, resource, kind, a sentence for people, and the cause.
+/// A failure: operation, resource, kind, a sentence for people, what to do about it, and
+/// the cause.
 ///
-/// `Display` is the sentence (it names the operation and the resource where that helps a
-/// reader); the fields are for decisions and for structured logs.
+/// `Display` is the sentence then the advice (it names the operation and the resource where
+/// that helps a reader); `doctor` shows the two apart, as a row's detail and its hint, so a
+/// command and `doctor` say the same thing about the same cause. The fields are for
+/// decisions and for structured logs.
 #[derive(Debug)]
 pub struct Error {
     kind: Kind,
     operation: Operation,
     resource: String,
     message: String,
+    advice: Option<String>,
     source: Option<Box<dyn StdError + Send + Sync + 'static>>,
 }
 
@@ -343,7 +362,14 @@ impl Error {
         resource: impl Into<String>,
         message: impl Into<String>,
     ) -> Error {
-        Error { kind, operation, resource: resource.into(), message: message.into(), source: None }
+        Error {
+            kind,
+            operation,
+            resource: resource.into(),
+            message: message.into(),
+            advice: None,
+            source: None,
+        }
     }
 
     /// Keeps `source` as the cause (the SDK's error, an `io::Error`, a parse error).
@@ -359,6 +385,20 @@ impl Error {
         message: impl Into<String>,
     ) -> Error {
         Error::new(Kind::BadInput, operation, resource, message)
+    }
+
+    /// A 403 that is not "missing": `operation` on `resource` was refused (`code`, S3's or
+    /// SQS's error code, may be empty). The sentence names the IAM action it needs and the
+    /// lab's control that usually refuses it.
+    pub fn denied(operation: Operation, resource: impl Into<String>, code: &str) -> Error {
+        let resource = resource.into();
+        let code = if code.is_empty() { String::new() } else { format!(" {code}") };
+        let needs = operation.iam_action().unwrap_or("an action the lab does not grant");
+        let message = format!(
+            "{operation} on {resource} was denied (HTTP 403{code}). It needs {needs} on this \
+             resource."
+        );
+        Error::new(Kind::Denied, operation, resource, message).hint(operation.denial_hint())
     }
 
     /// The configuration is unusable.
@@ -402,6 +442,15 @@ impl Error {
         self.kind.rule().exit_code
     }
 
+    /// The sentence without the advice (doctor's detail of a failing row).
+    pub fn summary(&self) -> &str {
+        &self.message
+    }
+    /// What to do about it, when the failure knows (doctor's hint under a failing row).
+    pub fn advice(&self) -> Option<&str> {
+        self.advice.as_deref()
+    }
+
     /// The located problems, when this is a sales file that did not validate.
     pub fn validation(&self) -> Option<&ValidationErrors> {
         self.source.as_ref().and_then(|s| s.downcast_ref::<ValidationErrors>())
@@ -413,16 +462,22 @@ impl Error {
         self
     }
 
-    /// The same failure with a sentence added after it (what to do about it).
+    /// The same failure with a sentence of advice added after it (what to do about it).
     pub fn hint(mut self, hint: impl fmt::Display) -> Error {
-        self.message = format!("{} {hint}", self.message);
+        self.advice = Some(match self.advice.take() {
+            Some(advice) => format!("{advice} {hint}"),
+            None => hint.to_string(),
+        });
         self
     }
 
     /// The same failure again, for another party waiting on the same work (its cause is
     /// kept by the first only).
     pub fn replicate(&self) -> Error {
-        Error::new(self.kind, self.operation, self.resource.clone(), self.message.clone())
+        Error {
+            advice: self.advice.clone(),
+            ..Error::new(self.kind, self.operation, self.resource.clone(), self.message.clone())
+        }
     }
 
     /// The same failure, final after retrying for `window` (a one-shot command gave up).
@@ -452,7 +507,13 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        f.write_str(&self.message)?;
+        match &self.advice {
+            // The advice is a sentence of its own: the message ends before it.
+            Some(advice) if self.message.ends_with(['.', '!', '?']) => write!(f, " {advice}"),
+            Some(advice) => write!(f, ". {advice}"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -525,13 +586,14 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 mod tests {
     use super::*;
 
-    /// Every row of SPEC §5's table, one assertion each.
+    /// Every row of the table, one assertion each.
     #[test]
     fn the_table() {
         let row = |k: Kind| (k.rule().action, k.rule().exit_code);
         assert_eq!(row(Kind::BadInput), (Action::SetAside, 65));
         assert_eq!(row(Kind::Missing), (Action::SetAside, 65));
         assert_eq!(row(Kind::Transient), (Action::Retry, 69));
+        assert_eq!(row(Kind::Credentials), (Action::Hold, 77));
         assert_eq!(row(Kind::Denied), (Action::Hold, 77));
         assert_eq!(row(Kind::Config), (Action::Hold, 78));
         assert_eq!(row(Kind::StateUnreadable), (Action::Hold, 69));
@@ -539,7 +601,7 @@ mod tests {
         assert_eq!(row(Kind::Unexpected), (Action::Hold, 69));
     }
 
-    /// SPEC §5: a failure that is not the input's fault never sets the input aside and never
+    /// A failure that is not the input's fault never sets the input aside and never
     /// exits 65.
     #[test]
     fn only_the_input_s_own_faults_set_it_aside() {
@@ -555,10 +617,10 @@ mod tests {
     }
 
     #[test]
-    fn the_readme_shows_the_table_the_code_uses() {
-        let readme = include_str!("../../README.md");
+    fn the_design_document_shows_the_table_the_code_uses() {
+        let design = include_str!("../../docs/design.md");
         let table = Kind::markdown_table();
-        assert!(readme.contains(&table), "README.md lacks the failure table:\n{table}");
+        assert!(design.contains(&table), "docs/design.md lacks the failure table:\n{table}");
     }
 
     #[test]
@@ -570,6 +632,29 @@ mod tests {
         assert!(Operation::PutObject.denial_hint().contains("aws:sourceVpce"));
         assert!(Operation::GetObject.denial_hint().contains("missing object"));
         assert!(Operation::SendMessage.denial_hint().contains("interface endpoint"));
+    }
+
+    /// Only a failure that may pass by itself is retried by a one-shot command: every other
+    /// one ends it at once (docs/design.md, One-shot commands end).
+    #[test]
+    fn only_transient_failures_are_retried() {
+        for kind in Kind::ALL {
+            assert_eq!(kind.rule().action == Action::Retry, kind == Kind::Transient, "{kind:?}");
+        }
+    }
+
+    /// The advice is part of the sentence people read, and apart for doctor's hint.
+    #[test]
+    fn advice_follows_the_sentence() {
+        let e = Error::config("bucket is wrong").hint("Fix it.").hint("Then run again.");
+        assert_eq!(e.to_string(), "bucket is wrong. Fix it. Then run again.");
+        assert_eq!(e.summary(), "bucket is wrong");
+        assert_eq!(e.advice(), Some("Fix it. Then run again."));
+        let again = e.context("x.toml").replicate();
+        assert_eq!(again.to_string(), "x.toml: bucket is wrong. Fix it. Then run again.");
+        let denied = Error::denied(Operation::PutObject, "s3://b/k", "AccessDenied");
+        assert!(denied.summary().ends_with("It needs s3:PutObject on this resource."));
+        assert_eq!(denied.advice(), Some(Operation::PutObject.denial_hint()));
     }
 
     #[test]

@@ -13,6 +13,7 @@ use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeN
 use aws_smithy_runtime_api::http::Response as HttpResponse;
 
 use crate::aws::{classify, receive_attempt_timeout};
+use crate::config::DEFAULT_ATTEMPT_TIMEOUT;
 use crate::failure::{Error, Kind, Operation, Result};
 
 /// `SentTimestamp` is milliseconds since the Unix epoch.
@@ -95,7 +96,7 @@ impl Queue {
             .config()
             .timeout_config()
             .and_then(|t| t.operation_attempt_timeout())
-            .unwrap_or(crate::aws::ATTEMPT_TIMEOUT);
+            .unwrap_or(DEFAULT_ATTEMPT_TIMEOUT);
         let timeouts = aws_sdk_sqs::config::timeout::TimeoutConfig::builder()
             .operation_attempt_timeout(receive_attempt_timeout(wait, attempt))
             .build();

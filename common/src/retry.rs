@@ -1,12 +1,12 @@
 //! Retrying: the capped, jittered backoff of the daemons' loops, and the bounded patience of
-//! the one-shot commands (SPEC §5, "One-shot commands end").
+//! the one-shot commands (docs/design.md, One-shot commands end).
 
 use std::time::{Duration, Instant};
 
 use crate::failure::{Error, Kind};
 
 /// How long a command keeps retrying transient failures on top of the SDK's own attempts
-/// (SPEC §5, "One-shot commands end").
+/// (docs/design.md, One-shot commands end).
 ///
 /// A one-shot command gets `endpoints.give_up_after` in all, counted from its start; after
 /// that a transient failure is final (exit 69, naming operation and endpoint). The daemons

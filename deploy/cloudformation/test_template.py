@@ -23,7 +23,7 @@ TEMPLATE = pathlib.Path(__file__).with_name("vpce-lab.yaml")
 REGION = "us-east-1"
 
 # Every output of the original workshop template (aws-samples/vpcendpointworkshop,
-# cfn/vpc-endpoints-lab.yaml; SPEC §3): `salesapp configure` and the workshop's steps use them.
+# cfn/vpc-endpoints-lab.yaml; docs/deploying.md, The outputs): `salesapp configure` and the workshop's steps use them.
 ORIGINAL_OUTPUTS = [
     "StackName", "VPCID", "Cloud9Instance", "Cloud9InstanceURL", "EC2Instance1IP",
     "SSHtoSalesApp", "EC2Instance2IP", "SSHtoReportsEngine", "S3VPCGatewayEndpoint",

@@ -1,4 +1,4 @@
-//! The S3 keys of SPEC §4, derived only from validated values (a [`SalesDate`], a checked
+//! The S3 keys (docs/design.md, S3 keys), derived only from validated values (a [`SalesDate`], a checked
 //! message id), never from text a message carries, so no message can steer a write.
 
 use crate::sales::SalesDate;
@@ -37,16 +37,17 @@ pub const OWN_PREFIXES: [&str; 4] = ["reports/", "quarantine/", "doctor/", "comp
 /// The longest key S3 accepts; anything longer cannot name an object.
 pub const MAX_KEY_BYTES: usize = 1024;
 
-/// The key rule of SPEC §5, "Which objects a message may name": any key of the bucket but
+/// The key rule (docs/design.md, The key rule): any key of the bucket but
 /// the daemons' own objects, after the safety checks, optionally narrowed to `prefix`.
 /// Returns the date the key names when it has the shape `sales/YYYY-MM-DD/…`, which the
 /// file's rows must then carry.
 ///
 /// Each check names the trick it caught, since the reason goes into the quarantine record.
 /// No `.` or `..` path segment passes (nor `..` anywhere, nor `//`), so no later join or
-/// normalisation can turn an accepted key into another. Keys are taken literally: nothing is ever decoded, so `%2e%2e` stays five bytes and is
-/// refused rather than risk another layer reading it as `..`. Keys are ASCII only, so no
-/// key can pass for another (a Cyrillic `а` in `sаles/`, a fullwidth or division slash).
+/// normalisation can turn an accepted key into another. Keys are taken literally: nothing
+/// is ever decoded, so `%2e%2e` stays five bytes and is refused rather than risk another
+/// layer reading it as `..`. Keys are ASCII only, so no key can pass for another (a
+/// Cyrillic `а` in `sаles/`, a fullwidth or division slash).
 pub fn check_input_key(key: &str, prefix: Option<&str>) -> Result<Option<SalesDate>, String> {
     if key.is_empty() {
         return Err("the key is empty".into());

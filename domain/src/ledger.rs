@@ -250,7 +250,7 @@ pub fn day_rows(day: &DaySummary, comp: &Compensation) -> Vec<LedgerRow> {
         .collect()
 }
 
-/// (date, sales_rep bytewise): `str`'s `Ord` is bytewise on UTF-8, which is the order SPEC asks.
+/// (date, sales_rep bytewise): `str`'s `Ord` is bytewise on UTF-8, which is the documented order.
 fn row_order(a: &LedgerRow, b: &LedgerRow) -> std::cmp::Ordering {
     (a.date, a.sales_rep.as_bytes()).cmp(&(b.date, b.sales_rep.as_bytes()))
 }

@@ -97,7 +97,7 @@ impl Limits {
     pub fn check(&self) -> Result<(), String> {
         for LimitField { key, value, min, max } in self.fields() {
             if !(min..=max).contains(&value) {
-                return Err(format!("limits.{key} = {value} must be between {min} and {max}"));
+                return Err(format!("limits.{key} = {value} must be {min} to {max}"));
             }
         }
         Ok(())

@@ -6,9 +6,10 @@
 //! `FUZZ_CASES=N` for a longer run). The validator runs under the default limits and under
 //! small random ones ([`Limits`]: rows, distinct names, lengths, columns, problems kept), and
 //! every promise of a limit is checked: nothing accepted exceeds it, a file is refused at the
-//! first name over it, and the problem list is bounded whatever the input. Inputs are both raw random bytes and structured,
-//! nearly-valid inputs (a real header and rows with mutations), so the fuzzing reaches the
-//! row checks and the guard's shape tests, not only the first rejection.
+//! first name over it, and the problem list is bounded whatever the input. Inputs are both
+//! raw random bytes and structured, nearly-valid inputs (a real header and rows with
+//! mutations), so the fuzzing reaches the row checks and the guard's shape tests, not only
+//! the first rejection.
 #![forbid(unsafe_code)]
 
 use proptest::prelude::*;
@@ -352,8 +353,7 @@ fn message_body() -> impl Strategy<Value = String> {
     ]
 }
 
-/// What `accepted_key` promises when it accepts a key (SPEC §5, "Which objects a message
-/// may name").
+/// What `accepted_key` promises when it accepts a key (docs/design.md, The key rule).
 fn assert_accepted_key(m: &SalesMessage, date: Option<SalesDate>) -> Result<(), TestCaseError> {
     prop_assert_eq!(m.bucket.as_str(), BUCKET);
     let key = m.key.as_str();

@@ -1,12 +1,14 @@
-//! `reportsengine`: turns each queued day of sales into a report (SPEC §5).
+//! `reportsengine`: turns each queued day of sales into a report (docs/design.md,
+//! reportsengine run and once).
 //!
 //! `run` is the daemon, `once` drains the queue and exits, `build` makes a report from a
-//! local file without AWS. What happens to one message is in `consumer.rs` (the loop, the
-//! slots, deletion) and `process.rs` (parse → guard → stream → build → upload), the index of
-//! every reported day in `index.rs`.
+//! local file without AWS. What happens to one message is in `consumer/` (the loop, the
+//! slots, the index and the deletion) and `process.rs` (parse → guard → stream → build →
+//! upload), the index of every reported day in `index.rs`, the report's files in `files.rs`.
 #![forbid(unsafe_code)]
 
 mod consumer;
+mod files;
 mod index;
 mod process;
 mod quarantine;
@@ -18,8 +20,8 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use common::config::{Compensation, Limits, LocalSettings};
 use common::failure::{Error, Operation};
-use common::ops::cli::GlobalArgs;
 use common::Program;
+use ops::cli::GlobalArgs;
 
 #[derive(Debug, Parser)]
 #[command(name = "reportsengine", version = common::VERSION, about = "Builds daily sales reports from the queue")]
@@ -37,13 +39,16 @@ enum Command {
     /// Process messages until the queue answers empty, then exit.
     Once,
     /// Write the configuration file from the lab's CloudFormation stack outputs.
-    Configure(common::ops::configure::ConfigureArgs),
+    Configure(ops::configure::ConfigureArgs),
+    /// Show the configuration in effect: every key, its value, and where the value comes
+    /// from (the file and line, a VPCE_LAB_* variable, --set, or the default).
+    Config,
     /// Check configuration, credentials, endpoints (DNS, TCP) and a harmless read/write;
     /// --controls also verifies the lab's denials. Exit 0, or 78/77/69 on a FAIL.
-    Doctor(common::ops::doctor::DoctorArgs),
+    Doctor(ops::doctor::DoctorArgs),
     /// Write the man pages and shell completions (for packaging).
     #[command(hide = true)]
-    Assets(common::ops::assets::AssetsArgs),
+    Assets(ops::assets::AssetsArgs),
     /// Build the report of a local sales file into DIR (no AWS).
     Build {
         /// The day's sales CSV.
@@ -58,21 +63,22 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    common::ops::cli::main(Program::Reportsengine, |cli: &Cli| &cli.global, run)
+    ops::cli::main(Program::Reportsengine, |cli: &Cli| &cli.global, run)
 }
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Assets(args) => {
-            common::ops::assets::write::<Cli>(Program::Reportsengine, &args)?;
+            ops::assets::write::<Cli>(Program::Reportsengine, &args)?;
             Ok(0)
         }
         Command::Configure(args) => {
-            common::ops::configure::run("reportsengine", &args)?;
+            ops::configure::run("reportsengine", &args)?;
             Ok(0)
         }
+        Command::Config => ops::effective::main(&cli.global),
         Command::Doctor(args) => {
-            let code = common::ops::doctor::main(Program::Reportsengine, &cli.global, &args);
+            let code = ops::doctor::main(Program::Reportsengine, &cli.global, &args);
             Ok(u8::try_from(code).unwrap_or(1))
         }
         Command::Build { file, output, ledger } => {
@@ -87,7 +93,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 consumer::Mode::UntilEmpty
             };
             let config = cli.global.load_config()?;
-            common::ops::cli::runtime()?.block_on(async {
+            ops::cli::runtime()?.block_on(async {
                 // Handlers first: a SIGTERM while connecting is graceful too.
                 let shutdown = common::shutdown::signals();
                 let settings = consumer::Settings::from_config(&config);
@@ -103,7 +109,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 if let Some(exporter) = exporter {
                     exporter.finish().await;
                 }
-                // `run` stopped by a signal exits 0 (SPEC §5), whatever failed on the way;
+                // `run` stopped by a signal exits 0 (docs/design.md, Exit codes), whatever failed;
                 // `once` says whether it left messages behind.
                 Ok(match mode {
                     consumer::Mode::Daemon => 0,
@@ -170,10 +176,19 @@ fn build(
         .mode(0o750)
         .create(out_dir)
         .map_err(|e| Error::write_io(out_dir.display(), e))?;
-    for (name, body) in process::render(&report) {
+    for (name, body) in files::render(&report) {
         common::local::write_atomically(&out_dir.join(name), body.as_bytes())?;
     }
     println!("{}", report.headline());
     println!("wrote {}", out_dir.join("report.{csv,json,html}").display());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    /// `--help` and the man pages say something of every flag and argument.
+    #[test]
+    fn every_argument_has_help_text() {
+        assert_eq!(ops::assets::undocumented_arguments_of::<super::Cli>(), Vec::<String>::new());
+    }
 }

@@ -3,7 +3,7 @@
 //! index and deletes the message (or quarantines it), as this function's result says.
 //!
 //! Every failure is returned as a [`common::failure::Error`] whose kind alone says what
-//! happens to the message (SPEC §5's table): set aside (quarantine it), retry, or hold.
+//! happens to the message (docs/design.md, What happens to a failure): set aside (quarantine it), retry, or hold.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -16,8 +16,9 @@ use common::config::Config;
 use common::failure::{Error, Operation, Result};
 
 use crate::consumer::{Backend, Built};
+use crate::files::{content_type, render};
 use common::queue::{Queue, Received, MAX_BATCH};
-use common::state::{read_ledger, LedgerRead};
+use common::state::{self, StateRead};
 use common::store::{Condition, ReadPlan, Store};
 use sales_domain::keys;
 use sales_domain::ledger::Ledger;
@@ -101,24 +102,6 @@ impl Backend for Engine {
     }
 }
 
-/// The three report files, by name.
-pub fn render(report: &Report) -> [(&'static str, String); 3] {
-    [
-        ("report.csv", report.to_csv()),
-        ("report.json", report.to_json()),
-        ("report.html", report.to_html()),
-    ]
-}
-
-/// The content type of a report file or key, by its extension.
-pub(crate) fn content_type(name: &str) -> &'static str {
-    match name.rsplit('.').next() {
-        Some("csv") => "text/csv; charset=utf-8",
-        Some("json") => "application/json",
-        _ => "text/html; charset=utf-8",
-    }
-}
-
 /// Processes one message body. Reports are a pure function of the sales object, the ledger
 /// and the rates, so a redelivered message rewrites identical objects.
 pub async fn process(engine: &Engine, message_id: &str, body: &str) -> Result<Built> {
@@ -199,9 +182,9 @@ pub async fn process(engine: &Engine, message_id: &str, body: &str) -> Result<Bu
 
 /// The ledger as it is now (empty when missing).
 async fn ledger_now(store: &Store) -> Result<Ledger> {
-    Ok(match read_ledger(store, &Ledger::default()).await? {
-        LedgerRead::Found { ledger, .. } => ledger,
-        LedgerRead::Missing { .. } => Ledger::default(),
+    Ok(match state::read(store, &Ledger::default()).await? {
+        StateRead::Found { value, .. } => value,
+        StateRead::Missing { .. } => Ledger::default(),
     })
 }
 

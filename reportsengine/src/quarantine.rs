@@ -16,7 +16,7 @@ pub async fn record(store: &Store, message: &Received, reason: &str) -> Result<S
     Ok(key)
 }
 
-/// The record: `message_id`, `body`, `reason`, `receive_count`, `time` (SPEC §4).
+/// The record: `message_id`, `body`, `reason`, `receive_count`, `time` (docs/design.md, Quarantine records).
 fn record_json(message: &Received, reason: &str, time: String) -> String {
     let record = serde_json::json!({
         "message_id": message.message_id,

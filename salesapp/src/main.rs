@@ -1,5 +1,6 @@
 //! `salesapp`: validates a day's sales file, uploads it to the restricted bucket, merges the
-//! day into the compensation ledger and tells the reports engine (SPEC §5).
+//! day into the compensation ledger and tells the reports engine (docs/design.md, salesapp
+//! upload).
 #![forbid(unsafe_code)]
 
 mod upload;
@@ -11,9 +12,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use common::ops::cli::GlobalArgs;
 use common::retry::Patience;
 use common::Program;
+use ops::cli::GlobalArgs;
 use sales_domain::sales::{SalesDate, Shown};
 
 #[derive(Debug, Parser)]
@@ -32,7 +33,7 @@ enum Command {
         /// The day's sales CSV.
         file: PathBuf,
         /// The day FILE must be for (every row's date must match).
-        #[arg(long)]
+        #[arg(long, value_name = "YYYY-MM-DD")]
         date: Option<SalesDate>,
         /// Overwrite a different file already uploaded for the same day.
         #[arg(long)]
@@ -52,7 +53,7 @@ enum Command {
         /// The day's sales CSV.
         file: PathBuf,
         /// The day FILE must be for (every row's date must match).
-        #[arg(long)]
+        #[arg(long, value_name = "YYYY-MM-DD")]
         date: Option<SalesDate>,
         /// How many lines of problems to print (problems that say the same thing are one
         /// line): a number, or `all` for every problem [default: 20]
@@ -63,20 +64,26 @@ enum Command {
     /// move it to done/ (or to failed/ with NAME.error.txt) until SIGTERM/SIGINT.
     Watch,
     /// Write the configuration file from the lab's CloudFormation stack outputs.
-    Configure(common::ops::configure::ConfigureArgs),
+    Configure(ops::configure::ConfigureArgs),
+    /// Show the configuration in effect: every key, its value, and where the value comes
+    /// from (the file and line, a VPCE_LAB_* variable, --set, or the default).
+    Config,
     /// Check configuration, credentials, endpoints (DNS, TCP) and a harmless read/write;
     /// --controls also verifies the lab's denials. Exit 0, or 78/77/69 on a FAIL.
-    Doctor(common::ops::doctor::DoctorArgs),
+    Doctor(ops::doctor::DoctorArgs),
     /// Write the man pages and shell completions (for packaging).
     #[command(hide = true)]
-    Assets(common::ops::assets::AssetsArgs),
+    Assets(ops::assets::AssetsArgs),
     /// Write deterministic, realistic sample sales data.
     Generate {
-        #[arg(long)]
+        /// The day every row is dated (YYYY-MM-DD).
+        #[arg(long, value_name = "YYYY-MM-DD")]
         date: SalesDate,
-        #[arg(long)]
+        /// How many rows (orders) to write.
+        #[arg(long, value_name = "N")]
         rows: u64,
-        #[arg(long, default_value_t = 1)]
+        /// The seed: the same seed, date and rows give the same bytes.
+        #[arg(long, value_name = "S", default_value_t = 1)]
         seed: u64,
         /// Output file [default: stdout]
         #[arg(short, long)]
@@ -85,7 +92,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    common::ops::cli::main(Program::Salesapp, |cli: &Cli| &cli.global, run)
+    ops::cli::main(Program::Salesapp, |cli: &Cli| &cli.global, run)
 }
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
@@ -95,21 +102,22 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(0)
         }
         Command::Assets(args) => {
-            common::ops::assets::write::<Cli>(Program::Salesapp, &args)?;
+            ops::assets::write::<Cli>(Program::Salesapp, &args)?;
             Ok(0)
         }
         Command::Configure(args) => {
-            common::ops::configure::run("salesapp", &args)?;
+            ops::configure::run("salesapp", &args)?;
             Ok(0)
         }
+        Command::Config => ops::effective::main(&cli.global),
         Command::Doctor(args) => {
-            let code = common::ops::doctor::main(Program::Salesapp, &cli.global, &args);
+            let code = ops::doctor::main(Program::Salesapp, &cli.global, &args);
             Ok(u8::try_from(code).unwrap_or(1))
         }
         Command::Watch => {
             let config = cli.global.load_config()?;
             // signals() installs its handlers when called: inside the runtime, first thing.
-            common::ops::cli::runtime()?.block_on(async {
+            ops::cli::runtime()?.block_on(async {
                 let shutdown = common::shutdown::signals();
                 watch::watch(config, shutdown).await
             })?;
@@ -137,9 +145,10 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 Ok(day) => day,
                 Err(err) => return validate::print_problems(&err, shown).ok_or_else(|| err.into()),
             };
-            let summary = common::ops::cli::runtime()?.block_on(async {
+            let summary = ops::cli::runtime()?.block_on(async {
                 let (store, queue) = common::connect(&config, Program::Salesapp).await?;
-                // One-shot: transient failures are retried, but only for so long (SPEC §5).
+                // One-shot: transient failures are retried, but only for so long (docs/design.md,
+                // One-shot commands end).
                 let mut patience = Patience::for_window(config.endpoints.give_up_after);
                 let target = upload::Target { config, store, queue };
                 upload::upload_valid(&target, &file, day, replace, &mut patience).await
@@ -175,4 +184,13 @@ fn generate(date: SalesDate, rows: u64, seed: u64, output: Option<PathBuf>) -> a
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    /// `--help` and the man pages say something of every flag and argument.
+    #[test]
+    fn every_argument_has_help_text() {
+        assert_eq!(ops::assets::undocumented_arguments_of::<super::Cli>(), Vec::<String>::new());
+    }
 }

@@ -10,14 +10,13 @@
 
 use std::fmt;
 use std::path::Path;
-use std::time::Duration;
 
 use bytes::Bytes;
 use common::config::Config;
-use common::failure::{Error, Kind, Operation, Result};
+use common::failure::{Error, Operation, Result};
 use common::queue::Queue;
-use common::retry::{Backoff, Patience};
-use common::state::{read_ledger, LedgerRead};
+use common::retry::Patience;
+use common::state::{self, Change};
 use common::store::CompletedPart;
 use common::store::{Condition, Presence, Store, Written, SHA256_METADATA};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -31,11 +30,9 @@ use sha2::{Digest, Sha256};
 const SINGLE_PUT_MAX: u64 = 16 << 20;
 /// Multipart part size. With [`PARTS_IN_FLIGHT`] parts (and the one being read) this bounds
 /// the upload's buffers to 24 MiB whatever the file's size, and 10 000 parts (S3's limit)
-/// of 6 MiB allow a 58 GiB file. Larger parts were no faster (README, "Performance").
+/// of 6 MiB allow a 58 GiB file. Larger parts were no faster (docs/performance.md).
 const PART_SIZE: usize = 6 << 20;
 const PARTS_IN_FLIGHT: usize = 3;
-/// Conditional ledger writes that lose a race are retried this many times.
-const LEDGER_ATTEMPTS: u32 = 10;
 
 /// What an upload did, printed for the operator.
 pub struct UploadSummary {
@@ -147,8 +144,15 @@ pub async fn upload_valid(
     let Target { config, store, queue } = target;
     let key = keys::sales(day.date);
     let object = patience.retry(|| put_sales_object(store, file, &key, &day, replace)).await?;
+    let stored = |what: Stored| {
+        let (url, label) = (store.url(&key), label.clone());
+        move |err: Error| what.said_on(err, &url, &label)
+    };
     let rows = ledger::day_rows(&day, &config.compensation);
-    let ledger_changed = patience.retry(|| merge_ledger(store, day.date, &rows)).await?;
+    let ledger_changed = patience
+        .retry(|| merge_ledger(store, day.date, &rows))
+        .await
+        .map_err(stored(Stored::File))?;
     let message = SalesMessage {
         bucket: config.bucket.clone(),
         key: key.clone(),
@@ -157,7 +161,8 @@ pub async fn upload_valid(
         rows: Some(day.rows),
     };
     let body = message.to_body();
-    let message_id = patience.retry(|| queue.send(&body)).await?;
+    let message_id =
+        patience.retry(|| queue.send(&body)).await.map_err(stored(Stored::FileAndLedger))?;
     tracing::info!(key = %key, message_id = %message_id, "queued for the reports engine");
     Ok(UploadSummary {
         file: label,
@@ -167,6 +172,35 @@ pub async fn upload_valid(
         ledger_changed,
         message_id,
     })
+}
+
+/// What an upload that failed part-way had already stored: nothing stored can be taken back
+/// (no `s3:DeleteObject`), so the failure says what is there and what running it again does.
+#[derive(Debug, Clone, Copy)]
+enum Stored {
+    /// The sales object, not the ledger.
+    File,
+    /// The sales object and the day's ledger rows: only the message is missing.
+    FileAndLedger,
+}
+
+impl Stored {
+    /// `err`, with what is stored and what running the upload of `file` again does.
+    fn said_on(self, err: Error, url: &str, file: &str) -> Error {
+        let rerun = format!("`salesapp upload {file}`");
+        err.hint(match self {
+            Stored::File => format!(
+                "The file is stored at {url}; the ledger was not updated and the message was not \
+                 sent: running {rerun} again finishes both (the same content is not uploaded \
+                 twice)."
+            ),
+            Stored::FileAndLedger => format!(
+                "The day is stored at {url} and in {}; the message was not sent: running \
+                 {rerun} again sends it (the same content again is a no-op).",
+                keys::LEDGER
+            ),
+        })
+    }
 }
 
 /// Validates the file under `limits`, with a progress bar on a terminal (also what
@@ -357,66 +391,29 @@ async fn read_part(file: &mut tokio::fs::File, len: usize) -> std::io::Result<Ve
     Ok(buf)
 }
 
-/// Merges the day into `compensation/ledger.csv` with conditional writes; returns whether
-/// the ledger changed.
+/// Merges the day into `compensation/ledger.csv`; returns whether the ledger changed.
 ///
-/// The ledger is read under the 403 rule ([`read_ledger`]): when a 403 leaves its existence
-/// in doubt, the ledger holding only this day is created with `If-None-Match: *`, which
-/// either settles it (it was missing, and now holds the day) or proves it exists and may not
-/// be read (a permission problem, said so). A ledger that does not parse is our own state
-/// unreadable (exit 69, and `watch` keeps the file): never blamed on the sales file.
+/// [`state::update`] does the work the ledger shares with the report index: the 403 rule
+/// (where a 403 leaves the ledger's existence in doubt it is created holding only this day,
+/// which settles it, or proves it exists and may not be read: a permission problem, said
+/// so), the conditional write retried on 412, and a ledger that does not parse reported as
+/// our own state unreadable (exit 69, and `watch` keeps the file): never blamed on the sales
+/// file. The merge *replaces* the day's rows, so running it again changes nothing.
 async fn merge_ledger(store: &Store, date: SalesDate, rows: &[ledger::LedgerRow]) -> Result<bool> {
-    let mut backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(2));
-    let mut only_this_day = Ledger::default();
-    only_this_day.merge_day(date, rows.to_vec());
-    for attempt in 1..=LEDGER_ATTEMPTS {
-        let (current, condition) = match read_ledger(store, &only_this_day).await? {
-            LedgerRead::Missing { seeded: true } => {
-                tracing::info!(key = keys::LEDGER, date = %date, attempt, "ledger created");
-                return Ok(true);
-            }
-            LedgerRead::Missing { seeded: false } => (Ledger::default(), Condition::Create),
-            LedgerRead::Found { ledger, etag: Some(etag) } => (ledger, Condition::Match(etag)),
-            LedgerRead::Found { etag: None, .. } => {
-                return Err(Error::new(
-                    Kind::Unexpected,
-                    Operation::GetObject,
-                    store.url(keys::LEDGER),
-                    format!(
-                        "GetObject on {}: the answer had no ETag, so the ledger cannot be \
-                         updated safely",
-                        store.url(keys::LEDGER)
-                    ),
-                ))
-            }
-        };
-        let mut next = current.clone();
-        next.merge_day(date, rows.to_vec());
-        if next == current {
-            return Ok(false);
+    let merged = state::update(store, |mut ledger: Ledger| {
+        ledger.merge_day(date, rows.to_vec());
+        ledger
+    })
+    .await?;
+    let attempt = merged.attempt;
+    match merged.change {
+        Change::Created => {
+            tracing::info!(key = keys::LEDGER, date = %date, attempt, "ledger created");
         }
-        let body = Bytes::from(next.to_csv());
-        match store.put(keys::LEDGER, body, "text/csv", &[], condition).await? {
-            Written::Ok { .. } => {
-                tracing::info!(key = keys::LEDGER, date = %date, attempt, "ledger updated");
-                return Ok(true);
-            }
-            Written::PreconditionFailed => {
-                common::metrics::ledger_conflict();
-                let delay = backoff.next_delay();
-                tracing::debug!(attempt, ?delay, "ledger changed under us (412); merging again");
-                tokio::time::sleep(delay).await;
-            }
+        Change::Written => {
+            tracing::info!(key = keys::LEDGER, date = %date, attempt, "ledger updated");
         }
+        Change::Unchanged => return Ok(false),
     }
-    Err(Error::new(
-        Kind::Transient,
-        Operation::PutObject,
-        store.url(keys::LEDGER),
-        format!(
-            "PutObject on {}: the ledger kept changing under us: {LEDGER_ATTEMPTS} conditional \
-             writes lost",
-            store.url(keys::LEDGER)
-        ),
-    ))
+    Ok(true)
 }

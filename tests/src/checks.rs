@@ -17,7 +17,7 @@ pub fn report_key(date: &str, name: &str) -> String {
 
 pub const LEDGER_KEY: &str = "compensation/ledger.csv";
 
-/// The daemons' own prefixes (SPEC §5): no message may make the engine read under them.
+/// The daemons' own prefixes (docs/design.md, The key rule): no message may make the engine read under them.
 pub const OWN_PREFIXES: [&str; 4] = ["reports/", "quarantine/", "doctor/", "compensation/"];
 
 /// True when `key` is one of the daemons' own objects.
@@ -77,7 +77,7 @@ pub fn assert_report(em: &Emulator, day: &DayRef, history: &[&DayRef]) {
     assert_report_of(em, day, history, &sales_key(&day.date));
 }
 
-/// [`assert_report`] for a file uploaded by hand to `source_key` (SPEC §5: any key of the
+/// [`assert_report`] for a file uploaded by hand to `source_key` (docs/design.md, The key rule: any key of the
 /// bucket outside the daemons' own prefixes), which the report names as its source.
 #[track_caller]
 pub fn assert_report_of(em: &Emulator, day: &DayRef, history: &[&DayRef], source_key: &str) {

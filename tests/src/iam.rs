@@ -1,7 +1,8 @@
-//! IAM enforcement in the emulator, for the least-privilege tests (EMULATOR.md, "IAM
-//! enforcement"): create users with identity policies while enforcement is still off, then
-//! turn it on; from then on every request (the harness's own included) must be signed by a
-//! known user's keys and is authorized against that user's policies.
+//! IAM enforcement in the emulator, for the least-privilege tests (moto's
+//! `/moto-api/reset-auth` switch; docs/testing.md): create users with identity policies
+//! while enforcement is still off, then turn it on; from then on every request (the
+//! harness's own included) must be signed by a known user's keys and is authorized against
+//! that user's policies.
 //!
 //! ```no_run
 //! # use e2e::Emulator;
@@ -50,7 +51,7 @@ pub fn admin_policy() -> Value {
     json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
 }
 
-/// The lab's effective permissions (SPEC §1): `s3:GetObject`/`s3:PutObject` on the restricted
+/// The lab's effective permissions (docs/design.md, The lab's controls): `s3:GetObject`/`s3:PutObject` on the restricted
 /// bucket (`arn:aws:s3:::B` and `B/*`), `sqs:SendMessage`/`ReceiveMessage`/`DeleteMessage` on
 /// the queue, plus the batch names moto checks (AWS authorizes batches as the single forms).
 /// `without` removes actions (e.g. `["s3:PutObject"]`) to provoke a denial.

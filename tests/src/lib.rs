@@ -10,7 +10,7 @@
 //! - [`Emulator::start`] / [`Emulator::start_with`]: spawns the test's *own* `moto_server`
 //!   (`$MOTO_SERVER`, else `<workspace>/.venv-moto/bin/moto_server`) on a port of 127.0.0.1
 //!   chosen by the OS, waits until it answers, creates a uniquely named bucket (default
-//!   encryption AES256) and queue (VisibilityTimeout 30), writes `config.toml` (SPEC §3, with
+//!   encryption AES256) and queue (VisibilityTimeout 30), writes `config.toml` (docs/configuration.md, with
 //!   `wait_time = "1s"`) into its own temporary directory. Dropping it kills the server by PID
 //!   and waits for it, then removes the directory (kept, and its path printed, when the test
 //!   panicked or `E2E_KEEP=1`). Each test owns its emulator: tests run in parallel safely.
@@ -49,6 +49,7 @@
 
 pub mod browser;
 pub mod checks;
+pub mod code_shape;
 pub mod cutter;
 pub mod daemon;
 pub mod iam;
@@ -341,6 +342,12 @@ impl Emulator {
         let config_path = dir.0.join("config.toml");
         std::fs::write(&config_path, config_toml(port, &bucket, &queue_url, &dir.0, &options))
             .expect("write config.toml");
+        // Whatever the umask: the binaries refuse a configuration others may write.
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&config_path, std::fs::Permissions::from_mode(0o600))
+                .expect("chmod config.toml");
+        }
         Emulator { s3, sqs, bucket, queue_url, port, config_path, options, process, dir, rt }
     }
 

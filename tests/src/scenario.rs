@@ -54,7 +54,7 @@ pub fn wait_queue_empty(em: &Emulator, timeout: Duration) {
     wait_until(timeout, "an empty queue", || (em.queue_counts() == (0, 0)).then_some(()));
 }
 
-/// `quarantine/<id>.json`, parsed, with the SPEC's keys checked.
+/// `quarantine/<id>.json`, parsed, with the documented keys checked.
 #[track_caller]
 pub fn quarantine_record(em: &Emulator, id: &str) -> Option<Value> {
     let key = format!("quarantine/{id}.json");

@@ -1,4 +1,4 @@
-//! Failures that are not the input's fault (SPEC §5, "What happens to a failure"), against
+//! Failures that are not the input's fault (docs/design.md, What happens to a failure), against
 //! the lab's real answers: the workshop's by-hand flow with the AWS CLI; a corrupt ledger
 //! met by `upload`, `watch` and the engine, then repaired; a missing ledger behind a 403;
 //! and one-shot commands against an endpoint where nothing listens.

@@ -1,4 +1,4 @@
-//! Guarantees 2, 4 and 5 (issue 3), by signals only: an outage of the endpoints (SIGSTOP /
+//! Failures made by signals only: an outage of the endpoints (SIGSTOP /
 //! SIGCONT of the emulator), a crash of the engine mid-report (SIGKILL), and work slower
 //! than the queue's visibility timeout.
 
@@ -31,7 +31,7 @@ fn backoff_delays(log: &str) -> Vec<f64> {
         .collect()
 }
 
-/// Guarantee 2: during an outage (the emulator stopped while the engine is mid-message and
+/// During an outage (the emulator stopped while the engine is mid-message and
 /// polling) the failure is logged with its operation and resource, once per failure; the
 /// engine backs off (capped exponential, growing while the outage lasts; no hot loop); the
 /// message is neither deleted nor lost; after SIGCONT it resumes by itself and the report
@@ -113,7 +113,7 @@ fn outage_is_logged_backed_off_and_survived() {
     eprintln!("back-off delays during the outage: {delays:?}");
 }
 
-/// Guarantee 4: `kill -9` of the engine mid-report (stuck on the emulator, which is then
+/// `kill -9` of the engine mid-report (stuck on the emulator, which is then
 /// continued) loses nothing: the message comes back after the (short) visibility timeout,
 /// a new engine builds the report, and the report objects are byte-identical to those of a
 /// clean run on a fresh emulator.
@@ -154,7 +154,7 @@ fn kill_9_mid_report_loses_nothing_and_rewrites_identical_objects() {
     }
 }
 
-/// Guarantee 5: processing that nears the (tiny) visibility timeout logs the warning naming
+/// Processing that nears the (tiny) visibility timeout logs the warning naming
 /// what to raise; the message, redelivered to this same process while it still works on it,
 /// is not started a second time; it is reported once and deleted.
 #[test]

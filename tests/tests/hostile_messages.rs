@@ -1,10 +1,10 @@
-//! Issue 4, point 4: no data leaves through the daemons. Anyone who can SendMessage chooses
+//! No data leaves through the daemons. Anyone who can SendMessage chooses
 //! what reportsengine reads and where it writes, with reportsengine's credentials; these
 //! hostile messages go to a real engine, and the emulator's request recorder shows what it
 //! did with them: each is quarantined, nothing is read outside the configured bucket nor
 //! under the daemons' own prefixes (but the ledger), nothing written outside `reports/` and
-//! `quarantine/`, and report keys come only from validated dates (SPEC §5, "Which objects a
-//! message may name").
+//! `quarantine/`, and report keys come only from validated dates (docs/design.md, The key
+//! rule).
 //!
 //! IAM enforcement is deliberately off here: a read of another bucket would *succeed* and
 //! show in the recording, rather than be hidden by a denial.

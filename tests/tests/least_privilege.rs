@@ -1,7 +1,7 @@
-//! Issue 4, points 1–3: the daemons work inside the lab's effective permissions (SPEC §1), call
-//! nothing else, and say clearly what was denied.
+//! The daemons work inside the lab's effective permissions (docs/design.md, The lab's
+//! controls), call nothing else, and say clearly what was denied.
 //!
-//! Each test turns on the emulator's IAM enforcement (EMULATOR.md) after creating its users,
+//! Each test turns on the emulator's IAM enforcement (`e2e::iam`) after creating its users,
 //! and runs the binaries with a user whose identity policy is exactly the lab's effective
 //! permissions ([`e2e::iam::lab_policy`]), or that minus one action.
 
@@ -239,7 +239,7 @@ fn once_denied_receive_message_exits_77() {
     assert_eq!(em.queue_counts(), (1, 0), "the message stays");
 }
 
-/// Point 3 / SPEC §5: a sales object the engine may not read (403: missing or denied) is a
+/// The 403 rule for inputs (docs/design.md): a sales object the engine may not read (403: missing or denied) is a
 /// message that can never succeed: quarantined and deleted, the run goes on (exit 0).
 #[test]
 fn denied_sales_object_is_quarantined() {
@@ -267,7 +267,7 @@ fn denied_sales_object_is_quarantined() {
     checks::assert_queue_empty(&em);
 }
 
-/// SPEC §5's 403 rule for the ledger: a denied GetObject of the ledger means "missing" only
+/// The 403 rule for the ledger (docs/design.md): a denied GetObject of the ledger means "missing" only
 /// if the conditional create then succeeds; once the ledger exists, the same denial is a
 /// permission error, said plainly (exit 77), and the ledger is left alone.
 #[test]

@@ -6,6 +6,7 @@
 
 mod browser;
 mod code_policy;
+mod configuration;
 mod failures;
 mod faults;
 mod harness;
@@ -15,11 +16,13 @@ mod hostile_messages;
 mod journal;
 mod large_objects;
 mod least_privilege;
+mod man_pages;
 mod metrics;
 mod operate;
 mod pipeline;
 mod poison;
 mod private_endpoints;
+mod same_cause;
 mod scale;
 mod sdk;
 mod secrets;

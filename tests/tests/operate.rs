@@ -29,6 +29,20 @@ fn configure_from_stack_outputs() {
     printed.assert_ok();
     assert!(printed.stdout.contains("bucket = \"111122223333-lab-us-east-1-restrictedbucket\""));
     assert!(printed.stdout.contains("require_private_sqs = true"));
+    // Only what the stack gave (the example has our template's visibility timeout output)
+    // and the lab requires is set: every default is a comment, so a default changed by a
+    // later release reaches a host configured before it.
+    let given = ["endpoints.require_private_sqs", "reportsengine.visibility_timeout"];
+    for key in common::config::KEYS {
+        let common::config::KeyDefault::Is(default) = key.default else { continue };
+        let set = printed.stdout.lines().any(|l| l.starts_with(&format!("{} = ", key.name)));
+        let commented = printed.stdout.contains(&format!("\n# {} = {default}\n", key.name));
+        if given.contains(&key.dotted().as_str()) {
+            assert!(set, "{} is not set:\n{}", key.dotted(), printed.stdout);
+        } else {
+            assert!(commented && !set, "{} is not a comment:\n{}", key.dotted(), printed.stdout);
+        }
+    }
     let same = run(em
         .bare_command("reportsengine")
         .args(["configure", "--stack-outputs"])
@@ -111,7 +125,7 @@ fn cloudformation_template_deploys_and_configures_a_working_pipeline() {
             )
         })
         .collect();
-    // Every output name SPEC §3 gives for the original workshop's stack, then ours.
+    // Every output name of the original workshop's stack, then ours.
     for name in [
         "StackName",
         "VPCID",

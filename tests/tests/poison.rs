@@ -1,5 +1,5 @@
-//! Guarantee 1 (issue 3): a message that can never succeed is written to
-//! `quarantine/<message-id>.json` (SPEC §4 keys, a reason a person understands), deleted, and
+//! A message that can never succeed is written to
+//! `quarantine/<message-id>.json` (docs/design.md, Quarantine records: its keys, a reason a person understands), deleted, and
 //! the daemon goes on with the next message. Driven by the committed corpus in
 //! `tests/corpus/` (bad messages and bad sales files, each with its expected outcome).
 

@@ -1,4 +1,4 @@
-//! Issue 4, point 5: with `require_private_sqs = true` (the emulator's config sets it) a
+//! With `require_private_sqs = true` (the emulator's config sets it) a
 //! daemon resolves the SQS endpoint's host before anything is sent and refuses to start
 //! (exit 78, naming host and addresses) when any address is public.
 //!
@@ -79,7 +79,7 @@ fn public_sqs_endpoint_in_config_is_refused_before_any_request() {
     assert!(em.list_keys().is_empty(), "salesapp wrote before the check");
 }
 
-/// The SDK's own endpoint variables (SPEC §3) are checked too: with `endpoints.sqs` unset,
+/// The SDK's own endpoint variables (docs/configuration.md) are checked too: with `endpoints.sqs` unset,
 /// `AWS_ENDPOINT_URL_SQS` / `AWS_ENDPOINT_URL` decide where SQS traffic goes, so they are
 /// what must be private. (Before the fix the check looked at the regional default name
 /// instead — a DNS lookup of a host the client would not use.)

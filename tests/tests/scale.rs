@@ -1,4 +1,4 @@
-//! Guarantees 6, 7 and 8 (issue 3): several engines on one queue, concurrent uploads, and an
+//! Several engines on one queue, concurrent uploads, and an
 //! upload interrupted at any step then simply run again.
 
 use e2e::checks::{self, sales_key, LEDGER_KEY};
@@ -7,7 +7,7 @@ use e2e::reference::DayRef;
 use e2e::scenario::*;
 use e2e::{reportsengine, run, salesapp, Emulator};
 
-/// Guarantee 6: three `reportsengine run` on one queue with 20 days queued: every report is
+/// Three `reportsengine run` on one queue with 20 days queued: every report is
 /// produced and correct (against the independent reference, year-to-date included), the
 /// index holds every day, the queue ends empty, nothing is quarantined.
 #[test]
@@ -45,7 +45,7 @@ fn three_engines_share_one_queue() {
     checks::assert_no_quarantine(&em);
 }
 
-/// Guarantee 7: two `salesapp upload` of different days started at the same moment both end
+/// Two `salesapp upload` of different days started at the same moment both end
 /// up in the ledger (conditional writes retried on 412), round after round.
 #[test]
 fn concurrent_uploads_both_land_in_the_ledger() {
@@ -92,7 +92,7 @@ enum Step {
     AfterLedger,
 }
 
-/// Guarantee 8: `salesapp upload` killed after the object, or after the ledger (before the
+/// `salesapp upload` killed after the object, or after the ledger (before the
 /// message), run again, ends in the same state as one clean run of the same files on a fresh
 /// emulator: same objects, same ledger bytes, one message per day, identical reports.
 #[test]

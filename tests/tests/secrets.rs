@@ -1,4 +1,4 @@
-//! Issue 4, point 6: no credential, session token or signature in the logs at any level, and
+//! No credential, session token or signature in the logs at any level, and
 //! files written with restrictive modes whatever the umask.
 
 use std::os::unix::fs::PermissionsExt;
@@ -154,7 +154,7 @@ fn written_files_are_not_world_accessible_even_with_umask_000() {
         assert_eq!(m & 0o007, 0, "build -o {name}: {m:o}");
     }
 
-    // The configuration `configure -o` writes: owner only (SPEC §3's flat outputs form).
+    // The configuration `configure -o` writes: owner only (from the flat outputs form).
     let outputs = em.write_file(
         "outputs.json",
         r#"{"RestrictedS3Bucket": "111122223333-lab-us-east-1-restrictedbucket",

@@ -1,4 +1,4 @@
-//! Guarantee 3 (issue 3): SIGTERM/SIGINT stop receiving at once (an in-flight long poll is
+//! SIGTERM/SIGINT stop receiving at once (an in-flight long poll is
 //! cancelled, not waited out), let in-flight messages finish within `shutdown_grace`, delete
 //! what finished, leave the rest for redelivery and exit 0; a second signal exits at once
 //! (130).

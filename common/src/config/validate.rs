@@ -1,14 +1,20 @@
 //! The checks no type can express, run once at start so a daemon never discovers a bad
 //! setting hours into its run. One function per section; the first failure is the error.
+//!
+//! Every message starts with the dotted key it is about (`reportsengine.wait_time = …`):
+//! the loader finds there which key it is, and so the file and line (or the variable, or
+//! the flag) the value came from. A value that could carry a secret (a URL's user name and
+//! password) is shown masked.
 
 use std::time::Duration;
 
 use humantime::format_duration;
 use sales_domain::keys::{check_input_key, is_valid_bucket_name};
 
-use super::values::check_url;
+use super::values::{check_url, mask_url};
 use super::{
-    Config, EngineConfig, MetricsConfig, SalesappConfig, MAX_WAIT_TIME, SYSTEMD_STOP_TIMEOUT,
+    Compensation, Config, EngineConfig, MetricsConfig, SalesappConfig, MAX_WAIT_TIME,
+    SYSTEMD_STOP_TIMEOUT,
 };
 
 type Checked = std::result::Result<(), String>;
@@ -18,7 +24,7 @@ impl Config {
     pub fn validate(&self) -> Checked {
         self.validate_resources()?;
         self.validate_endpoints()?;
-        self.validate_compensation()?;
+        validate_compensation(&self.compensation)?;
         validate_salesapp(&self.salesapp)?;
         validate_engine(&self.reportsengine)?;
         validate_metrics(&self.metrics)?;
@@ -34,7 +40,7 @@ impl Config {
         if self.queue_url.trim_end_matches('/').rsplit('/').next().is_none_or(str::is_empty) {
             return Err(format!(
                 "queue_url {:?} does not end with the queue's name",
-                self.queue_url
+                mask_url(&self.queue_url)
             ));
         }
         if let Some(b) = &self.doctor.unrestricted_bucket {
@@ -61,37 +67,40 @@ impl Config {
                 check_url(name, url)?;
             }
         }
-        for (name, t) in [
-            ("endpoints.connect_timeout", e.connect_timeout),
-            ("endpoints.attempt_timeout", e.attempt_timeout),
-        ] {
-            if t < Duration::from_millis(100) {
-                return Err(format!("{name} must be at least 100ms"));
-            }
-        }
-        if e.give_up_after > Duration::from_secs(3600) {
-            return Err("endpoints.give_up_after must be at most 1h".into());
-        }
-        Ok(())
-    }
-
-    fn validate_compensation(&self) -> Checked {
-        let c = &self.compensation;
-        let rates = std::iter::once(("commission_bps", &c.commission_bps))
-            .chain(c.overrides.iter().map(|(rep, bps)| (rep.as_str(), bps)));
-        for (rep, bps) in rates {
-            if *bps > 10_000 {
-                return Err(format!("compensation rate for {rep:?} is {bps} bps, above 100 %"));
-            }
-        }
-        Ok(())
+        within("endpoints.connect_timeout", e.connect_timeout, MILLIS_100, MINUTE)?;
+        within("endpoints.attempt_timeout", e.attempt_timeout, MILLIS_100, 10 * MINUTE)?;
+        within("endpoints.give_up_after", e.give_up_after, Duration::ZERO, HOUR)
     }
 }
 
-fn validate_salesapp(s: &SalesappConfig) -> Checked {
-    if s.poll_interval < Duration::from_millis(10) || s.poll_interval > Duration::from_secs(3600) {
-        return Err("salesapp.poll_interval must be between 10ms and 1h".into());
+/// The rates, a per-rep one included: also what the commands without a configuration file
+/// check ([`super::LocalSettings`]).
+pub(super) fn validate_compensation(c: &Compensation) -> Checked {
+    let rates = std::iter::once(("compensation.commission_bps".to_string(), &c.commission_bps))
+        .chain(
+            c.overrides.iter().map(|(rep, bps)| (format!("compensation.overrides.{rep:?}"), bps)),
+        );
+    for (key, bps) in rates {
+        if *bps > 10_000 {
+            return Err(format!("{key} = {bps} bps is above 100 % (at most 10000)"));
+        }
     }
+    Ok(())
+}
+
+fn validate_salesapp(s: &SalesappConfig) -> Checked {
+    if s.spool_dir.as_os_str().is_empty() {
+        return Err("salesapp.spool_dir is empty: it would be the current directory".into());
+    }
+    if !s.spool_dir.is_absolute() {
+        return Err(format!(
+            "salesapp.spool_dir = {:?} must be an absolute path (a daemon's current directory \
+             is /)",
+            s.spool_dir.display().to_string()
+        ));
+    }
+    within("salesapp.poll_interval", s.poll_interval, Duration::from_millis(10), HOUR)?;
+    within("salesapp.settle_time", s.settle_time, Duration::ZERO, HOUR)?;
     below_systemd_stop("salesapp.shutdown_grace", s.shutdown_grace, "the upload in progress")
 }
 
@@ -99,15 +108,11 @@ fn validate_engine(e: &EngineConfig) -> Checked {
     if !(1..=64).contains(&e.concurrency) {
         return Err(format!("reportsengine.concurrency = {} must be 1 to 64", e.concurrency));
     }
-    if e.wait_time > MAX_WAIT_TIME {
-        return Err(format!(
-            "reportsengine.wait_time = {} exceeds SQS's 20 s long-poll limit",
-            format_duration(e.wait_time)
-        ));
-    }
-    if e.visibility_timeout < Duration::from_secs(1) {
-        return Err("reportsengine.visibility_timeout must be at least 1s".into());
-    }
+    // Below 1 s ReceiveMessage short-polls: an idle engine would call it many times a
+    // second, each a paid request.
+    within("reportsengine.wait_time", e.wait_time, SECOND, MAX_WAIT_TIME)
+        .map_err(|why| format!("{why} (SQS long-polls 1 to 20 s; 0 would short-poll)"))?;
+    within("reportsengine.visibility_timeout", e.visibility_timeout, SECOND, MAX_VISIBILITY)?;
     below_systemd_stop("reportsengine.shutdown_grace", e.shutdown_grace, "in-flight work")?;
     if !(1..=32).contains(&e.read_connections) {
         return Err(format!(
@@ -120,6 +125,11 @@ fn validate_engine(e: &EngineConfig) -> Checked {
     }
     if e.max_object_size == 0 {
         return Err("reportsengine.max_object_size must be above 0".into());
+    }
+    if e.input_prefix.as_deref() == Some("") {
+        return Err("reportsengine.input_prefix is empty: leave it unset to accept every key \
+                    but the daemons' own"
+            .into());
     }
     if let Some(prefix) = &e.input_prefix {
         // The prefix itself must be a key the rule accepts, or nothing ever would be.
@@ -160,10 +170,25 @@ fn validate_metrics(m: &MetricsConfig) -> Checked {
             ));
         }
     }
-    if m.textfile_interval < Duration::from_secs(1)
-        || m.textfile_interval > Duration::from_secs(3600)
-    {
-        return Err("metrics.textfile_interval must be between 1s and 1h".into());
+    within("metrics.textfile_interval", m.textfile_interval, SECOND, HOUR)
+}
+
+const MILLIS_100: Duration = Duration::from_millis(100);
+const SECOND: Duration = Duration::from_secs(1);
+const MINUTE: Duration = Duration::from_secs(60);
+const HOUR: Duration = Duration::from_secs(3600);
+/// SQS's longest visibility timeout: 12 hours.
+const MAX_VISIBILITY: Duration = Duration::from_secs(12 * 3600);
+
+/// Every duration has a lower and an upper bound.
+fn within(name: &str, value: Duration, min: Duration, max: Duration) -> Checked {
+    if value < min || value > max {
+        return Err(format!(
+            "{name} = {} must be {} to {}",
+            format_duration(value),
+            format_duration(min),
+            format_duration(max)
+        ));
     }
     Ok(())
 }

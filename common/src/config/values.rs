@@ -67,18 +67,38 @@ pub fn parse_size(text: &str) -> std::result::Result<u64, String> {
 }
 
 pub(super) fn check_url(name: &str, url: &str) -> std::result::Result<(), String> {
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
-        .ok_or_else(|| format!("{name} = {url:?} must start with https:// (or http:// locally)"))?;
+    let shown = mask_url(url);
+    let rest =
+        url.strip_prefix("https://").or_else(|| url.strip_prefix("http://")).ok_or_else(|| {
+            format!("{name} = {shown:?} must start with https:// (or http:// locally)")
+        })?;
     let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-    if host.is_empty()
-        || host.contains('@')
-        || url.chars().any(|c| c.is_whitespace() || c.is_control())
-    {
-        return Err(format!("{name} = {url:?} is not a valid URL"));
+    if host.contains('@') {
+        return Err(format!(
+            "{name} = {shown:?} carries a user name or password: credentials never go in the \
+             configuration (they come from the credential chain)"
+        ));
+    }
+    if host.is_empty() || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("{name} = {shown:?} is not a valid URL"));
     }
     Ok(())
+}
+
+/// `text` with the user name and password of a URL (`https://user:pass@host/…`) replaced by
+/// `***`, for anything shown to people: an error that quotes a refused value, `config`'s
+/// listing. Text without userinfo comes back as it was.
+pub fn mask_url(text: &str) -> String {
+    let (scheme, rest) = match text.split_once("://") {
+        Some((scheme, rest)) => (format!("{scheme}://"), rest),
+        None => (String::new(), text),
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    match authority.rfind('@') {
+        Some(at) => format!("{scheme}***{}{tail}", &authority[at..]),
+        None => text.to_string(),
+    }
 }
 
 /// The host (without port) of an `http(s)://host[:port]/…` URL; brackets kept off IPv6.

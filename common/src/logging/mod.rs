@@ -127,7 +127,7 @@ impl LogLevel {
 
 /// What [`init`] needs from the command line.
 #[derive(Debug, Clone)]
-pub struct Settings {
+pub struct LogSettings {
     /// The program, as the journal's `SYSLOG_IDENTIFIER` (`journalctl -t salesapp`).
     pub program: &'static str,
     pub level: Option<LogLevel>,
@@ -149,11 +149,15 @@ fn env_filter(rust_log: Option<&str>, level: Option<LogLevel>) -> Result<EnvFilt
     }
     let level = level.map_or("info", LogLevel::directive);
     // Our crates at the chosen level; the SDK and HTTP stack quieter, since at debug/trace
-    // they print whole requests.
+    // they print whole requests. The credential chain's own warning that a provider failed
+    // carries the provider's `Debug` dump (HTTP headers and body included); the failure it
+    // causes is said by the command, in words, with what to do (kind "no usable
+    // credentials"), so the chain speaks only of errors.
     EnvFilter::builder()
         .parse(format!(
-            "{level},aws_config=warn,aws_smithy_runtime=warn,aws_smithy_http=warn,\
-             aws_sdk_s3=warn,aws_sdk_sqs=warn,aws_sigv4=warn,hyper=warn,h2=warn,rustls=warn"
+            "{level},aws_config=warn,aws_config::meta::credentials::chain=error,\
+             aws_smithy_runtime=warn,aws_smithy_http=warn,aws_sdk_s3=warn,aws_sdk_sqs=warn,\
+             aws_sigv4=warn,hyper=warn,h2=warn,rustls=warn"
         ))
         .map_err(|e| format!("log filter: {e}"))
 }
@@ -196,7 +200,7 @@ enum Output {
 
 /// Installs the global subscriber. Logs go to the journal or to stderr; stdout is kept for
 /// results. Fails (a usage error for the caller) when `RUST_LOG` is not a filter.
-pub fn init(settings: &Settings) -> Result<(), String> {
+pub fn init(settings: &LogSettings) -> Result<(), String> {
     use std::io::IsTerminal;
     let env = |name: &str| std::env::var(name).ok();
     let filter = env_filter(env("RUST_LOG").as_deref(), settings.level)?;

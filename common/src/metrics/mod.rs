@@ -9,7 +9,7 @@
 //! operations.
 //!
 //! Each daemon exposes its own metrics and the shared ones (`aws_*`, `build_info`), never
-//! the other daemon's. The README ("Metrics") lists them with a sentence each.
+//! the other daemon's. docs/operating.md ("Metrics") lists them with a sentence each.
 
 mod export;
 mod outcome;

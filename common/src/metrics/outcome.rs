@@ -95,9 +95,11 @@ mod tests {
     fn a_failure_left_waiting_is_named_by_the_table() {
         for kind in Kind::ALL {
             let (message, upload) = match kind {
-                Kind::Denied | Kind::Config | Kind::StateUnreadable | Kind::Unexpected => {
-                    ("held", "held")
-                }
+                Kind::Credentials
+                | Kind::Denied
+                | Kind::Config
+                | Kind::StateUnreadable
+                | Kind::Unexpected => ("held", "held"),
                 Kind::Transient | Kind::BadInput | Kind::Missing | Kind::LocalIo => {
                     ("retry", "retry")
                 }

@@ -86,23 +86,17 @@ pub enum Presence {
     Unknown,
 }
 
-/// One of our own objects (the ledger, the report index), read under the 403 rule
-/// ([`Store::read_own`]).
+/// A small object read whole, or why not: 404 and 403 are answers here, which the caller's
+/// rule judges (for our own state, the 403 rule in `crate::state`).
 #[derive(Debug, Clone)]
-pub enum Own {
+pub enum Fetched {
     Found(Object),
-    /// It does not exist. `seeded`: the 403 was settled by creating it with the seed, which
-    /// is now its content.
-    Missing {
-        seeded: bool,
+    /// HTTP 404.
+    NotFound,
+    /// HTTP 403, with the error code S3 gave (may be empty).
+    Denied {
+        code: String,
     },
-}
-
-/// What [`Store::read_own`] creates where a 403 leaves an object's existence in doubt.
-#[derive(Debug, Clone)]
-pub struct Seed {
-    pub body: Bytes,
-    pub content_type: &'static str,
 }
 
 /// A streaming GetObject body: one response read as it arrives, and for a large object the
@@ -353,73 +347,19 @@ impl Store {
         }
     }
 
-    /// GetObject of one of our own small objects (the ledger, the report index), under the
-    /// 403 rule (SPEC §5).
-    ///
-    /// A 404 is [`Own::Missing`]. A 403 may mean "missing" (no `s3:ListBucket`) or "denied":
-    /// a create-only write (`If-None-Match: *`) of `seed` settles it. If it succeeds the
-    /// object was missing and now holds `seed`; if it answers 412 the object exists, and
-    /// after one more read (a concurrent writer may have created it meanwhile) a 403 is a
-    /// permission problem, said plainly ([`Kind::Denied`]): never "missing", so no caller
-    /// can silently work without it.
-    pub async fn read_own(&self, key: &str, label: &str, seed: Seed) -> Result<Own> {
-        let denied = match self.get(key).await? {
-            Ok(object) => return Ok(Own::Found(object)),
-            Err(Answer::NotFound) => return Ok(Own::Missing { seeded: false }),
-            Err(Answer::Denied { code }) => code,
-            Err(answer) => return Err(self.failure(Operation::GetObject, key, answer)),
-        };
-        match self.put(key, seed.body, seed.content_type, &[], Condition::Create).await {
-            Ok(Written::Ok { .. }) => {
-                tracing::info!(
-                    key,
-                    "{label} was missing (403 to GetObject, created with If-None-Match)"
-                );
-                return Ok(Own::Missing { seeded: true });
-            }
-            Ok(Written::PreconditionFailed) => {}
-            Err(put) => {
-                return Err(self
-                    .failure(Operation::GetObject, key, Answer::Denied { code: denied })
-                    .hint(format!(
-                    "Whether the {label} exists cannot be told: the create-only write that would \
-                     settle it failed too ({put})."
-                )))
-            }
-        }
-        match self.get(key).await? {
-            Ok(object) => Ok(Own::Found(object)),
-            Err(Answer::Denied { code }) => {
-                let url = self.url(key);
-                let code = if code.is_empty() { String::new() } else { format!(" {code}") };
-                Err(Error::new(
-                    Kind::Denied,
-                    Operation::GetObject,
-                    &url,
-                    format!(
-                        "GetObject on {url} was denied (HTTP 403{code}). The {label} exists (a \
-                         create-only write answered 412) but reading it is denied: this \
-                         instance's role and the S3 gateway endpoint policy must allow \
-                         s3:GetObject on it."
-                    ),
-                ))
-            }
-            Err(answer) => Err(self.failure(Operation::GetObject, key, answer)),
-        }
-    }
-
-    /// A small object read whole, or what S3 answered instead (a 403 or 404 is handed back
-    /// for the caller's rule to judge).
-    async fn get(&self, key: &str) -> Result<std::result::Result<Object, Answer>> {
+    /// GetObject of a small object, read whole; a 403 or 404 is handed back for the caller's
+    /// rule to judge.
+    pub async fn get_small(&self, key: &str) -> Result<Fetched> {
         let out = self.client.get_object().bucket(&self.bucket).key(key).send().await;
         match out {
             Ok(o) => {
                 let etag = o.e_tag().map(str::to_string);
                 let body = self.body(key, o.body).collect().await?;
-                Ok(Ok(Object { body, etag }))
+                Ok(Fetched::Found(Object { body, etag }))
             }
             Err(e) => match classify(&e) {
-                answer @ (Answer::NotFound | Answer::Denied { .. }) => Ok(Err(answer)),
+                Answer::NotFound => Ok(Fetched::NotFound),
+                Answer::Denied { code } => Ok(Fetched::Denied { code }),
                 answer => Err(self.failure(Operation::GetObject, key, answer).with_source(e)),
             },
         }

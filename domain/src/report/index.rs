@@ -287,13 +287,7 @@ mod tests {
         let i =
             index(&[day("2025-12-30", 10_000), day("2026-01-02", 25_000), day("2026-01-05", 50)]);
         let html = i.to_html();
-        let links: Vec<&str> = html
-            .match_indices("<a href=\"")
-            .map(|(at, m)| {
-                let rest = &html[at + m.len()..];
-                &rest[..rest.find('"').unwrap()]
-            })
-            .collect();
+        let links = crate::report::html::tests::each_after(&html, "<a href=\"", '"');
         // The latest day's card first, then the table, newest first.
         assert_eq!(
             links,
@@ -332,8 +326,10 @@ mod tests {
             assert!(one.contains(&format!(">{month}</text>")), "{month}");
         }
         assert!(!one.contains(">Jul</text>"));
-        // x = 78 + 151 × 634 / 152 = 707, in a slot of 4 units, 3 wide.
-        assert!(one.contains("<rect class=\"hl\" x=\"707\" y=\"12\" width=\"3\" height=\"120\">"));
+        // The last slot of 152, from 151/152 = 99.342 % of the width, four fifths of it drawn.
+        assert!(one.contains(
+            "<rect class=\"hl\" x=\"99.407%\" y=\"20\" width=\"0.526%\" height=\"120\">"
+        ));
         // A short span names weeks from January 1.
         let short = index(&[day("2026-01-16", 100)]).to_html();
         assert!(short.contains(">Jan 1</text>") && short.contains(">Jan 15</text>"));

@@ -4,7 +4,7 @@ use super::Report;
 use crate::sales::SalesDate;
 
 impl Report {
-    /// `report.json`: pretty-printed, keys in SPEC order, money as integer cents, trailing LF.
+    /// `report.json`: pretty-printed, keys in the documented order, money as integer cents, trailing LF.
     pub fn to_json(&self) -> String {
         // Invariant: serialising structs of strings, integers and `Cents` into a String has no
         // failure path (no maps with non-string keys, no fallible custom Serialize).

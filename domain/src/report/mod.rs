@@ -22,10 +22,8 @@ use year::{DayLine, YearToDate};
 
 /// How many products `top_products` keeps.
 pub const TOP_PRODUCTS: usize = 10;
-/// How many reps the HTML bar chart shows before summarising the rest.
-pub const CHART_REPS: usize = 20;
 
-/// The whole report. Field order is the JSON key order SPEC §4 fixes; the keys added since
+/// The whole report. Field order is the JSON key order docs/design.md fixes (The reports); the keys added since
 /// come after the ones it lists, so every existing key keeps its place.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Report {

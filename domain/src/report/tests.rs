@@ -426,25 +426,26 @@ fn html_is_self_contained_and_complete() {
     assert!(!full.contains("http://") && !full.contains("https://") && !full.contains("//"));
     assert!(!full.contains("src=") && !full.contains("@import") && !full.contains("url("));
     assert!(!full.contains("<link") && !full.contains("<img") && !full.contains("@font-face"));
-    // The only link leaves the day for the index beside it, relatively.
-    let hrefs: Vec<&str> = full.match_indices("href=\"").map(|(i, _)| &full[i + 6..]).collect();
-    assert_eq!(hrefs.len(), 1);
-    assert!(hrefs[0].starts_with("../index.html\""));
+    // The only links, relative: the index beside the day's folder, the day's CSV and JSON.
+    let hrefs = super::html::tests::each_after(&full, "href=\"", '"');
+    assert_eq!(hrefs, ["../index.html", "report.csv", "report.json"]);
     // Headline figures, people-formatted.
     for s in ["2026-01-15", "$1,287.57", "$64.83", "$1,234.57", "Zoë", "Bob, Jr.", "Gizmo"] {
         assert!(html.contains(s), "missing {s}");
     }
     // Bars: the largest region (West, 1237.07) gets the full width, East 5000/123707 of it.
-    assert!(html.contains("width=\"330\""));
-    assert!(html.contains(&format!("width=\"{}\"", 5000 * 330 / 123707)));
-    // Zoë's bar (50 cents of 123457 max) is 0 by division but drawn 1 unit wide.
-    assert!(html.contains("width=\"1\""));
-    // Every chart is an image with a title and a label; the tables sort.
-    let charts = html.matches("<svg").count();
-    assert_eq!(charts, 4, "year: revenue and commission; day: by region and by rep");
-    assert_eq!(html.matches("<svg viewBox=").count(), charts);
-    assert_eq!(html.matches(" role=\"img\" aria-label=\"").count(), charts);
-    assert!(html.matches("\"><title>").count() >= charts);
+    assert!(html.contains("<span class=\"fill\" style=\"width:100.0%\">"));
+    assert!(html.contains("<span class=\"fill\" style=\"width:4.0%\">"));
+    // Zoë's bar (50 cents of 123457 max) rounds to 0.0 % but is drawn (CSS: 2 px at least).
+    assert!(html.contains("<span class=\"fill\" style=\"width:0.0%\">"));
+    // Every chart has a label: the year's columns are an image with a title, the day's
+    // bars a list a screen reader reads as it is; the tables sort.
+    assert_eq!(html.matches("<svg").count(), 2, "year: revenue and commission");
+    assert_eq!(html.matches("<svg height=").count(), 2);
+    assert_eq!(html.matches(" role=\"img\" aria-label=\"").count(), 2);
+    assert!(html.matches("\"><title>").count() >= 2);
+    assert_eq!(html.matches("<ol class=\"bars").count(), 2, "day: by region and by rep");
+    assert!(html.contains("aria-label=\"Revenue by region, largest first\""));
     assert_eq!(html.matches("<table class=\"sortable\">").count(), 3);
     assert!(full.ends_with("</html>\n"));
 }
@@ -473,7 +474,7 @@ fn html_shows_the_day_and_how_it_compares_first() {
     assert_eq!(year.matches("<rect class=\"bar\"").count(), 4, "Jan 1 and Jan 14, twice");
     assert!(year.contains("<title>2026-01-14: $48.20</title>"));
     assert!(year.contains("<title>2026-01-15: $64.83</title>"));
-    assert!(year.contains("<td data-v=\"20260101\">2026-01-01</td>"));
+    assert!(year.contains("<td class=\"date\" data-v=\"20260101\">2026-01-01</td>"));
     assert!(!year.contains("2025-12-31") && !year.contains("2026-01-16"));
 }
 

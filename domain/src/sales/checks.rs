@@ -1,4 +1,4 @@
-//! The rules on records (SPEC §4), the aggregation of the day, and the problem list; knows
+//! The rules on records (docs/design.md, The sales file), the aggregation of the day, and the problem list; knows
 //! nothing of chunks.
 
 use super::date::date_reason;

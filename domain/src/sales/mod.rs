@@ -12,7 +12,7 @@
 //! (the careful path), which also finds where a quoted field spanning lines ends. Only the
 //! record cut by a chunk boundary is copied (into `carry`).
 //!
-//! # Rules (SPEC §4), and the decisions taken where the SPEC is silent
+//! # Rules (docs/design.md, The sales file), and the decisions behind them
 //! - UTF-8, an optional BOM at the very start, LF or CRLF (mixed tolerated); a lone CR is data.
 //! - Lines are physical lines, the header being line 1; a problem in a record is reported at the
 //!   line where the record starts. Entirely empty lines are skipped anywhere (also before the
@@ -53,7 +53,7 @@ pub const MAX_SHOWN_PROBLEMS: usize = 20;
 /// The largest quantity one row may hold: far above any real order, and low enough that
 /// quantity × price and the day's sums are checked rather than merely hoped to fit.
 pub const MAX_QUANTITY: u64 = 1_000_000_000;
-/// The required columns, in the SPEC's order (also the order [`crate::generate`] writes).
+/// The required columns, in the documented order (also the order [`crate::generate`] writes).
 pub const REQUIRED_COLUMNS: [&str; 7] =
     ["date", "order_id", "sales_rep", "region", "product", "quantity", "unit_price"];
 const DATE: usize = 0;

@@ -37,7 +37,7 @@ pub struct DaySummary {
     pub rows: u64,
     pub units: u64,
     pub revenue: Cents,
-    /// Keys are compared bytewise (BTreeMap<String> order), as SPEC's sort order requires.
+    /// Keys are compared bytewise (BTreeMap<String> order), as the documented sort order requires.
     pub reps: BTreeMap<String, RepDay>,
     pub regions: BTreeMap<String, RegionDay>,
     pub products: BTreeMap<String, ProductDay>,
@@ -65,7 +65,8 @@ pub struct Problem {
 /// quantity of `"0"` on eight rows, a price with three decimals on thirty rows, whatever the
 /// price) are read as one group: [`ValidationErrors::groups`].
 /// `Display` is [`ValidationErrors::render`] with a screenful
-/// ([`super::MAX_SHOWN_PROBLEMS`] lines); no trailing newline.
+/// ([`super::MAX_SHOWN_PROBLEMS`] lines); no trailing newline (docs/validation.md, Reading
+/// the problems).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValidationErrors {
     pub file: String,

@@ -17,13 +17,13 @@ pub(super) struct Done {
     pub(super) message_id: String,
     /// The receipt handle it was received with (the newest is looked up in flight).
     pub(super) receipt: String,
-    pub(super) outcome: Outcome,
+    pub(super) outcome: DoneAs,
     pub(super) started: Instant,
     /// Its place among the messages received and not yet deleted, freed with it.
     pub(super) _admitted: OwnedSemaphorePermit,
 }
 
-pub(super) enum Outcome {
+pub(super) enum DoneAs {
     Reported(Built),
     Quarantined,
 }
@@ -77,11 +77,11 @@ async fn delete<B: Backend>(backend: &B, batch: Vec<Done>, stage: &Stage) {
         let took = done.started.elapsed();
         stage.in_flight.finish(&done.message_id);
         match done.outcome {
-            Outcome::Reported(built) => {
+            DoneAs::Reported(built) => {
                 tracing::info!(message_id = %done.message_id, date = %built.date, elapsed_ms = took.as_millis() as u64, "{}", built.headline);
                 stage.stats.reported(built.date, took);
             }
-            Outcome::Quarantined => stage.stats.quarantined(took),
+            DoneAs::Quarantined => stage.stats.quarantined(took),
         }
     }
 }

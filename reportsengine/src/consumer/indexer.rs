@@ -11,7 +11,7 @@ use common::failure::Error;
 use sales_domain::report::index::IndexDay;
 use tokio::sync::mpsc;
 
-use super::deleter::{Done, Outcome};
+use super::deleter::{Done, DoneAs};
 use super::{gather, Backend, Stage};
 
 /// How long the indexer waits for more days once one has come, and how many it takes at
@@ -32,8 +32,8 @@ pub(super) async fn run<B: Backend>(
         let days: Vec<IndexDay> = batch
             .iter()
             .filter_map(|d| match &d.outcome {
-                Outcome::Reported(built) => Some(built.index_day.clone()),
-                Outcome::Quarantined => None,
+                DoneAs::Reported(built) => Some(built.index_day.clone()),
+                DoneAs::Quarantined => None,
             })
             .collect();
         match backend.index(&days).await {

@@ -50,7 +50,7 @@ use sales_domain::sales::SalesDate;
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 
-pub use stats::Stats;
+pub use stats::ConsumerStats;
 
 /// What the loop needs from the world: the queue's calls and the work on one message. The
 /// engine (S3 and SQS) is the real one; the tests script one.
@@ -146,7 +146,7 @@ pub async fn consume<B: Backend>(
     settings: Settings,
     mode: Mode,
     shutdown: impl Future<Output = ()>,
-) -> Result<Arc<Stats>> {
+) -> Result<Arc<ConsumerStats>> {
     let _watchdog = notify::spawn_watchdog();
     let mut consumer = Consumer::new(backend, settings, mode);
     // Shutdown is selected here and only here. It drops the receive loop wherever it waits
@@ -222,7 +222,7 @@ impl InFlight {
 #[derive(Clone)]
 struct Stage {
     in_flight: InFlight,
-    stats: Arc<Stats>,
+    stats: Arc<ConsumerStats>,
     /// Tells the loop to back off.
     failed: Arc<AtomicBool>,
 }
@@ -271,7 +271,7 @@ struct Consumer<B> {
     admitted: Arc<Semaphore>,
     tasks: JoinSet<TaskEnd>,
     in_flight: InFlight,
-    stats: Arc<Stats>,
+    stats: Arc<ConsumerStats>,
     to_index: Option<mpsc::UnboundedSender<deleter::Done>>,
     to_delete: Option<mpsc::UnboundedSender<deleter::Done>>,
     /// The indexer, then the deleter: drained in that order.
@@ -287,7 +287,7 @@ struct Consumer<B> {
 
 impl<B: Backend> Consumer<B> {
     fn new(backend: Arc<B>, settings: Settings, mode: Mode) -> Consumer<B> {
-        let stats = Arc::new(Stats::default());
+        let stats = Arc::new(ConsumerStats::default());
         let in_flight = InFlight::default();
         let stage_failed = Arc::new(AtomicBool::new(false));
         let stage = Stage {

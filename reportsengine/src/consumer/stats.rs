@@ -12,7 +12,7 @@ use common::queue::Received;
 use sales_domain::sales::SalesDate;
 
 #[derive(Debug, Default)]
-pub struct Stats {
+pub struct ConsumerStats {
     pub processed: AtomicU64,
     pub quarantined: AtomicU64,
     /// Messages left on the queue by a failure (retry or hold).
@@ -26,7 +26,7 @@ pub struct Stats {
     holds: Mutex<Holds>,
 }
 
-impl Stats {
+impl ConsumerStats {
     /// `processed N, quarantined N, failed N, last report DATE, lag 1.2s[; held: …]`.
     pub fn status_line(&self) -> String {
         let last = self.last_report.lock().ok().and_then(|l| *l);
@@ -113,7 +113,7 @@ impl Stats {
     }
 
     /// `once`: 0 when every message was reported or quarantined; otherwise the code of the
-    /// worst failure (SPEC §5's table), since messages were left behind.
+    /// worst failure (docs/design.md, What happens to a failure), since messages were left behind.
     pub fn exit_code(&self) -> u8 {
         let worst = self.worst.lock().ok().and_then(|w| *w);
         worst.map_or(0, |kind| u8::try_from(kind.rule().exit_code).unwrap_or(1))

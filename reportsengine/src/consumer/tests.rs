@@ -171,7 +171,9 @@ fn settings() -> Settings {
 }
 
 /// `run` in the background; notify the returned `Notify` to signal it.
-fn daemon(script: &Arc<Script>) -> (tokio::task::JoinHandle<Result<Arc<Stats>>>, Arc<Notify>) {
+fn daemon(
+    script: &Arc<Script>,
+) -> (tokio::task::JoinHandle<Result<Arc<ConsumerStats>>>, Arc<Notify>) {
     let stop = Arc::new(Notify::new());
     let run = tokio::spawn({
         let (script, stop) = (script.clone(), stop.clone());
@@ -182,7 +184,7 @@ fn daemon(script: &Arc<Script>) -> (tokio::task::JoinHandle<Result<Arc<Stats>>>,
     (run, stop)
 }
 
-async fn once(script: &Arc<Script>) -> Result<Arc<Stats>> {
+async fn once(script: &Arc<Script>) -> Result<Arc<ConsumerStats>> {
     consume(script.clone(), settings(), Mode::UntilEmpty, std::future::pending()).await
 }
 

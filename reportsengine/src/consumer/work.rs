@@ -10,14 +10,14 @@ use tokio::sync::{mpsc, OwnedSemaphorePermit};
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use super::deleter::{Done, Outcome};
-use super::{Backend, InFlight, Stats, TaskEnd};
+use super::deleter::{Done, DoneAs};
+use super::{Backend, ConsumerStats, InFlight, TaskEnd};
 
 /// What a task needs besides its message.
 pub(super) struct Task<B> {
     pub(super) backend: Arc<B>,
     pub(super) in_flight: InFlight,
-    pub(super) stats: Arc<Stats>,
+    pub(super) stats: Arc<ConsumerStats>,
     /// A reported message goes to the indexer, a quarantined one straight to the deleter.
     pub(super) to_index: mpsc::UnboundedSender<Done>,
     pub(super) to_delete: mpsc::UnboundedSender<Done>,
@@ -41,14 +41,14 @@ impl<B: Backend> Task<B> {
         let started = Instant::now();
         tracing::info!(bytes = message.body.len(), "processing message");
         let outcome = match self.process_warning_late(&message, started).await {
-            Ok(built) => Outcome::Reported(built),
+            Ok(built) => DoneAs::Reported(built),
             Err(err) => match err.action() {
                 Action::SetAside => {
                     let reason = err.to_string();
                     match self.backend.quarantine(&message, &reason).await {
                         Ok(key) => {
                             tracing::warn!(quarantine = %key, kind = err.kind().label(), operation = err.operation().name(), resource = err.resource(), %reason, "message quarantined");
-                            Outcome::Quarantined
+                            DoneAs::Quarantined
                         }
                         Err(qerr) => {
                             let what = format!("cannot write the quarantine record; leaving the message ({reason})");
@@ -75,8 +75,8 @@ impl<B: Backend> Task<B> {
             },
         };
         let next = match outcome {
-            Outcome::Reported(_) => &self.to_index,
-            Outcome::Quarantined => &self.to_delete,
+            DoneAs::Reported(_) => &self.to_index,
+            DoneAs::Quarantined => &self.to_delete,
         };
         let done = Done {
             message_id: message.message_id.clone(),

@@ -1,4 +1,4 @@
-//! `salesapp watch`: the spool daemon (SPEC §5).
+//! `salesapp watch`: the spool daemon (docs/design.md, salesapp watch).
 //!
 //! ```text
 //! spool_dir/

@@ -6,8 +6,9 @@
 //! (`aws s3 sync s3://BUCKET/reports ./reports`) browses as it does in place.
 use std::fmt::Write as _;
 
-use super::page::{self, kpi, num_cell};
-use super::{days_table, dollars, grouped, long_date, year_charts, Figure};
+use super::format::{dollars, grouped, long_date};
+use super::page::{self, kpi, money, num_cell, shown};
+use super::{days_table, year_charts, Figure};
 use crate::report::index::{Index, IndexDay};
 use crate::report::year::{DayLine, YearToDate};
 
@@ -63,16 +64,16 @@ fn latest_year(h: &mut String, index: &Index, latest: &IndexDay) {
     kpi(
         h,
         "Latest day",
-        &format!("<a href=\"{}\">{}</a>", report_link(latest), latest.date),
+        &shown(format!("<a href=\"{}\">{}</a>", report_link(latest), latest.date)),
         &[format!("{} revenue", dollars(latest.revenue_cents)), long_date(latest.date)],
     );
-    kpi(h, &format!("Revenue {year} so far"), &dollars(ytd.revenue_cents), &[]);
-    kpi(h, &format!("Commission {year} so far"), &dollars(ytd.commission_cents), &[]);
+    kpi(h, &format!("Revenue {year} so far"), &money(ytd.revenue_cents), &[]);
+    kpi(h, &format!("Commission {year} so far"), &money(ytd.commission_cents), &[]);
     if let Some(a) = ytd.daily_average() {
         kpi(
             h,
             "Daily average revenue",
-            &dollars(a.revenue_cents),
+            &money(a.revenue_cents),
             &[format!("over {} reported day{}", a.days, if a.days == 1 { "" } else { "s" })],
         );
     }
@@ -104,10 +105,10 @@ fn by_year(h: &mut String, index: &Index) {
             h,
             "<tr><td>{}</td>{}{}{}{}</tr>",
             first.date.0.year(),
-            num_cell(&grouped(y.days.len() as u64), y.days.len()),
-            num_cell(&grouped(orders), orders),
-            num_cell(&dollars(y.revenue_cents), y.revenue_cents.0),
-            num_cell(&dollars(y.commission_cents), y.commission_cents.0),
+            num_cell("n", &grouped(y.days.len() as u64), y.days.len()),
+            num_cell("n", &grouped(orders), orders),
+            num_cell("n", &dollars(y.revenue_cents), y.revenue_cents.0),
+            num_cell("n", &dollars(y.commission_cents), y.commission_cents.0),
         );
     }
     h.push_str("</tbody>\n</table></div>\n</section>\n");

@@ -21,18 +21,26 @@
 //!   only `salesapp doctor --controls` sends one (see [`PROBE_MARKER`]), then tries to
 //!   receive and delete it first.
 //!
-//! # Denied calls live only here
-//! For `--controls` only, this module deliberately makes calls the lab's policies deny:
+//! # Denied calls, by name only
+//! For `--controls` only, doctor deliberately makes calls the lab's policies deny:
 //! DeleteObject (of the key doctor itself just wrote), PutObject to the *unrestricted* bucket,
-//! ListBuckets and ListQueues. [`crate::store::Store`] and [`crate::queue::Queue`] cannot make
-//! them, by design, and must stay that way: keep every such call inside this file.
+//! ListBuckets and ListQueues. They are named probes of the shell crate
+//! (`common::probe`, its `denied.rs`): this crate has no AWS client, and the daemons' store
+//! and queue cannot make them, by design.
 //!
 //! # Exit code
 //! 0 when no check FAILs (WARN and SKIP do not fail). Otherwise the code of the *first*
 //! failing row (rows run from the configuration outwards, so the first failure is usually
-//! the cause of the rest): 78 configuration, 77 permissions (an action the apps need was
-//! denied, or a denial the lab requires did not hold, e.g. on the emulator), 69 the service
-//! could not be reached or answered unexpectedly (DNS, TCP, timeouts).
+//! the cause of the rest): 78 configuration, 77 permissions (no usable credentials, an action
+//! the apps need was denied, or a denial the lab requires did not hold, e.g. on the
+//! emulator), 69 the service could not be reached or answered unexpectedly (DNS, TCP,
+//! timeouts).
+//!
+//! A failing row's kind (so its code), its detail and its hint are what the failure model
+//! makes of the same cause when a command meets it: the configuration's error itself, the
+//! credential chain's and each call's answer classified by the shell's one classification
+//! (`common::probe`). So `doctor` and `salesapp upload` cannot disagree on a missing bucket
+//! or on missing credentials (docs/design.md, What happens to a failure).
 
 mod calls;
 mod controls;
@@ -42,14 +50,15 @@ mod table;
 
 use std::time::Duration;
 
-use crate::aws::process_env;
-use crate::config::Config;
-use crate::failure::{exit, Kind};
-use crate::ops::cli::GlobalArgs;
+use common::config::Config;
+use common::endpoints::process_env;
+use common::failure::exit;
+use common::probe::Sdk;
 
-pub(super) use crate::aws::Endpoints;
+use crate::cli::GlobalArgs;
 
-pub use controls::{judge_control, Control, Outcome, PROBE_MARKER};
+pub use calls::PROBE_MARKER;
+pub use controls::{judge_control, Control};
 pub use network::judge_dns;
 pub use table::{Check, Status, Table};
 
@@ -69,18 +78,18 @@ pub struct DoctorArgs {
 }
 
 /// What `doctor` is run as: salesapp sends messages, reportsengine does not.
-pub use crate::Program;
+pub use common::Program;
 
 /// How long one doctor call may take: doctor answers in seconds or says what hangs.
-pub(super) const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// TCP connect and DNS timeout.
-pub(super) const NET_TIMEOUT: Duration = Duration::from_secs(3);
+const NET_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The whole command for a binary's `doctor` subcommand: run, print the table on stdout,
 /// return the exit code (see the module doc).
 pub fn main(program: Program, global: &GlobalArgs, args: &DoctorArgs) -> i32 {
     use std::io::Write;
-    let runtime = match crate::ops::cli::runtime() {
+    let runtime = match crate::cli::runtime() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("{}: {e}", program.name());
@@ -109,17 +118,14 @@ pub async fn run(program: Program, global: &GlobalArgs, args: &DoctorArgs) -> Ta
             c
         }
         Err(e) => {
-            t.push(Check::fail(
-                "config",
-                Kind::Config,
-                e.to_string(),
-                format!(
-                    "write one from the stack's outputs: `{} configure --stack-outputs \
-                     outputs.json -o {}`",
-                    program.name(),
-                    path.display()
-                ),
-            ));
+            // The command meeting the same configuration says the same, with the same code.
+            let write_one = format!(
+                "write one from the stack's outputs: `{} configure --stack-outputs outputs.json \
+                 -o {}`",
+                program.name(),
+                path.display()
+            );
+            t.push(Check::failed("config", &e, write_one));
             t.push(Check::skip("(all other checks)", "they need a configuration"));
             return t;
         }
@@ -134,13 +140,12 @@ pub async fn run(program: Program, global: &GlobalArgs, args: &DoctorArgs) -> Ta
 async fn checks_with_config(program: Program, config: &Config, args: &DoctorArgs, t: &mut Table) {
     let Some(sdk) = region(config, program, t).await else { return };
     t.push(sdk_settings(program, &sdk));
-    let endpoints = match Endpoints::of(config, &sdk).await {
+    let endpoints = match sdk.endpoints(config).await {
         Ok(endpoints) => endpoints,
         Err(e) => {
-            t.push(Check::fail(
+            t.push(Check::failed(
                 "endpoints",
-                Kind::Config,
-                e.to_string(),
+                &e,
                 "set endpoints.s3 / endpoints.sqs, or check the region and AWS_USE_FIPS_ENDPOINT / AWS_USE_DUALSTACK_ENDPOINT",
             ));
             return;
@@ -156,8 +161,8 @@ async fn checks_with_config(program: Program, config: &Config, args: &DoctorArgs
         t.push(Check::skip("(AWS calls)", "no credentials"));
         return;
     }
-    let clients = calls::Clients::fail_fast(&sdk, config, &endpoints);
-    let needed = calls::needed(program, config, &clients, &endpoints, t).await;
+    let probes = sdk.probes(config, &endpoints, NET_TIMEOUT, CALL_TIMEOUT);
+    let needed = calls::needed(program, &probes, &endpoints, t).await;
     if network.emulator {
         t.notes.push(
             "the endpoints are on loopback: this is the local emulator, where the lab's \
@@ -166,25 +171,20 @@ async fn checks_with_config(program: Program, config: &Config, args: &DoctorArgs
         );
     }
     if args.controls {
-        controls::controls(program, config, args, network.emulator, &clients, &needed, t).await;
+        controls::controls(program, config, args, network.emulator, &probes, &needed, t).await;
     }
 }
 
 /// The region row; the SDK's configuration when there is a region.
-async fn region(config: &Config, program: Program, t: &mut Table) -> Option<aws_config::SdkConfig> {
-    let sdk = match crate::aws::sdk_config(config, program).await {
+async fn region(config: &Config, program: Program, t: &mut Table) -> Option<Sdk> {
+    let sdk = match Sdk::load(config, program).await {
         Ok(sdk) => sdk,
         Err(e) => {
-            t.push(Check::fail(
-                "region",
-                Kind::Config,
-                e.to_string(),
-                "set `region` (configure writes it) or AWS_REGION",
-            ));
+            t.push(Check::failed("region", &e, "set `region` (configure writes it) or AWS_REGION"));
             return None;
         }
     };
-    let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
+    let region = sdk.region();
     let source = if config.region.is_some() {
         "from the configuration"
     } else if std::env::var_os("AWS_REGION").is_some() {
@@ -197,11 +197,9 @@ async fn region(config: &Config, program: Program, t: &mut Table) -> Option<aws_
 }
 
 /// The SDK's settings the daemons run with: the app id in the user agent, the retry mode
-/// and attempts (the SDK's own chain: see [`crate::aws`]), FIPS and dual-stack.
-fn sdk_settings(program: Program, sdk: &aws_config::SdkConfig) -> Check {
-    let retry = sdk.retry_config();
-    let mode = retry.map_or("standard".to_string(), |r| format!("{:?}", r.mode()).to_lowercase());
-    let attempts = retry.map_or(crate::aws::DEFAULT_SDK_MAX_ATTEMPTS, |r| r.max_attempts());
+/// and attempts (the SDK's own chain decides them), FIPS and dual-stack.
+fn sdk_settings(program: Program, sdk: &Sdk) -> Check {
+    let (mode, attempts) = (sdk.retry_mode(), sdk.max_attempts());
     let from_env = ["AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE"]
         .into_iter()
         .filter(|v| std::env::var_os(v).is_some())
@@ -211,15 +209,15 @@ fn sdk_settings(program: Program, sdk: &aws_config::SdkConfig) -> Check {
     } else {
         format!("from {}", from_env.join(", "))
     };
-    let on_off = |b: Option<bool>| if b.unwrap_or(false) { "on" } else { "off" };
+    let on_off = |b: bool| if b { "on" } else { "off" };
     Check::pass(
         "sdk",
         format!(
             "user agent app/{}; retries {mode}, {attempts} attempt(s) per call ({source}; doctor \
              itself tries each call once); FIPS {}, dual-stack {}",
             program.name(),
-            on_off(sdk.use_fips()),
-            on_off(sdk.use_dual_stack())
+            on_off(sdk.fips()),
+            on_off(sdk.dual_stack())
         ),
     )
 }

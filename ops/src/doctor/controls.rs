@@ -1,26 +1,15 @@
 //! `--controls`: the lab's denials that must hold and the calls that must be allowed, each
-//! judged by what its outcome proves. The only place in the code that makes calls the lab's
-//! policies deny (DeleteObject, PutObject to the other bucket, ListBuckets, ListQueues):
-//! [`crate::store::Store`] and [`crate::queue::Queue`] cannot make them.
+//! judged by what its outcome proves. The calls the lab's policies deny (DeleteObject,
+//! PutObject to the other bucket, ListBuckets, ListQueues) are the shell's named probes
+//! (`common::probe`); the daemons' store and queue cannot make them.
 
-use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::ServerSideEncryption;
+use common::config::Config;
+use common::failure::{Kind, Operation};
+use common::probe::{Call, CallOutcome, Probes};
 
-use super::calls::{call, denial_hint, Call, Clients, Needed};
+use super::calls::{denial_hint, hostname, NeededCalls, PROBE_MARKER};
 use super::table::{Check, Status, Table};
 use super::{DoctorArgs, Program};
-use crate::config::Config;
-use crate::failure::{Kind, Operation};
-
-/// What a call did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    Allowed,
-    /// HTTP 403.
-    Denied,
-    /// Anything else: not found, invalid, timeout… `String` says what.
-    Inconclusive(String),
-}
 
 /// One of the lab's controls as doctor verifies it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,13 +85,13 @@ pub const DELETE_MESSAGE: Control = Control {
 
 /// Judges one control's outcome (pure). On the emulator a denial that does not hold is said
 /// to be unenforced rather than passed off as success or blamed on the lab.
-pub fn judge_control(control: &Control, outcome: &Outcome, emulator: bool) -> Check {
+pub fn judge_control(control: &Control, outcome: &CallOutcome, emulator: bool) -> Check {
     match (control.expect_denied, outcome) {
-        (true, Outcome::Denied) => Check::pass(
+        (true, CallOutcome::Denied) => Check::pass(
             control.name,
             format!("in place: denied (403), which proves {}", control.proves),
         ),
-        (false, Outcome::Allowed) if emulator => Check::pass(
+        (false, CallOutcome::Allowed) if emulator => Check::pass(
             control.name,
             format!(
                 "{} allowed (on the emulator this shows the call works, not that the lab's \
@@ -110,10 +99,10 @@ pub fn judge_control(control: &Control, outcome: &Outcome, emulator: bool) -> Ch
                 control.action
             ),
         ),
-        (false, Outcome::Allowed) => {
+        (false, CallOutcome::Allowed) => {
             Check::pass(control.name, format!("in place: allowed, which proves {}", control.proves))
         }
-        (true, Outcome::Allowed) if emulator => Check::fail(
+        (true, CallOutcome::Allowed) if emulator => Check::fail(
             control.name,
             Kind::Denied,
             format!(
@@ -123,7 +112,7 @@ pub fn judge_control(control: &Control, outcome: &Outcome, emulator: bool) -> Ch
             "expected here (moto ignores endpoint, bucket and queue policies); run `doctor \
              --controls` on the lab's instances to verify the controls",
         ),
-        (true, Outcome::Allowed) => Check::fail(
+        (true, CallOutcome::Allowed) => Check::fail(
             control.name,
             Kind::Denied,
             format!("NOT in place: {} was allowed", control.action),
@@ -134,41 +123,17 @@ pub fn judge_control(control: &Control, outcome: &Outcome, emulator: bool) -> Ch
                 control.proves
             ),
         ),
-        (false, Outcome::Denied) => Check::fail(
+        (false, CallOutcome::Denied) => Check::fail(
             control.name,
             Kind::Denied,
             format!("NOT in place: {} was denied (403)", control.action),
             denial_hint(control.operation),
         ),
-        (_, Outcome::Inconclusive(why)) => Check::warn(
+        (_, CallOutcome::Inconclusive(why)) => Check::warn(
             control.name,
             format!("{}: inconclusive: {why}", control.action),
             "neither allowed nor denied; see the detail",
         ),
-    }
-}
-
-/// The body of `salesapp doctor --controls`'s probe message. Not a valid sales message: if
-/// the engine receives it first, it quarantines it with this text in `body`, which says
-/// where it came from.
-pub const PROBE_MARKER: &str = "vpce-lab doctor probe";
-
-/// This machine's name for the probe key, restricted to characters safe in an S3 key.
-pub(super) fn hostname() -> String {
-    let raw = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_default();
-    let clean: String = raw
-        .trim()
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '.')
-        .take(63)
-        .collect();
-    if clean.is_empty() {
-        "host".into()
-    } else {
-        clean
     }
 }
 
@@ -179,32 +144,24 @@ pub(super) async fn controls(
     config: &Config,
     args: &DoctorArgs,
     emulator: bool,
-    clients: &Clients,
-    needed: &Needed,
+    probes: &Probes,
+    needed: &NeededCalls,
     t: &mut Table,
 ) {
-    let (s3, sqs, key) = (&clients.s3, &clients.sqs, needed.probe_key.as_str());
-    let Needed { put, receive, delete, .. } = needed;
-    let put = put.clone();
-    t.push(judge_control(&RESTRICTED_PUT, &put, emulator));
-    if put == Outcome::Allowed {
+    let key = needed.probe_key.as_str();
+    let NeededCalls { put, receive, delete, .. } = needed;
+    t.push(judge_control(&RESTRICTED_PUT, put, emulator));
+    if *put == CallOutcome::Allowed {
         // The one object doctor may try to delete: the one it has just written.
-        let del = call(s3.delete_object().bucket(&config.bucket).key(key).send()).await;
+        let del = probes.delete_object(key).await;
         t.push(judge_control(&DELETE_OBJECT, &del.outcome(), emulator));
     } else {
         t.push(Check::skip(DELETE_OBJECT.name, "doctor wrote no object it could try to delete"));
     }
     match args.unrestricted_bucket.as_ref().or(config.doctor.unrestricted_bucket.as_ref()) {
         Some(other) => {
-            let put_other = call(
-                s3.put_object()
-                    .bucket(other)
-                    .key(key)
-                    .server_side_encryption(ServerSideEncryption::Aes256)
-                    .body(ByteStream::from_static(b"vpce-lab doctor probe: must be denied\n"))
-                    .send(),
-            )
-            .await;
+            let body = b"vpce-lab doctor probe: must be denied\n";
+            let put_other = probes.put_object_elsewhere(other, key, body).await;
             t.push(judge_control(&OTHER_BUCKET_PUT, &put_other.outcome(), emulator));
         }
         None => t.push(Check::skip(
@@ -212,10 +169,8 @@ pub(super) async fn controls(
             "no unrestricted bucket: pass --unrestricted-bucket or set doctor.unrestricted_bucket",
         )),
     }
-    let list = call(s3.list_buckets().send()).await;
-    t.push(judge_control(&LIST_BUCKETS, &list.outcome(), emulator));
-    let list = call(sqs.list_queues().send()).await;
-    t.push(judge_control(&LIST_QUEUES, &list.outcome(), emulator));
+    t.push(judge_control(&LIST_BUCKETS, &probes.list_buckets().await.outcome(), emulator));
+    t.push(judge_control(&LIST_QUEUES, &probes.list_queues().await.outcome(), emulator));
 
     match program {
         Program::Salesapp => {
@@ -226,14 +181,10 @@ pub(super) async fn controls(
                 hostname(),
                 std::process::id()
             );
-            let sent =
-                call(sqs.send_message().queue_url(&config.queue_url).message_body(&body).send())
-                    .await;
+            let sent = probes.send_message(&body).await;
             let mut row = judge_control(&SEND, &sent.outcome(), emulator);
-            if let Call::Ok(out) = &sent {
-                let id = out.message_id().unwrap_or_default().to_string();
-                row.detail
-                    .push_str(&format!("; {}", take_back_probe(sqs, &config.queue_url, &id).await));
+            if let Call::Ok(id) = &sent {
+                row.detail.push_str(&format!("; {}", take_back_probe(probes, id).await));
             }
             t.push(row);
         }
@@ -261,29 +212,15 @@ fn controls_summary(t: &Table, emulator: bool) -> String {
 
 /// Tries for a few seconds to receive and delete salesapp's probe before the engine does.
 /// Other messages are received with visibility 0, so they stay visible to the engine.
-async fn take_back_probe(sqs: &aws_sdk_sqs::Client, queue_url: &str, id: &str) -> String {
+async fn take_back_probe(probes: &Probes, id: &str) -> String {
     for _ in 0..5 {
-        let got = call(
-            sqs.receive_message()
-                .queue_url(queue_url)
-                .max_number_of_messages(10)
-                .wait_time_seconds(1)
-                .visibility_timeout(0)
-                .send(),
-        )
-        .await;
-        let Call::Ok(out) = got else { break };
-        if let Some(handle) = out
-            .messages()
+        let Call::Ok(seen) = probes.receive_visible(10, 1).await else { break };
+        if let Some(handle) = seen
             .iter()
-            .find(|m| m.message_id() == Some(id))
-            .and_then(|m| m.receipt_handle())
+            .find(|m| m.message_id.as_deref() == Some(id))
+            .and_then(|m| m.receipt_handle.as_deref())
         {
-            return match call(
-                sqs.delete_message().queue_url(queue_url).receipt_handle(handle).send(),
-            )
-            .await
-            {
+            return match probes.delete_message(handle).await {
                 Call::Ok(_) => format!("probe {id} received back and deleted"),
                 _ => format!("probe {id} received back but not deleted"),
             };
@@ -301,26 +238,30 @@ mod tests {
 
     #[test]
     fn controls_are_judged_by_what_they_prove() {
-        let denied = judge_control(&DELETE_OBJECT, &Outcome::Denied, false);
+        let denied = judge_control(&DELETE_OBJECT, &CallOutcome::Denied, false);
         assert_eq!(denied.status, Status::Pass);
         assert!(denied.detail.contains("gateway endpoint policy"), "{}", denied.detail);
         assert!(denied.detail.starts_with("in place"), "{}", denied.detail);
 
-        let on_emulator = judge_control(&DELETE_OBJECT, &Outcome::Allowed, true);
+        let on_emulator = judge_control(&DELETE_OBJECT, &CallOutcome::Allowed, true);
         assert_eq!(on_emulator.status, Status::Fail);
         assert!(on_emulator.detail.contains("not enforced"), "{}", on_emulator.detail);
         assert_eq!(on_emulator.kind.rule().exit_code, 77);
 
-        let real = judge_control(&LIST_QUEUES, &Outcome::Allowed, false);
+        let real = judge_control(&LIST_QUEUES, &CallOutcome::Allowed, false);
         assert_eq!(real.status, Status::Fail);
         assert!(real.detail.contains("NOT in place"), "{}", real.detail);
 
-        let send_denied = judge_control(&SEND, &Outcome::Denied, false);
+        let send_denied = judge_control(&SEND, &CallOutcome::Denied, false);
         assert_eq!(send_denied.status, Status::Fail);
         assert!(send_denied.hint.as_deref().unwrap_or("").contains("interface endpoint"));
 
-        let unclear = judge_control(&OTHER_BUCKET_PUT, &Outcome::Inconclusive("404".into()), true);
+        let unclear =
+            judge_control(&OTHER_BUCKET_PUT, &CallOutcome::Inconclusive("404".into()), true);
         assert_eq!(unclear.status, Status::Warn);
-        assert_eq!(judge_control(&RESTRICTED_PUT, &Outcome::Allowed, false).status, Status::Pass);
+        assert_eq!(
+            judge_control(&RESTRICTED_PUT, &CallOutcome::Allowed, false).status,
+            Status::Pass
+        );
     }
 }

@@ -1,7 +1,8 @@
 //! The table doctor prints: one row per check, PASS/WARN/FAIL/SKIP, a hint under each
 //! failure, and the exit code of the first failing row.
 
-use crate::failure::{exit, Kind};
+use common::failure::{exit, Error, Kind};
+use common::Program;
 
 /// One row's verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +59,13 @@ impl Check {
         hint: impl Into<String>,
     ) -> Check {
         Check::new(name, Status::Fail, detail, Some(hint.into()), kind)
+    }
+    /// A failing row that says what the failure model says of `e`: its sentence as the
+    /// detail, its advice as the hint (`fallback` when it has none), its kind for the exit
+    /// code. A command that meets the same cause says the same and exits alike.
+    pub fn failed(name: impl Into<String>, e: &Error, fallback: impl Into<String>) -> Check {
+        let hint = e.advice().map_or_else(|| fallback.into(), str::to_string);
+        Check::fail(name, e.kind(), e.summary(), hint)
     }
     fn new(
         name: impl Into<String>,
@@ -119,7 +127,7 @@ impl Table {
     ///
     /// `status` is `PASS`, `WARN`, `FAIL` or `SKIP`; `hint` is null under a PASS, as in the
     /// table; `exit_code` is the command's own.
-    pub fn to_json(&self, program: crate::Program) -> String {
+    pub fn to_json(&self, program: Program) -> String {
         let count = |s: Status| self.checks.iter().filter(|c| c.status == s).count();
         let checks: Vec<serde_json::Value> = self
             .checks
@@ -135,7 +143,7 @@ impl Table {
             .collect();
         serde_json::json!({
             "program": program.name(),
-            "version": crate::VERSION,
+            "version": common::VERSION,
             "checks": checks,
             "notes": self.notes,
             "summary": {
@@ -182,8 +190,7 @@ mod tests {
         assert!(!text.contains("hint: /etc"), "no hint under a PASS");
         assert!(text.contains("1 PASS, 1 WARN, 2 FAIL, 1 SKIP"), "{text}");
         assert_eq!(t.exit_code(), 69, "the first failure decides");
-        let json: serde_json::Value =
-            serde_json::from_str(&t.to_json(crate::Program::Salesapp)).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&t.to_json(Program::Salesapp)).unwrap();
         assert_eq!(json["exit_code"], 69);
         assert_eq!(json["checks"].as_array().unwrap().len(), 5);
         assert_eq!(json["checks"][2]["status"], "FAIL");

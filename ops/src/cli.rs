@@ -4,10 +4,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::config::{config_path, Config, LocalSettings};
-use crate::failure::{exit, Error};
-use crate::logging::{LogFormat, LogLevel};
-use crate::Program;
+use common::config::{config_path, Config, Effective, LocalSettings, CONFIG_ENV};
+use common::failure::{exit, Error};
+use common::logging::{LogFormat, LogLevel, LogSettings};
+use common::Program;
 
 /// Flags accepted by both binaries, before or after the subcommand.
 #[derive(Debug, Clone, clap::Args)]
@@ -36,10 +36,32 @@ impl GlobalArgs {
         config_path(self.config.as_deref(), &|name| std::env::var(name).ok())
     }
 
+    /// What chose the configuration file's path, for people: the flag, the variable, or
+    /// neither (the default path).
+    pub fn config_path_chosen_by(&self) -> &'static str {
+        self.config_path_named_by().unwrap_or("the default path")
+    }
+
+    /// The flag or the variable that names the configuration file, if one does.
+    fn config_path_named_by(&self) -> Option<&'static str> {
+        if self.config.is_some() {
+            Some("--config")
+        } else if std::env::var_os(CONFIG_ENV).is_some_and(|v| !v.is_empty()) {
+            Some(CONFIG_ENV)
+        } else {
+            None
+        }
+    }
+
     /// Loads and validates the configuration (file, then `VPCE_LAB_*`, then `--set`).
     pub fn load_config(&self) -> Result<Config, Error> {
+        self.load_effective().map(|effective| effective.config)
+    }
+
+    /// [`GlobalArgs::load_config`], with where each value came from (for `config`).
+    pub fn load_effective(&self) -> Result<Effective, Error> {
         let (env, sets) = self.overrides();
-        Config::load(&self.config_path(), &env, &sets)
+        Effective::load(&self.config_path(), &env, &sets)
     }
 
     /// The limits and rates of the commands that need no AWS: from the configuration when
@@ -48,8 +70,8 @@ impl GlobalArgs {
     pub fn local_settings(&self) -> Result<LocalSettings, Error> {
         let (env, sets) = self.overrides();
         let path = self.config_path();
-        let named = self.config.is_some() || std::env::var_os(crate::config::CONFIG_ENV).is_some();
-        LocalSettings::load((named || path.exists()).then_some(path.as_path()), &env, &sets)
+        let file = self.config_path_named_by().is_some() || path.exists();
+        LocalSettings::load(file.then_some(path.as_path()), &env, &sets)
     }
 
     /// The `VPCE_LAB_*` variables and the `--set` flags, in order.
@@ -86,7 +108,7 @@ pub fn sets_in_order(args: impl IntoIterator<Item = String>) -> Vec<String> {
 /// The opening and the end of both binaries' `main`: the command line (a usage error exits
 /// 64; `--help` and `--version` print and exit 0), logging (a `RUST_LOG` that is not a filter
 /// is a usage error too), then `run`, whose failure is printed once and turned into the exit
-/// code of SPEC §5.
+/// code the failure table gives it (docs/design.md, Exit codes).
 pub fn main<C: clap::Parser>(
     program: Program,
     global: fn(&C) -> &GlobalArgs,
@@ -100,13 +122,13 @@ pub fn main<C: clap::Parser>(
         }
     };
     let args = global(&cli);
-    let settings = crate::logging::Settings {
+    let settings = LogSettings {
         program: program.name(),
         level: args.log_level,
         format: args.log_format,
         journal_socket: args.journal_socket.clone(),
     };
-    if let Err(e) = crate::logging::init(&settings) {
+    if let Err(e) = common::logging::init(&settings) {
         eprintln!("{}: {e}", program.name());
         return ExitCode::from(exit::USAGE as u8);
     }
@@ -125,7 +147,8 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-/// Prints a failure for a person and returns the exit code SPEC §5 assigns to it.
+/// Prints a failure for a person and returns the exit code the failure table assigns to it
+/// (docs/design.md, What happens to a failure).
 ///
 /// Our [`Error`]'s sentence already says what its cause said (the SDK's cause chain, the
 /// I/O error), so the causes below it are not printed again.

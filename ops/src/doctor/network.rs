@@ -5,10 +5,12 @@ use std::net::IpAddr;
 
 use sales_domain::net::AddressClass;
 
+use common::config::{url_host, url_port, Config};
+use common::endpoints::{proxy_for, unresolved, EndpointUrls};
+use common::failure::{Kind, Service};
+
 use super::table::Check;
-use super::{Endpoints, NET_TIMEOUT};
-use crate::config::Config;
-use crate::failure::{Kind, Service};
+use super::NET_TIMEOUT;
 
 /// The DNS and TCP rows of both endpoints, and whether they are the local emulator.
 pub(super) struct Network {
@@ -17,13 +19,13 @@ pub(super) struct Network {
 }
 
 /// Resolves both endpoints and connects to each.
-pub(super) async fn examine(config: &Config, endpoints: &Endpoints) -> Network {
+pub(super) async fn examine(config: &Config, endpoints: &EndpointUrls) -> Network {
     let mut emulator = false;
     let mut resolved = Vec::new();
     let mut rows = Vec::new();
     for (service, url) in [(Service::S3, &endpoints.s3), (Service::Sqs, &endpoints.sqs)] {
-        let host = crate::config::url_host(url).unwrap_or_default().to_string();
-        let port = crate::config::url_port(url);
+        let host = url_host(url).unwrap_or_default().to_string();
+        let port = url_port(url);
         match resolve(&host, port).await {
             Ok(addrs) => {
                 emulator |= !addrs.is_empty()
@@ -31,13 +33,8 @@ pub(super) async fn examine(config: &Config, endpoints: &Endpoints) -> Network {
                 rows.push(judge_dns(service, &host, &addrs, config.endpoints.require_private_sqs));
                 resolved.push((service, host, port, addrs));
             }
-            Err(e) => {
-                rows.push(Check::fail(
-                    format!("{} dns", service.label()),
-                    Kind::Transient,
-                    format!("{host}: {e}"),
-                    "check the VPC's DNS (enableDnsSupport) and the endpoint URL",
-                ));
+            Err(why) => {
+                rows.push(unresolved_row(service, &host, &why));
                 resolved.push((service, host, port, Vec::new()));
             }
         }
@@ -52,12 +49,12 @@ pub(super) async fn examine(config: &Config, endpoints: &Endpoints) -> Network {
 /// `NO_PROXY`) carry their traffic, as the SDK's client would send it. Under the lab that is
 /// a WARN: a proxy sends S3 and SQS requests from its own address, around the VPC endpoints,
 /// their policies and the bucket's and queue's `aws:sourceVpce` conditions.
-pub(super) fn proxies(endpoints: &Endpoints, env: &dyn Fn(&str) -> Option<String>) -> Check {
+pub(super) fn proxies(endpoints: &EndpointUrls, env: &dyn Fn(&str) -> Option<String>) -> Check {
     let services = [(Service::S3, &endpoints.s3), (Service::Sqs, &endpoints.sqs)];
     let proxied: Vec<String> = services
         .iter()
         .filter_map(|(service, url)| {
-            crate::aws::proxy_for(url, env)
+            proxy_for(url, env)
                 .map(|proxy| format!("{} ({url}) via {proxy}", service.label().to_uppercase()))
         })
         .collect();
@@ -90,16 +87,17 @@ fn describe_addrs(addrs: &[IpAddr]) -> String {
         .join(", ")
 }
 
+/// A `dns` row for a name that does not resolve: what a command's check of the same
+/// endpoint says (`common::endpoints::unresolved`), with its kind.
+fn unresolved_row(service: Service, host: &str, why: &str) -> Check {
+    Check::failed(format!("{} dns", service.label()), &unresolved(host, why), "")
+}
+
 /// Judges one endpoint's DNS answers (pure).
 pub fn judge_dns(service: Service, host: &str, addrs: &[IpAddr], require_private: bool) -> Check {
     let name = format!("{} dns", service.label());
     if addrs.is_empty() {
-        return Check::fail(
-            name,
-            Kind::Transient,
-            format!("{host}: no addresses"),
-            "check the VPC's DNS resolution (enableDnsSupport) and the endpoint's host name",
-        );
+        return unresolved_row(service, host, "no addresses");
     }
     let detail = format!("{host} → {}", describe_addrs(addrs));
     let all_loopback = addrs.iter().all(|a| AddressClass::of(*a) == AddressClass::Loopback);
@@ -195,7 +193,7 @@ async fn tcp_check(service: Service, host: &str, port: u16, addrs: &[IpAddr]) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::doctor::table::Status;
+    use crate::doctor::table::Status;
 
     fn ips(list: &[&str]) -> Vec<IpAddr> {
         list.iter().map(|s| s.parse().unwrap()).collect()
