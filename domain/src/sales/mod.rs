@@ -30,6 +30,7 @@
 //!   a name or id too long is a problem of its row, never stored.
 mod checks;
 mod date;
+mod fields;
 mod names;
 mod order_ids;
 mod scan;

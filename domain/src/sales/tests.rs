@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use sha2::{Digest, Sha256};
 
-use super::checks::*;
 use super::date::*;
+use super::fields::*;
 use super::order_ids::*;
 use super::*;
 use crate::money::Cents;
