@@ -71,6 +71,7 @@ DOCS
 -rw-r--r-- root root /usr/share/man/man1/salesapp-doctor.1.gz
 -rw-r--r-- root root /usr/share/man/man1/salesapp-generate.1.gz
 -rw-r--r-- root root /usr/share/man/man1/salesapp-upload.1.gz
+-rw-r--r-- root root /usr/share/man/man1/salesapp-validate.1.gz
 -rw-r--r-- root root /usr/share/man/man1/salesapp-watch.1.gz
 -rw-r--r-- root root /usr/share/man/man1/salesapp.1.gz
 -rw-r--r-- root root /usr/share/zsh/site-functions/_reportsengine

@@ -10,8 +10,9 @@ use sales_domain::sales::{DaySummary, Limits, SalesDate, Validator};
 
 const READ_CHUNK: usize = 1 << 20;
 
-/// Reads the whole file once through the streaming validator: memory is bounded by the
-/// validator's state, not the file's size. `progress` is told each chunk's length.
+/// Reads the whole file once through the streaming validator, under `limits`: memory is
+/// bounded by the validator's state (itself bounded by the limits), not the file's size.
+/// `progress` is told each chunk's length.
 ///
 /// The SHA-256 is a third of the work and cannot be made faster on one core (see
 /// `sales::Hashing`), so when the machine has a second core the file is read and hashed
@@ -22,10 +23,11 @@ pub fn validate_file(
     path: &Path,
     label: &str,
     expected_date: Option<SalesDate>,
+    limits: Limits,
     progress: &mut dyn FnMut(u64),
 ) -> Result<DaySummary> {
     let mut file = std::fs::File::open(path).map_err(|e| Error::read_io(label, e))?;
-    let mut validator = Validator::new(label, Limits::default());
+    let mut validator = Validator::new(label, limits);
     if let Some(date) = expected_date {
         validator = validator.with_expected_date(date);
     }
@@ -182,7 +184,8 @@ mod tests {
             let path = dir.join(name);
             std::fs::write(&path, data).unwrap();
             let mut seen = 0;
-            let from_file = validate_file(&path, name, Some(date), &mut |n| seen += n);
+            let limits = Limits::default();
+            let from_file = validate_file(&path, name, Some(date), limits, &mut |n| seen += n);
             assert_eq!(seen, data.len() as u64);
             let one_pass = validate_slice(name, data, Limits::default());
             match (from_file, one_pass) {

@@ -43,9 +43,11 @@ pub const MAX_KEY_BYTES: usize = 1024;
 /// file's rows must then carry.
 ///
 /// Each check names the trick it caught, since the reason goes into the quarantine record.
-/// Keys are taken literally: nothing is ever decoded, so `%2e%2e` stays five bytes and is
-/// refused rather than risk another layer reading it as `..`. Keys are ASCII only, so no
-/// key can pass for another (a Cyrillic `а` in `sаles/`, a fullwidth or division slash).
+/// No `.` or `..` path segment passes (nor `..` anywhere, nor `//`), so no later join or
+/// normalisation can turn an accepted key into another. Keys are taken literally: nothing
+/// is ever decoded, so `%2e%2e` stays five bytes and is refused rather than risk another
+/// layer reading it as `..`. Keys are ASCII only, so no key can pass for another (a
+/// Cyrillic `а` in `sаles/`, a fullwidth or division slash).
 pub fn check_input_key(key: &str, prefix: Option<&str>) -> Result<Option<SalesDate>, String> {
     if key.is_empty() {
         return Err("the key is empty".into());
@@ -81,6 +83,10 @@ pub fn check_input_key(key: &str, prefix: Option<&str>) -> Result<Option<SalesDa
     }
     if key.contains("..") || key.contains("//") {
         return Err(format!("key contains `..` or `//`: {}", excerpt(key)));
+    }
+    // `./compensation/ledger.csv` is our ledger to anything that normalises paths.
+    if key.split('/').any(|segment| segment == ".") {
+        return Err(format!("key contains a `.` path segment: {}", excerpt(key)));
     }
     let first = key.split('/').next().unwrap_or_default();
     if let Some(own) =
@@ -176,6 +182,9 @@ mod tests {
             "sales/2026-01-15",
             "sales/2026-1-15/x.csv",
             "Sales/2026-01-15/sales.csv",
+            ".hidden.csv",
+            "incoming/.csv",
+            "a./b.csv",
         ] {
             assert_eq!(check_input_key(key, None), Ok(None), "{key}");
         }
@@ -206,6 +215,11 @@ mod tests {
         refused("../x", "`..`");
         refused("sales/2026-01-15/../2026-01-16/sales.csv", "`..`");
         refused("sales//2026-01-15/sales.csv", "`//`");
+        refused("./compensation/ledger.csv", "`.` path segment");
+        refused("sales/./x.csv", "`.` path segment");
+        refused("sales/2026-01-15/.", "`.` path segment");
+        refused(".", "`.` path segment");
+        refused("sales/2026-01-15/..", "`..`");
         refused("compensation/ledger.csv", "own prefixes");
         refused("reports/2026-01-15/report.csv", "own prefixes");
         refused(REPORT_INDEX_JSON, "own prefixes");

@@ -12,6 +12,13 @@ use crate::{
     sales::{DaySummary, SalesDate},
 };
 
+/// The largest ledger parsed, in bytes: our own state, written only by salesapp a day at a
+/// time, but a hand edit or a foreign object at the ledger's key must not be able to make
+/// both daemons parse without end. A year of 5 000 reps a working day is ~60 MB.
+pub const MAX_LEDGER_BYTES: usize = 1 << 30;
+/// The most rows a parsed ledger may hold (the parsed rows cost ~100 bytes each).
+pub const MAX_LEDGER_ROWS: usize = 10_000_000;
+
 /// The exact header; anything else is refused so that a column swap cannot go unnoticed.
 pub const LEDGER_HEADER: [&str; 6] =
     ["date", "sales_rep", "orders", "units", "revenue_cents", "commission_cents"];
@@ -46,7 +53,28 @@ impl Ledger {
     /// because the first upload ever creates the object. A UTF-8 BOM and CRLF line ends are
     /// tolerated (a spreadsheet may have touched the file); rows are sorted on the way in, so
     /// an out-of-order but otherwise valid file is accepted and rewritten canonically.
+    ///
+    /// At most [`MAX_LEDGER_BYTES`] and [`MAX_LEDGER_ROWS`]: over either, the ledger is
+    /// refused (before parsing, or at the first row over) with the bound named.
     pub fn parse(bytes: &[u8]) -> Result<Ledger, LedgerError> {
+        Ledger::parse_within(bytes, MAX_LEDGER_BYTES, MAX_LEDGER_ROWS)
+    }
+
+    /// [`Ledger::parse`] with other bounds (the tests use small ones).
+    pub fn parse_within(
+        bytes: &[u8],
+        max_bytes: usize,
+        max_rows: usize,
+    ) -> Result<Ledger, LedgerError> {
+        if bytes.len() > max_bytes {
+            return Err(LedgerError {
+                line: 1,
+                reason: format!(
+                    "the ledger is {} bytes, more than the {max_bytes} a ledger may hold",
+                    bytes.len()
+                ),
+            });
+        }
         let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
         if bytes.is_empty() {
             return Ok(Ledger::default());
@@ -71,19 +99,27 @@ impl Ledger {
             }
         }
 
-        let mut rows = Vec::new();
-        // (date, rep) → line of its first occurrence, to name both lines of a duplicate.
-        let mut seen: BTreeMap<(SalesDate, String), u64> = BTreeMap::new();
+        let mut rows: Vec<LedgerRow> = Vec::new();
+        // The line of each row, to name both lines of a duplicate (8 bytes a row, where a
+        // map of the keys would hold a second copy of every name).
+        let mut lines: Vec<u64> = Vec::new();
+        // Whether the rows came in strictly increasing order, as we write them: then no
+        // two are the same (date, rep), with no sort and no search.
+        let mut increasing = true;
         for record in records {
             let record = record.map_err(|e| csv_error(e, 0))?;
             let line = record.position().map_or(0, |p| p.line());
             let err = |reason: String| LedgerError { line, reason };
+            if rows.len() >= max_rows {
+                return Err(err(format!("more than the {max_rows} rows a ledger may hold")));
+            }
             // The reader is not flexible, so every record has the header's 6 fields.
             let field = |i: usize| record.get(i).unwrap_or("");
 
             let date = SalesDate::parse(field(0))
                 .ok_or_else(|| err(format!("date: `{}` is not a YYYY-MM-DD date", field(0))))?;
-            let sales_rep = field(1);
+            // Written as text for spreadsheets (see `to_csv`): one leading quote is the mark.
+            let sales_rep = crate::csv_out::name_of_text_field(field(1));
             if sales_rep.is_empty() {
                 return Err(err("sales_rep: empty".to_owned()));
             }
@@ -95,27 +131,32 @@ impl Ledger {
             let commission = parse_cents(field(5))
                 .ok_or_else(|| err(bad_number("commission_cents", field(5))))?;
 
-            if let Some(first) = seen.insert((date, sales_rep.to_owned()), line) {
-                return Err(err(format!(
-                    "duplicate row for {} / {sales_rep:?} (first on line {first})",
-                    date
-                )));
-            }
-            rows.push(LedgerRow {
+            let row = LedgerRow {
                 date,
                 sales_rep: sales_rep.to_owned(),
                 orders,
                 units,
                 revenue,
                 commission,
-            });
+            };
+            increasing &= rows.last().is_none_or(|last| row_order(last, &row).is_lt());
+            rows.push(row);
+            lines.push(line);
         }
-        rows.sort_by(row_order);
+        if !increasing {
+            first_duplicate(&rows, &lines)?;
+            rows.sort_by(row_order);
+        }
         Ok(Ledger { rows })
     }
 
     /// The canonical text: the header, then the rows in order, LF line ends, RFC 4180 quoting
     /// only where a field needs it. Always ends with a newline, even when empty (header only).
+    ///
+    /// People open the ledger in spreadsheets, so a rep's name that a spreadsheet would take
+    /// for a formula (it starts with `=`, `+`, `-`, `@`, TAB or CR) is written with a single
+    /// quote in front, as is a name that itself starts with a quote; [`Ledger::parse`] takes
+    /// one leading quote off, so every name reads back exactly (docs/security.md).
     pub fn to_csv(&self) -> Vec<u8> {
         let mut out = String::with_capacity(64 + self.rows.len() * 48);
         out.push_str(&LEDGER_HEADER.join(","));
@@ -123,7 +164,7 @@ impl Ledger {
         for r in &self.rows {
             out.push_str(&r.date.to_string());
             out.push(',');
-            crate::csv_out::push_field(&mut out, &r.sales_rep);
+            crate::csv_out::push_text_field(&mut out, &r.sales_rep);
             out.push_str(&format!(
                 ",{},{},{},{}\n",
                 r.orders, r.units, r.revenue.0, r.commission.0
@@ -212,6 +253,39 @@ pub fn day_rows(day: &DaySummary, comp: &Compensation) -> Vec<LedgerRow> {
 /// (date, sales_rep bytewise): `str`'s `Ord` is bytewise on UTF-8, which is the documented order.
 fn row_order(a: &LedgerRow, b: &LedgerRow) -> std::cmp::Ordering {
     (a.date, a.sales_rep.as_bytes()).cmp(&(b.date, b.sales_rep.as_bytes()))
+}
+
+/// The first row (in line order) that repeats an earlier row's (date, sales_rep), as the
+/// error naming both lines; found by sorting the rows' positions, not by a map of names.
+fn first_duplicate(rows: &[LedgerRow], lines: &[u64]) -> Result<(), LedgerError> {
+    let mut order: Vec<usize> = (0..rows.len()).collect();
+    // Stable: equal rows stay in line order, so the first of a run is the first occurrence.
+    order.sort_by(|&a, &b| row_order(&rows[a], &rows[b]));
+    let mut repeat: Option<(usize, usize)> = None; // (later, first), the earliest later
+    let mut start = 0;
+    for k in 1..=order.len() {
+        let same = k < order.len() && row_order(&rows[order[start]], &rows[order[k]]).is_eq();
+        if same {
+            if repeat.is_none_or(|(later, _)| order[k] < later) {
+                repeat = Some((order[k], order[start]));
+            }
+        } else {
+            start = k;
+        }
+    }
+    match repeat {
+        None => Ok(()),
+        Some((later, first)) => {
+            let (row, line, first_line) = (&rows[later], lines[later], lines[first]);
+            Err(LedgerError {
+                line,
+                reason: format!(
+                    "duplicate row for {} / {:?} (first on line {first_line})",
+                    row.date, row.sales_rep
+                ),
+            })
+        }
+    }
 }
 
 fn csv_error(e: csv::Error, fallback_line: u64) -> LedgerError {
@@ -493,6 +567,53 @@ mod tests {
         let mut bad_utf8 = HEADER.as_bytes().to_vec();
         bad_utf8.extend_from_slice(b"2026-01-01,\xff,1,1,1,1\n");
         assert_eq!(Ledger::parse(&bad_utf8).unwrap_err().line, 2);
+    }
+
+    /// Names a spreadsheet would run as formulas are written as text (a leading quote), and
+    /// every name, one starting with a quote included, reads back exactly.
+    #[test]
+    fn formula_names_are_written_as_text_and_read_back_exactly() {
+        let d = "2026-01-15";
+        let names = [
+            "=HYPERLINK(\"http://evil.example/\",\"x\")",
+            "+1",
+            "-2",
+            "@SUM(A1)",
+            "\tTab",
+            "\rCR",
+            "'t Hooft",
+            "''twice",
+            "'",
+            "O'Brien",
+        ];
+        let mut ledger = Ledger::default();
+        ledger.merge_day(date(d), names.iter().map(|n| row(d, n, 1)).collect());
+        let text = ledger.to_csv();
+        let mut reader = csv::ReaderBuilder::new().from_reader(text.as_slice());
+        for record in reader.records() {
+            let name = record.unwrap()[1].to_owned();
+            assert!(!name.starts_with(['=', '+', '-', '@', '\t', '\r']), "{name:?}");
+        }
+        let text = String::from_utf8(text).unwrap();
+        assert!(text
+            .contains("\n2026-01-15,\"'=HYPERLINK(\"\"http://evil.example/\"\",\"\"x\"\")\",1,"));
+        assert!(text.contains("\n2026-01-15,'@SUM(A1),1,"));
+        assert!(text.contains("\n2026-01-15,'''twice,1,"));
+        assert!(text.contains("\n2026-01-15,O'Brien,1,"));
+        let back = Ledger::parse(text.as_bytes()).unwrap();
+        assert_eq!(back, ledger);
+        assert_eq!(back.to_csv(), text.as_bytes(), "canonical");
+    }
+
+    #[test]
+    fn a_ledger_over_its_bounds_is_refused() {
+        let text = format!("{HEADER}2026-01-01,a,1,1,1,1\n2026-01-01,b,1,1,1,1\n");
+        let e = Ledger::parse_within(text.as_bytes(), text.len() - 1, 10).unwrap_err();
+        assert!(e.to_string().contains("more than the"), "{e}");
+        let e = Ledger::parse_within(text.as_bytes(), text.len(), 1).unwrap_err();
+        assert_eq!(e.line, 3, "{e}");
+        assert!(e.reason.contains("more than the 1 rows"), "{e}");
+        assert_eq!(Ledger::parse_within(text.as_bytes(), text.len(), 2).unwrap().rows().len(), 2);
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //!
 //! - [`money`]: integer cents, half-to-even commission, the commission rates.
 //! - [`sales`]: the streaming validator of a day's sales file, and [`sales::SalesDate`].
+//! - [`limits`]: a bound on every dimension an input can grow in.
 //! - [`ledger`]: `compensation/ledger.csv`: rows, the merge of one day, the CSV round trip.
 //! - [`report`]: the day's report and its three renderings.
 //! - [`message`] and [`keys`]: the SQS body, which objects a message may name, our keys.
@@ -23,6 +24,7 @@ mod csv_out;
 pub mod generate;
 pub mod keys;
 pub mod ledger;
+pub mod limits;
 pub mod message;
 pub mod money;
 pub mod net;

@@ -8,6 +8,7 @@
 //! they are derived from the validated file's date.
 use crate::{
     keys::{self, excerpt},
+    limits::Limits,
     sales::SalesDate,
 };
 
@@ -44,10 +45,23 @@ fn err(s: impl Into<String>) -> MessageError {
 }
 
 impl SalesMessage {
-    /// Parses strict JSON or the lab's hand-sent form `{datafilelocation:s3://BUCKET/KEY}`.
+    /// Parses strict JSON or the lab's hand-sent form `{datafilelocation:s3://BUCKET/KEY}`,
+    /// of at most the default `limits.max_message_bytes` ([`SalesMessage::parse_within`]).
     ///
     /// In JSON, `null` for an optional field means absent (some producers write it that way).
     pub fn parse(body: &str) -> Result<SalesMessage, MessageError> {
+        SalesMessage::parse_within(body, Limits::default().max_message_bytes)
+    }
+
+    /// [`SalesMessage::parse`] of a body of at most `max_bytes` (`limits.max_message_bytes`):
+    /// a longer one is refused unread. Ours are ~200 bytes.
+    pub fn parse_within(body: &str, max_bytes: usize) -> Result<SalesMessage, MessageError> {
+        if body.len() > max_bytes {
+            return Err(err(format!(
+                "the message body is {} bytes, more than {max_bytes} (limits.max_message_bytes)",
+                body.len()
+            )));
+        }
         let trimmed = body.trim();
         if trimmed.is_empty() {
             return Err(err("empty message body"));
@@ -60,6 +74,12 @@ impl SalesMessage {
                     let (bucket, key) = parse_s3_url(url)?;
                     Ok(SalesMessage { bucket, key, date: None, sha256: None, rows: None })
                 }
+                None if json_depth(trimmed) > MAX_JSON_DEPTH => Err(err(format!(
+                    "too deeply nested: the JSON nests {} levels deep, more than the \
+                     {MAX_JSON_DEPTH} a message may: {}",
+                    json_depth(trimmed),
+                    excerpt(trimmed)
+                ))),
                 None => Err(err(format!(
                     "not JSON and not the {{datafilelocation:s3://…}} form: {}",
                     excerpt(trimmed)
@@ -197,6 +217,37 @@ fn parse_s3_url(url: &str) -> Result<(String, String), MessageError> {
     Ok((bucket.to_owned(), key.to_owned()))
 }
 
+/// How deep JSON may nest: serde_json's own recursion limit, beyond which it refuses to
+/// parse at all (a message of ours nests one level).
+const MAX_JSON_DEPTH: usize = 128;
+
+/// The deepest nesting of `[` and `{` in `text`, outside strings: why a parse failed when
+/// it failed on depth, said as such rather than as "not JSON".
+fn json_depth(text: &str) -> usize {
+    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for b in text.bytes() {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
 fn json_kind(v: &serde_json::Value) -> &'static str {
     match v {
         serde_json::Value::Null => "null",
@@ -323,6 +374,45 @@ mod tests {
         assert!(long.chars().count() < 200, "errors are bounded: {long}");
     }
 
+    /// Nesting past the parser's limit is said as such, not as "not JSON"; deep but
+    /// parseable nesting in an unknown field is ignored like any unknown field.
+    #[test]
+    fn too_deep_json_is_said_so() {
+        for body in [
+            format!("{}{}", "[".repeat(200), "]".repeat(200)),
+            format!(
+                r#"{{"datafilelocation":"s3://{BUCKET}/k","x":{}1{}}}"#,
+                "[".repeat(200),
+                "]".repeat(200)
+            ),
+            "{\"a\":".repeat(300),
+        ] {
+            let e = SalesMessage::parse(&body).unwrap_err().0;
+            assert!(e.starts_with("too deeply nested: the JSON nests"), "{e}");
+            assert!(e.chars().count() < 250, "bounded: {e}");
+        }
+        let ok = format!(
+            r#"{{"datafilelocation":"s3://{BUCKET}/k","x":{}1{}}}"#,
+            "[".repeat(100),
+            "]".repeat(100)
+        );
+        assert_eq!(SalesMessage::parse(&ok).map(|m| m.key), Ok("k".to_owned()));
+        // Brackets inside strings do not count.
+        assert_eq!(json_depth(r#"{"a":"[[[[{{{\"]]]"}"#), 1);
+        assert!(SalesMessage::parse("{\"a\":").unwrap_err().0.starts_with("not JSON"));
+    }
+
+    #[test]
+    fn bodies_over_the_limit_are_refused_unread() {
+        let body =
+            format!(r#"{{"datafilelocation":"s3://{BUCKET}/k","pad":"{}"}}"#, "x".repeat(2000));
+        let e = SalesMessage::parse_within(&body, 1024).unwrap_err().0;
+        assert!(e.contains("more than 1024 (limits.max_message_bytes)"), "{e}");
+        assert!(SalesMessage::parse_within(&body, body.len()).is_ok());
+        let huge = "x".repeat(Limits::default().max_message_bytes + 1);
+        assert!(SalesMessage::parse(&huge).unwrap_err().0.contains("limits.max_message_bytes"));
+    }
+
     #[test]
     fn nulls_mean_absent() {
         let m = SalesMessage::parse(
@@ -430,6 +520,8 @@ mod tests {
             (url("sales/2026-01-15/sales%2Ecsv"), Err(())),
             (url("/sales/2026-01-15/sales.csv"), Err(())),
             (url("sales//2026-01-15/sales.csv"), Err(())),
+            (url("./compensation/ledger.csv"), Err(())),
+            (url("sales/./2026-01-15/sales.csv"), Err(())),
             (url("sales/2026-01-15//sales.csv"), Err(())),
             (url(r"sales\\2026-01-15\\sales.csv"), Err(())),
             (url("sales/2026-01-15/sales.csv?versionId=1"), Err(())),

@@ -3,15 +3,19 @@
 //! confused-deputy guard ([`sales_domain::message::SalesMessage::parse`], `accepted_key`).
 //!
 //! Runs inside `cargo test` with a bounded number of cases per property (default 2 000;
-//! `FUZZ_CASES=N` for a longer run). Inputs are both raw random bytes and structured,
-//! nearly-valid inputs (a real header and rows with mutations), so the fuzzing reaches the
-//! row checks and the guard's shape tests, not only the first rejection.
+//! `FUZZ_CASES=N` for a longer run). The validator runs under the default limits and under
+//! small random ones ([`Limits`]: rows, distinct names, lengths, columns, problems kept), and
+//! every promise of a limit is checked: nothing accepted exceeds it, a file is refused at the
+//! first name over it, and the problem list is bounded whatever the input. Inputs are both
+//! raw random bytes and structured, nearly-valid inputs (a real header and rows with
+//! mutations), so the fuzzing reaches the row checks and the guard's shape tests, not only
+//! the first rejection.
 #![forbid(unsafe_code)]
 
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 use sales_domain::message::SalesMessage;
-use sales_domain::sales::{Limits, SalesDate, Validator};
+use sales_domain::sales::{Limits, SalesDate, Shown, Validator, MAX_SHOWN_PROBLEMS};
 
 fn config() -> Config {
     let cases = std::env::var("FUZZ_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(2_000);
@@ -145,6 +149,33 @@ fn validator_input() -> impl Strategy<Value = Vec<u8>> {
     ]
 }
 
+/// The default limits, or small random ones that the fuzzed files cross.
+fn limits() -> impl Strategy<Value = Limits> {
+    let small = (
+        (prop_oneof![Just(64usize), Just(1 << 10), Just(64 << 10)]),
+        7usize..12,
+        (1usize..12, 1usize..12),
+        1u64..14,
+        (1usize..5, 1usize..4, 1usize..6),
+        20usize..40,
+    )
+        .prop_map(|(line, columns, (name, id), rows, (reps, regions, products), problems)| {
+            Limits {
+                max_line_bytes: line,
+                max_columns: columns,
+                max_name_bytes: name,
+                max_order_id_bytes: id,
+                max_rows: rows,
+                max_reps: reps,
+                max_regions: regions,
+                max_products: products,
+                max_problems: problems,
+                ..Limits::default()
+            }
+        });
+    prop_oneof![1 => Just(Limits::default()), 2 => small]
+}
+
 proptest! {
     #![proptest_config(config())]
 
@@ -154,10 +185,9 @@ proptest! {
     fn validator_is_total_and_chunking_invariant(
         data in validator_input(),
         cuts in prop::collection::vec(any::<usize>(), 0..12),
-        small_limit in any::<bool>(),
+        limits in limits(),
         expected in any::<bool>(),
     ) {
-        let limits = if small_limit { Limits { max_record_bytes: 64 } } else { Limits::default() };
         let expected = expected.then(|| SalesDate::from_ymd(2026, 1, 15).unwrap());
         let whole = validate_chunked(&data, &[], limits, expected);
         let bytewise: Vec<usize> = if data.len() <= 200 { (0..data.len()).collect() } else { vec![] };
@@ -169,10 +199,67 @@ proptest! {
         if let Ok(day) = &whole {
             prop_assert!(day.rows >= 1);
             prop_assert_eq!(day.bytes, data.len() as u64);
+            // Nothing accepted is over a limit.
+            prop_assert!(day.rows <= limits.max_rows);
+            prop_assert!(day.reps.len() <= limits.max_reps);
+            prop_assert!(day.regions.len() <= limits.max_regions);
+            prop_assert!(day.products.len() <= limits.max_products);
+            let names = day.reps.keys().chain(day.regions.keys()).chain(day.products.keys());
+            for name in names {
+                prop_assert!(name.len() <= limits.max_name_bytes, "{:?}", name);
+            }
         }
         if let Err(e) = &whole {
             prop_assert!(!e.problems.is_empty() || e.total > 0);
             prop_assert!(e.problems.iter().all(|p| p.line >= 1));
+            // The list is bounded, and every rendering of it is too.
+            prop_assert!(e.problems.len() <= limits.max_problems);
+            prop_assert!(e.total >= e.problems.len() as u64);
+            let shown = e.to_string();
+            prop_assert!(shown.lines().count() <= MAX_SHOWN_PROBLEMS + 1, "{}", shown);
+            let all = e.render(Shown::All);
+            prop_assert!(all.lines().count() <= 2 * e.problems.len() + 3, "{}", all);
+        }
+    }
+
+    /// A file with more distinct reps, regions or products than their limit is refused at
+    /// the first name over it (its line and column), with the limit's key.
+    #[test]
+    fn names_over_their_limit_are_refused_where_they_cross_it(
+        names in prop::collection::vec(0u8..12, 1..60),
+        column in 0usize..3,
+        max in 1usize..8,
+        cuts in prop::collection::vec(any::<usize>(), 0..6),
+    ) {
+        let mut s = String::from("date,order_id,sales_rep,region,product,quantity,unit_price\n");
+        let mut seen = std::collections::BTreeSet::new();
+        let mut crossing = None;
+        for (i, n) in names.iter().enumerate() {
+            let name = format!("N{n}");
+            let mut fields = ["Ada".to_string(), "North".to_string(), "Widget".to_string()];
+            fields[column] = name.clone();
+            s.push_str(&format!("2026-01-15,{i},{},{},{},1,1.00\n", fields[0], fields[1], fields[2]));
+            seen.insert(name);
+            if seen.len() > max && crossing.is_none() {
+                crossing = Some(i as u64 + 2);
+            }
+        }
+        let limits = match column {
+            0 => Limits { max_reps: max, ..Limits::default() },
+            1 => Limits { max_regions: max, ..Limits::default() },
+            _ => Limits { max_products: max, ..Limits::default() },
+        };
+        let got = validate_chunked(s.as_bytes(), &cuts, limits, None);
+        match crossing {
+            None => prop_assert!(got.is_ok(), "{:?}", got),
+            Some(line) => {
+                let e = got.expect_err("over the limit");
+                prop_assert_eq!(e.total, 1);
+                let (col, key) = [("sales_rep", "max_reps"), ("region", "max_regions"), ("product", "max_products")][column];
+                prop_assert_eq!((e.problems[0].line, e.problems[0].column.as_str()), (line, col));
+                let needle = format!("limits.{}", key);
+                prop_assert!(e.problems[0].reason.contains(&needle), "{}", e);
+            }
         }
     }
 
@@ -249,6 +336,13 @@ fn message_piece() -> impl Strategy<Value = String> {
 fn message_body() -> impl Strategy<Value = String> {
     prop_oneof![
         1 => any::<String>(),
+        // Deep nesting, balanced or not, around a good location or inside another value.
+        1 => (0usize..300, 0usize..300, prop::sample::select(vec!["[", "{\"a\":", "[{\"b\":"]))
+            .prop_map(|(open, close, piece)| format!(
+                "{{\"datafilelocation\":\"s3://{BUCKET}/sales/2026-01-15/sales.csv\",\"x\":{}1{}}}",
+                piece.repeat(open),
+                "]".repeat(close)
+            )),
         3 => prop::collection::vec(message_piece(), 0..24).prop_map(|v| v.concat()),
         2 => ("[a-z0-9.-]{1,70}", "[ -~]{0,80}").prop_map(|(b, k)| {
             format!("{{\"datafilelocation\":\"s3://{b}/{k}\"}}")
@@ -266,6 +360,7 @@ fn assert_accepted_key(m: &SalesMessage, date: Option<SalesDate>) -> Result<(), 
     prop_assert!(!key.is_empty() && key.len() <= 1024, "{}", key);
     prop_assert!(key.bytes().all(|b| (b' '..=b'~').contains(&b)), "{:?}", key);
     prop_assert!(!key.starts_with('/') && !key.contains("..") && !key.contains("//"), "{}", key);
+    prop_assert!(!key.split('/').any(|segment| segment == "."), "{}", key);
     prop_assert!(!key.contains(['\\', '?', '#']), "{}", key);
     let escape =
         key.as_bytes().windows(3).any(|w| w[0] == b'%' && w[1..].iter().all(u8::is_ascii_hexdigit));
@@ -286,10 +381,18 @@ proptest! {
     #![proptest_config(config())]
 
     /// Never panics; whatever it accepts, the guard either refuses with a reason or accepts a
-    /// key of the configured bucket that the key rule allows.
+    /// key of the configured bucket that the key rule allows; nothing over the body limit is
+    /// accepted.
     #[test]
-    fn message_parser_and_guard_are_total_and_safe(body in message_body()) {
-        match SalesMessage::parse(&body) {
+    fn message_parser_and_guard_are_total_and_safe(
+        body in message_body(),
+        max_bytes in prop_oneof![Just(64 << 10), 16usize..200],
+    ) {
+        let parsed = SalesMessage::parse_within(&body, max_bytes);
+        if body.len() > max_bytes {
+            prop_assert!(parsed.is_err());
+        }
+        match parsed {
             Err(e) => prop_assert!(!e.0.is_empty()),
             Ok(m) => {
                 prop_assert!(!m.key.is_empty());

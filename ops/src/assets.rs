@@ -330,11 +330,20 @@ fn examples(program: Program, sub: Option<&str>) -> Vec<(String, &'static str)> 
     };
     match (program, sub) {
         (_, Some(s @ ("configure" | "doctor" | "config"))) => shared(s),
-        (Program::Salesapp, None) => vec![
+        (Program::Salesapp, sub) => salesapp_examples(sub),
+        (Program::Reportsengine, sub) => engine_examples(sub),
+    }
+}
+
+/// [`examples`] of salesapp's own pages.
+fn salesapp_examples(sub: Option<&str>) -> Vec<(String, &'static str)> {
+    match sub {
+        None => vec![
             (
                 "salesapp upload day.csv".into(),
                 "Validate a day's file, upload it, merge the ledger, queue it.",
             ),
+            ("salesapp validate day.csv".into(), "Check a file and touch nothing."),
             (
                 "sudo systemctl enable --now salesapp".into(),
                 "Run the spool daemon (salesapp watch).",
@@ -345,7 +354,7 @@ fn examples(program: Program, sub: Option<&str>) -> Vec<(String, &'static str)> 
                 "The configuration in effect and where each value comes from.",
             ),
         ],
-        (Program::Salesapp, Some("upload")) => vec![
+        Some("upload") => vec![
             ("salesapp upload day.csv".into(), "Validate, upload, merge the ledger, queue."),
             (
                 "salesapp upload --date 2026-01-15 --replace day.csv".into(),
@@ -355,19 +364,44 @@ fn examples(program: Program, sub: Option<&str>) -> Vec<(String, &'static str)> 
                 "salesapp --set endpoints.give_up_after=10s upload day.csv".into(),
                 "Give up sooner on endpoints that do not answer.",
             ),
+            (
+                "salesapp upload --dry-run --max-errors all day.csv".into(),
+                "Only validate, and list every problem (no AWS client is built).",
+            ),
         ],
-        (Program::Salesapp, Some("watch")) => vec![
+        Some("validate") => vec![
+            (
+                "salesapp validate --date 2026-01-15 day.csv".into(),
+                "Check a day's file with the rules and limits of an upload; nothing is sent.",
+            ),
+            (
+                "salesapp validate --max-errors all day.csv > problems.txt".into(),
+                "Every problem, grouped, for a file that is not valid.",
+            ),
+            (
+                "salesapp --set limits.max_reps=20000 validate day.csv".into(),
+                "Check under a tighter limit than the configuration's.",
+            ),
+        ],
+        Some("watch") => vec![
             ("sudo systemctl enable --now salesapp".into(), "Run it under systemd."),
             (
                 "sudo mv day.csv.tmp /var/lib/salesapp/spool/incoming/2026-01-15.csv".into(),
                 "Drop a file by renaming it in (written on the same file system first).",
             ),
         ],
-        (Program::Salesapp, Some("generate")) => vec![(
+        Some("generate") => vec![(
             "salesapp generate --date 2026-01-15 --rows 5000 --seed 42 -o day.csv".into(),
             "A day of sample sales; the same seed gives the same bytes.",
         )],
-        (Program::Reportsengine, None) => vec![
+        _ => Vec::new(),
+    }
+}
+
+/// [`examples`] of reportsengine's own pages.
+fn engine_examples(sub: Option<&str>) -> Vec<(String, &'static str)> {
+    match sub {
+        None => vec![
             (
                 "sudo systemctl enable --now reportsengine".into(),
                 "Run the daemon (reportsengine run).",
@@ -376,14 +410,14 @@ fn examples(program: Program, sub: Option<&str>) -> Vec<(String, &'static str)> 
             ("reportsengine build day.csv -o out/".into(), "A report from a local file, no AWS."),
             ("reportsengine doctor".into(), "Check this instance."),
         ],
-        (Program::Reportsengine, Some("run")) => vec![
+        Some("run") => vec![
             ("sudo systemctl enable --now reportsengine".into(), "Run it under systemd."),
             ("journalctl -u reportsengine -p warning".into(), "Its quarantines and holds."),
         ],
-        (Program::Reportsengine, Some("once")) => {
+        Some("once") => {
             vec![("reportsengine once".into(), "Process what the queue holds, then exit.")]
         }
-        (Program::Reportsengine, Some("build")) => vec![(
+        Some("build") => vec![(
             "reportsengine build day.csv -o out/ --ledger ledger.csv".into(),
             "The day's report files, with the year so far from a copy of the ledger.",
         )],

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use common::config::{config_path, Config, Effective, CONFIG_ENV};
+use common::config::{config_path, Config, Effective, LocalSettings, CONFIG_ENV};
 use common::failure::{exit, Error};
 use common::logging::{LogFormat, LogLevel, LogSettings};
 use common::Program;
@@ -39,12 +39,17 @@ impl GlobalArgs {
     /// What chose the configuration file's path, for people: the flag, the variable, or
     /// neither (the default path).
     pub fn config_path_chosen_by(&self) -> &'static str {
+        self.config_path_named_by().unwrap_or("the default path")
+    }
+
+    /// The flag or the variable that names the configuration file, if one does.
+    fn config_path_named_by(&self) -> Option<&'static str> {
         if self.config.is_some() {
-            "--config"
+            Some("--config")
         } else if std::env::var_os(CONFIG_ENV).is_some_and(|v| !v.is_empty()) {
-            CONFIG_ENV
+            Some(CONFIG_ENV)
         } else {
-            "the default path"
+            None
         }
     }
 
@@ -55,12 +60,28 @@ impl GlobalArgs {
 
     /// [`GlobalArgs::load_config`], with where each value came from (for `config`).
     pub fn load_effective(&self) -> Result<Effective, Error> {
-        let env: Vec<(String, String)> =
-            std::env::vars().filter(|(k, _)| k.starts_with("VPCE_LAB_")).collect();
-        Effective::load(&self.config_path(), &env, &self.sets())
+        let (env, sets) = self.overrides();
+        Effective::load(&self.config_path(), &env, &sets)
     }
 
-    /// Every `--set` of the command line, in order.
+    /// The limits and rates of the commands that need no AWS: from the configuration when
+    /// one is named (`--config`, `$VPCE_LAB_CONFIG`) or the default file exists, else the
+    /// defaults (with `VPCE_LAB_*` and `--set` applied all the same).
+    pub fn local_settings(&self) -> Result<LocalSettings, Error> {
+        let (env, sets) = self.overrides();
+        let path = self.config_path();
+        let file = self.config_path_named_by().is_some() || path.exists();
+        LocalSettings::load(file.then_some(path.as_path()), &env, &sets)
+    }
+
+    /// The `VPCE_LAB_*` variables and the `--set` flags, in order.
+    fn overrides(&self) -> (Vec<(String, String)>, Vec<String>) {
+        let env: Vec<(String, String)> =
+            std::env::vars().filter(|(k, _)| k.starts_with("VPCE_LAB_")).collect();
+        (env, self.sets())
+    }
+
+    /// Every `--set` of the command line, in order (`configure` writes them into the file).
     pub fn sets(&self) -> Vec<String> {
         let sets = sets_in_order(std::env::args().skip(1));
         // clap keeps only the occurrences after the subcommand when a `global` flag is given

@@ -18,7 +18,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use common::config::Compensation;
+use common::config::{Compensation, Limits, LocalSettings};
 use common::failure::{Error, Operation};
 use common::Program;
 use ops::cli::GlobalArgs;
@@ -82,8 +82,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(u8::try_from(code).unwrap_or(1))
         }
         Command::Build { file, output, ledger } => {
-            let compensation = build_compensation(&cli.global)?;
-            build(&file, &output, ledger.as_deref(), &compensation)?;
+            let settings = local_settings(&cli.global)?;
+            build(&file, &output, ledger.as_deref(), &settings)?;
             Ok(0)
         }
         Command::Run | Command::Once => {
@@ -120,28 +120,34 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
     }
 }
 
-/// `build` needs only the commission rates: from the configuration when there is one, else
-/// the documented defaults (said so, since a report's commission depends on them).
-fn build_compensation(global: &GlobalArgs) -> anyhow::Result<Compensation> {
-    let path = global.config_path();
-    if global.config.is_none()
-        && std::env::var_os(common::config::CONFIG_ENV).is_none()
-        && !path.exists()
-    {
-        tracing::info!("no configuration file: default commission rate of 5.00 %");
-        return Ok(Compensation::default());
+/// `build` needs the commission rates and the limits: from the configuration when there is
+/// one, else the documented defaults (said so, since a report's commission depends on them).
+fn local_settings(global: &GlobalArgs) -> anyhow::Result<LocalSettings> {
+    let settings = global.local_settings()?;
+    if settings.file.is_none() {
+        let bps = settings.compensation.commission_bps;
+        let rate = format!("{}.{:02} %", bps / 100, bps % 100);
+        if settings.compensation == Compensation::default() && settings.limits == Limits::default()
+        {
+            tracing::info!(
+                "no configuration file: default commission rate of {rate}, default limits"
+            );
+        } else {
+            tracing::info!("no configuration file: commission rate of {rate}; limits and rates from VPCE_LAB_* and --set over the defaults");
+        }
     }
-    Ok(global.load_config()?.compensation)
+    Ok(settings)
 }
 
 fn build(
     file: &Path,
     out_dir: &Path,
     ledger: Option<&Path>,
-    comp: &Compensation,
+    settings: &LocalSettings,
 ) -> anyhow::Result<()> {
     let label = file.display().to_string();
-    let day = common::local::validate_file(file, &label, None, &mut |_| {})?;
+    let day = common::local::validate_file(file, &label, None, settings.limits, &mut |_| {})?;
+    let comp = &settings.compensation;
     let ledger = match ledger {
         Some(path) => {
             let bytes = std::fs::read(path).map_err(|e| Error::read_io(path.display(), e))?;

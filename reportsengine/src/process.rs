@@ -24,7 +24,7 @@ use sales_domain::keys;
 use sales_domain::ledger::Ledger;
 use sales_domain::message::SalesMessage;
 use sales_domain::report::{index::IndexDay, Report};
-use sales_domain::sales::{Limits, Validator};
+use sales_domain::sales::Validator;
 
 /// Everything a message needs: the configuration, the two clients, and the ledger reads
 /// shared by the messages of one ReceiveMessage answer.
@@ -108,7 +108,9 @@ pub async fn process(engine: &Engine, message_id: &str, body: &str) -> Result<Bu
     let bad_message = |why: String| {
         Error::bad_input(Operation::ReadMessage, format!("message {message_id}"), why)
     };
-    let message = SalesMessage::parse(body).map_err(|e| bad_message(e.to_string()))?;
+    let limits = engine.config.limits;
+    let message = SalesMessage::parse_within(body, limits.max_message_bytes)
+        .map_err(|e| bad_message(e.to_string()))?;
     // The confused-deputy guard: only the configured bucket, only keys the key rule accepts.
     let settings = &engine.config.reportsengine;
     let key_date = message
@@ -129,9 +131,10 @@ pub async fn process(engine: &Engine, message_id: &str, body: &str) -> Result<Bu
     }
 
     // Stream the body through the validator: a report is built while the object arrives,
-    // with memory bounded by the validator's state, whatever the object's size. The rows
-    // must carry the date the key or the message names, if either does.
-    let mut validator = Validator::new(&url, Limits::default());
+    // with memory bounded by the validator's state (bounded in turn by `[limits]`: a file
+    // over one is refused where it crosses it, and read no further), whatever the object's
+    // size. The rows must carry the date the key or the message names, if either does.
+    let mut validator = Validator::new(&url, limits);
     if let Some(date) = message.expected_date(key_date) {
         validator = validator.with_expected_date(date);
     }

@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod upload;
+mod validate;
 mod watch;
 
 use std::io::Write;
@@ -14,7 +15,7 @@ use clap::{Parser, Subcommand};
 use common::retry::Patience;
 use common::Program;
 use ops::cli::GlobalArgs;
-use sales_domain::sales::SalesDate;
+use sales_domain::sales::{SalesDate, Shown};
 
 #[derive(Debug, Parser)]
 #[command(name = "salesapp", version = common::VERSION, about = "Uploads daily sales files for the reports engine")]
@@ -37,6 +38,27 @@ enum Command {
         /// Overwrite a different file already uploaded for the same day.
         #[arg(long)]
         replace: bool,
+        /// Only validate FILE, as `salesapp validate` does: nothing is read from or written
+        /// to AWS (no client is even built). Exit 0 when valid, 65 when not.
+        #[arg(long)]
+        dry_run: bool,
+        /// How many lines of problems to print when FILE is not valid (problems that say the
+        /// same thing are one line): a number, or `all` for every problem [default: 20]
+        #[arg(long, value_name = "N|all")]
+        max_errors: Option<Shown>,
+    },
+    /// Check FILE with the rules and limits of an upload and touch nothing (no AWS client is
+    /// built): the same as `upload --dry-run`. Exit 0 when valid, 65 when not.
+    Validate {
+        /// The day's sales CSV.
+        file: PathBuf,
+        /// The day FILE must be for (every row's date must match).
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        date: Option<SalesDate>,
+        /// How many lines of problems to print (problems that say the same thing are one
+        /// line): a number, or `all` for every problem [default: 20]
+        #[arg(long, value_name = "N|all")]
+        max_errors: Option<Shown>,
     },
     /// Run as a daemon over [salesapp] spool_dir: upload each complete incoming/*.csv, then
     /// move it to done/ (or to failed/ with NAME.error.txt) until SIGTERM/SIGINT.
@@ -101,15 +123,35 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             })?;
             Ok(0)
         }
-        Command::Upload { file, date, replace } => {
+        Command::Validate { file, date, max_errors }
+        | Command::Upload { file, date, dry_run: true, max_errors, .. } => {
+            let shown = max_errors.unwrap_or(validate::DEFAULT_SHOWN);
+            let settings = cli.global.local_settings()?;
+            match validate::check(&file, date, &settings) {
+                Ok(checked) => {
+                    println!("{checked}");
+                    Ok(0)
+                }
+                Err(err) => validate::print_problems(&err, shown).ok_or_else(|| err.into()),
+            }
+        }
+        Command::Upload { file, date, replace, dry_run: false, max_errors } => {
+            let shown = max_errors.unwrap_or(validate::DEFAULT_SHOWN);
             let config = cli.global.load_config()?;
+            // The whole file is validated first, before any AWS client exists: a file that
+            // is not valid is refused without a single request.
+            let label = file.display().to_string();
+            let day = match upload::validate_file(&file, &label, date, config.limits) {
+                Ok(day) => day,
+                Err(err) => return validate::print_problems(&err, shown).ok_or_else(|| err.into()),
+            };
             let summary = ops::cli::runtime()?.block_on(async {
                 let (store, queue) = common::connect(&config, Program::Salesapp).await?;
                 // One-shot: transient failures are retried, but only for so long (docs/design.md,
                 // One-shot commands end).
                 let mut patience = Patience::for_window(config.endpoints.give_up_after);
                 let target = upload::Target { config, store, queue };
-                upload::upload(&target, &file, date, replace, &mut patience).await
+                upload::upload_valid(&target, &file, day, replace, &mut patience).await
             })?;
             println!("{summary}");
             Ok(0)

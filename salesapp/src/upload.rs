@@ -23,7 +23,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use sales_domain::keys;
 use sales_domain::ledger::{self, Ledger};
 use sales_domain::message::SalesMessage;
-use sales_domain::sales::{DaySummary, SalesDate};
+use sales_domain::sales::{DaySummary, Limits, SalesDate};
 use sha2::{Digest, Sha256};
 
 /// Files up to this size are sent in one PutObject from memory; larger ones in parts.
@@ -113,8 +113,8 @@ pub async fn upload(
 ) -> Result<UploadSummary> {
     let label = file.display().to_string();
     let day = {
-        let (path, name) = (file.to_path_buf(), label.clone());
-        tokio::task::spawn_blocking(move || validate_file(&path, &name, expected_date))
+        let (path, name, limits) = (file.to_path_buf(), label.clone(), target.config.limits);
+        tokio::task::spawn_blocking(move || validate_file(&path, &name, expected_date, limits))
             .await
             .map_err(|e| {
                 Error::internal(
@@ -124,6 +124,19 @@ pub async fn upload(
                 )
             })??
     };
+    upload_valid(target, file, day, replace, patience).await
+}
+
+/// The upload of a file `validate_file` found valid (`day`): `salesapp upload` validates
+/// before it builds any AWS client, so a file that is not valid is refused without one.
+pub async fn upload_valid(
+    target: &Target,
+    file: &Path,
+    day: DaySummary,
+    replace: bool,
+    patience: &mut Patience,
+) -> Result<UploadSummary> {
+    let label = file.display().to_string();
     for column in &day.extra_columns {
         tracing::warn!(file = %label, column = %column, "extra column ignored");
     }
@@ -190,11 +203,18 @@ impl Stored {
     }
 }
 
-/// Validates the file with a progress bar on a terminal.
-fn validate_file(path: &Path, label: &str, expected_date: Option<SalesDate>) -> Result<DaySummary> {
+/// Validates the file under `limits`, with a progress bar on a terminal (also what
+/// `salesapp validate` and `upload --dry-run` run).
+pub fn validate_file(
+    path: &Path,
+    label: &str,
+    expected_date: Option<SalesDate>,
+    limits: Limits,
+) -> Result<DaySummary> {
     let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     let progress = progress_bar(size, "validating");
-    let result = common::local::validate_file(path, label, expected_date, &mut |n| progress.inc(n));
+    let result =
+        common::local::validate_file(path, label, expected_date, limits, &mut |n| progress.inc(n));
     progress.finish_and_clear();
     result
 }

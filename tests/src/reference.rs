@@ -234,9 +234,13 @@ pub fn ledger_records(days: &[&DayRef]) -> Vec<Vec<String>> {
             ]);
         }
     }
+    // Sorted by the names themselves, then written as a spreadsheet shows them.
     rows.sort_by(|a, b| {
         (a[0].as_bytes(), a[1].as_bytes()).cmp(&(b[0].as_bytes(), b[1].as_bytes()))
     });
+    for row in &mut rows {
+        row[1] = spreadsheet_text(&row[1]);
+    }
     let header = ["date", "sales_rep", "orders", "units", "revenue_cents", "commission_cents"];
     let mut out = vec![header.iter().map(|s| s.to_string()).collect()];
     out.extend(rows);
@@ -253,7 +257,7 @@ pub fn report_csv_records(day: &DayRef, history: &[&DayRef]) -> Vec<Vec<String>>
         let ytd = ytd_before(history, rep, &day.date) + r.commission_cents;
         ytd_total += ytd;
         out.push(vec![
-            rep.clone(),
+            spreadsheet_text(rep),
             r.orders.to_string(),
             r.units.to_string(),
             money(r.revenue_cents),
@@ -270,6 +274,15 @@ pub fn report_csv_records(day: &DayRef, history: &[&DayRef]) -> Vec<Vec<String>>
         money(ytd_total),
     ]);
     out
+}
+
+/// A name as report.csv and the ledger hold it (OWASP's CSV injection rule): one that starts
+/// with `=`, `+`, `-`, `@`, TAB or CR, or with a single quote, gets a single quote in front.
+pub fn spreadsheet_text(name: &str) -> String {
+    match name.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r' | '\'') => format!("'{name}"),
+        _ => name.to_string(),
+    }
 }
 
 fn int(v: i128) -> Value {

@@ -110,6 +110,8 @@ fn config_shows_each_value_and_where_it_comes_from() {
         "--set",
         "endpoints.give_up_after=10s",
         "config",
+        "--set",
+        "limits.max_reps=20000",
     ]));
     r.assert_ok();
     let path = em.config_path().display().to_string();
@@ -145,6 +147,9 @@ fn config_shows_each_value_and_where_it_comes_from() {
         row("doctor.unrestricted_bucket"),
         ["doctor.unrestricted_bucket", "unset", "default"]
     );
+    // The limits are keys like the others: set, or their default.
+    assert_eq!(row("limits.max_reps"), ["limits.max_reps", "20000", "--set"]);
+    assert_eq!(row("limits.max_line_bytes"), ["limits.max_line_bytes", "65536", "default"]);
     for key in common::config::KEYS {
         row(&key.dotted());
     }

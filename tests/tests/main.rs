@@ -11,6 +11,7 @@ mod failures;
 mod faults;
 mod harness;
 mod history;
+mod hostile_input;
 mod hostile_messages;
 mod journal;
 mod lab_daemons;

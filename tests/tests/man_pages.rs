@@ -10,7 +10,10 @@ fn every_page_has_exit_status_environment_files_and_examples() {
     let dir = std::env::temp_dir().join(format!("e2e-man-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     for (program, subcommands) in [
-        ("salesapp", &["upload", "watch", "generate", "configure", "config", "doctor"][..]),
+        (
+            "salesapp",
+            &["upload", "validate", "watch", "generate", "configure", "config", "doctor"][..],
+        ),
         ("reportsengine", &["run", "once", "build", "configure", "config", "doctor"][..]),
     ] {
         run(std::process::Command::new(bin_path(program)).arg("assets").arg(&dir)).assert_ok();

@@ -138,6 +138,26 @@ pub const KEYS: &[Key] = &[
         "Also write the metrics to this absolute path, atomically, for node_exporter's textfile collector; its directory must exist and be writable. Unset: no file."),
     key("metrics", "textfile_interval", Duration, Is("\"15s\""),
         "How often the textfile is rewritten (1s to 1h)."),
+    key("limits", "max_line_bytes", Int, Is("65536"),
+        "The longest record of a sales file in bytes (a line, or the lines of one quoted record), header included; also what is held between two reads of a stream (1024 to 16777216)."),
+    key("limits", "max_columns", Int, Is("256"),
+        "The most columns a sales file's header may name (7 to 10000)."),
+    key("limits", "max_name_bytes", Int, Is("256"),
+        "The longest `sales_rep`, `region` or `product`, in bytes (16 to 65536)."),
+    key("limits", "max_order_id_bytes", Int, Is("128"),
+        "The longest `order_id`, in bytes (8 to 65536)."),
+    key("limits", "max_rows", Int, Is("100000000"),
+        "The most data rows in one sales file (1 to 10000000000)."),
+    key("limits", "max_reps", Int, Is("100000"),
+        "The most distinct `sales_rep` values in one sales file (1 to 10000000): a file over it is refused where it crosses it, before memory grows with the names."),
+    key("limits", "max_regions", Int, Is("10000"),
+        "The most distinct `region` values in one sales file (1 to 10000000)."),
+    key("limits", "max_products", Int, Is("100000"),
+        "The most distinct `product` values in one sales file (1 to 10000000)."),
+    key("limits", "max_problems", Int, Is("100000"),
+        "How many problems of a file that is not valid are kept for the complete list in `failed/NAME.error.txt` and `--max-errors all` (20 to 10000000); all are counted."),
+    key("limits", "max_message_bytes", Int, Is("65536"),
+        "The largest SQS message body the engine parses, in bytes (1024 to 1048576); a larger one is quarantined unread. Ours are about 200 bytes."),
 ];
 
 /// The sections, in order (the top level first, as "").
@@ -174,7 +194,7 @@ pub fn markdown_table() -> String {
 mod tests {
     use super::*;
     use crate::config::{
-        Config, DoctorConfig, EndpointsConfig, EngineConfig, MetricsConfig, SalesappConfig,
+        Config, DoctorConfig, EndpointsConfig, EngineConfig, Limits, MetricsConfig, SalesappConfig,
     };
     use sales_domain::money::Compensation;
     use serde::de::{self, Deserializer, Visitor};
@@ -225,8 +245,15 @@ mod tests {
             v.sort_unstable();
             v
         };
-        let sections =
-            ["endpoints", "compensation", "salesapp", "reportsengine", "doctor", "metrics"];
+        let sections = [
+            "endpoints",
+            "compensation",
+            "salesapp",
+            "reportsengine",
+            "doctor",
+            "metrics",
+            "limits",
+        ];
         let top: Vec<&'static str> =
             fields_of::<Config>().into_iter().filter(|f| !sections.contains(f)).collect();
         assert_eq!(sorted(top), listed(""));
@@ -236,6 +263,7 @@ mod tests {
         assert_eq!(sorted(fields_of::<EngineConfig>()), listed("reportsengine"));
         assert_eq!(sorted(fields_of::<DoctorConfig>()), listed("doctor"));
         assert_eq!(sorted(fields_of::<MetricsConfig>()), listed("metrics"));
+        assert_eq!(sorted(fields_of::<Limits>()), listed("limits"));
         let mut all = fields_of::<Config>();
         all.retain(|f| sections.contains(f));
         assert_eq!(sorted(all), sorted(sections.to_vec()), "every section is a field");
@@ -291,5 +319,19 @@ mod tests {
         assert_eq!(concurrency.variable(), "VPCE_LAB_REPORTSENGINE_CONCURRENCY");
         let bucket = KEYS.iter().find(|k| k.name == "bucket").expect("listed");
         assert_eq!(bucket.variable(), "VPCE_LAB_BUCKET");
+    }
+
+    /// Each limit's meaning says the range `Limits::check` enforces, so the documentation
+    /// cannot drift from the check.
+    #[test]
+    fn each_limit_states_its_range() {
+        for field in Limits::default().fields() {
+            let key = KEYS
+                .iter()
+                .find(|k| k.section == "limits" && k.name == field.key)
+                .unwrap_or_else(|| panic!("limits.{} is not listed", field.key));
+            let range = format!("({} to {}", field.min, field.max);
+            assert!(key.meaning.contains(&range), "limits.{}: {range}", field.key);
+        }
     }
 }

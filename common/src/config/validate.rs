@@ -13,7 +13,8 @@ use sales_domain::keys::{check_input_key, is_valid_bucket_name};
 
 use super::values::{check_url, mask_url};
 use super::{
-    Config, EngineConfig, MetricsConfig, SalesappConfig, MAX_WAIT_TIME, SYSTEMD_STOP_TIMEOUT,
+    Compensation, Config, EngineConfig, MetricsConfig, SalesappConfig, MAX_WAIT_TIME,
+    SYSTEMD_STOP_TIMEOUT,
 };
 
 type Checked = std::result::Result<(), String>;
@@ -23,10 +24,11 @@ impl Config {
     pub fn validate(&self) -> Checked {
         self.validate_resources()?;
         self.validate_endpoints()?;
-        self.validate_compensation()?;
+        validate_compensation(&self.compensation)?;
         validate_salesapp(&self.salesapp)?;
         validate_engine(&self.reportsengine)?;
-        validate_metrics(&self.metrics)
+        validate_metrics(&self.metrics)?;
+        self.limits.check()
     }
 
     /// The bucket, the queue, the region.
@@ -69,22 +71,21 @@ impl Config {
         within("endpoints.attempt_timeout", e.attempt_timeout, MILLIS_100, 10 * MINUTE)?;
         within("endpoints.give_up_after", e.give_up_after, Duration::ZERO, HOUR)
     }
+}
 
-    fn validate_compensation(&self) -> Checked {
-        let c = &self.compensation;
-        let rates = std::iter::once(("compensation.commission_bps".to_string(), &c.commission_bps))
-            .chain(
-                c.overrides
-                    .iter()
-                    .map(|(rep, bps)| (format!("compensation.overrides.{rep:?}"), bps)),
-            );
-        for (key, bps) in rates {
-            if *bps > 10_000 {
-                return Err(format!("{key} = {bps} bps is above 100 % (at most 10000)"));
-            }
+/// The rates, a per-rep one included: also what the commands without a configuration file
+/// check ([`super::LocalSettings`]).
+pub(super) fn validate_compensation(c: &Compensation) -> Checked {
+    let rates = std::iter::once(("compensation.commission_bps".to_string(), &c.commission_bps))
+        .chain(
+            c.overrides.iter().map(|(rep, bps)| (format!("compensation.overrides.{rep:?}"), bps)),
+        );
+    for (key, bps) in rates {
+        if *bps > 10_000 {
+            return Err(format!("{key} = {bps} bps is above 100 % (at most 10000)"));
         }
-        Ok(())
     }
+    Ok(())
 }
 
 fn validate_salesapp(s: &SalesappConfig) -> Checked {

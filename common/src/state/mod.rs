@@ -12,6 +12,9 @@
 //! - **Strict parsing**: an object that does not parse is *our own state unreadable*
 //!   ([`Kind::StateUnreadable`]): not the fault of the sales file or message at hand, so
 //!   nothing is set aside; the work waits, and goes through by itself once it is repaired.
+//!   So is one larger than its parser takes ([`OwnState::MAX_BYTES`]: a hand edit or a
+//!   foreign object at our key): refused by the size S3 gives, before its body is read, so
+//!   it cannot make a daemon hold it in memory.
 //! - **Conditional writes**: a change is written with `If-Match` the ETag read (or
 //!   `If-None-Match: *` where there was nothing), so two writers never lose each other's
 //!   update; on a 412 the object is read and changed again after a short, jittered backoff,
@@ -35,8 +38,8 @@ use crate::failure::{Error, Kind, Operation, Result};
 use crate::retry::Backoff;
 use crate::store::{Condition, Fetched, Store, Written};
 use sales_domain::keys;
-use sales_domain::ledger::{Ledger, LedgerError};
-use sales_domain::report::index::{Index, IndexError};
+use sales_domain::ledger::{self, Ledger, LedgerError};
+use sales_domain::report::index::{self, Index, IndexError};
 
 #[cfg(test)]
 mod tests;
@@ -48,9 +51,10 @@ pub const ATTEMPTS: u32 = 10;
 pub trait StateBucket: Sync {
     /// `s3://bucket/key`, for messages.
     fn url(&self, key: &str) -> String;
-    /// GetObject of a small object, read whole. A 404 or 403 is an answer here, not a
+    /// GetObject of a small object, read whole unless it is over `max_bytes`
+    /// ([`Fetched::TooLarge`], the body left unread). A 404 or 403 is an answer here, not a
     /// failure: the 403 rule judges it.
-    fn read(&self, key: &str) -> impl Future<Output = Result<Fetched>> + Send;
+    fn read(&self, key: &str, max_bytes: u64) -> impl Future<Output = Result<Fetched>> + Send;
     /// PutObject with `condition`: written, or lost to another writer (412).
     fn write(
         &self,
@@ -65,8 +69,8 @@ impl StateBucket for Store {
     fn url(&self, key: &str) -> String {
         Store::url(self, key)
     }
-    async fn read(&self, key: &str) -> Result<Fetched> {
-        self.get_small(key).await
+    async fn read(&self, key: &str, max_bytes: u64) -> Result<Fetched> {
+        self.get_small(key, max_bytes).await
     }
     async fn write(
         &self,
@@ -88,6 +92,8 @@ pub trait OwnState: Clone + Default + PartialEq + Send + Sync {
     const CONTENT_TYPE: &'static str;
     /// The operation that fails when it does not parse.
     const PARSE: Operation;
+    /// The largest body its parser takes; a larger one is refused unread.
+    const MAX_BYTES: usize;
     type Invalid: std::error::Error + Send + Sync + 'static;
     fn parse(bytes: &[u8]) -> std::result::Result<Self, Self::Invalid>;
     fn body(&self) -> Bytes;
@@ -100,6 +106,7 @@ impl OwnState for Ledger {
     const LABEL: &'static str = "ledger";
     const CONTENT_TYPE: &'static str = "text/csv";
     const PARSE: Operation = Operation::ReadLedger;
+    const MAX_BYTES: usize = ledger::MAX_LEDGER_BYTES;
     type Invalid = LedgerError;
     fn parse(bytes: &[u8]) -> std::result::Result<Ledger, LedgerError> {
         Ledger::parse(bytes)
@@ -117,6 +124,7 @@ impl OwnState for Index {
     const LABEL: &'static str = "report index";
     const CONTENT_TYPE: &'static str = "application/json";
     const PARSE: Operation = Operation::ReadIndex;
+    const MAX_BYTES: usize = index::MAX_INDEX_BYTES;
     type Invalid = IndexError;
     fn parse(bytes: &[u8]) -> std::result::Result<Index, IndexError> {
         Index::parse(bytes)
@@ -139,8 +147,9 @@ pub enum StateRead<T> {
 /// Reads and parses `T` under the 403 rule (see the module docs), creating it as `seed`
 /// where a 403 leaves its existence in doubt.
 pub async fn read<T: OwnState>(bucket: &impl StateBucket, seed: &T) -> Result<StateRead<T>> {
-    let denied = match bucket.read(T::KEY).await? {
+    let denied = match bucket.read(T::KEY, max_bytes::<T>()).await? {
         Fetched::Found(object) => return found(bucket, &object.body, object.etag),
+        Fetched::TooLarge { size } => return Err(too_large::<T>(bucket, size)),
         Fetched::NotFound => return Ok(StateRead::Missing { seeded: false }),
         Fetched::Denied { code } => code,
     };
@@ -163,8 +172,9 @@ pub async fn read<T: OwnState>(bucket: &impl StateBucket, seed: &T) -> Result<St
             )))
         }
     }
-    match bucket.read(T::KEY).await? {
+    match bucket.read(T::KEY, max_bytes::<T>()).await? {
         Fetched::Found(object) => found(bucket, &object.body, object.etag),
+        Fetched::TooLarge { size } => Err(too_large::<T>(bucket, size)),
         Fetched::Denied { code } => {
             let code = if code.is_empty() { String::new() } else { format!(" {code}") };
             Err(Error::new(
@@ -200,8 +210,31 @@ fn found<T: OwnState>(
     Ok(StateRead::Found { value, etag })
 }
 
+/// [`OwnState::MAX_BYTES`] as the bucket counts sizes.
+fn max_bytes<T: OwnState>() -> u64 {
+    u64::try_from(T::MAX_BYTES).unwrap_or(u64::MAX)
+}
+
+/// One of our objects larger than its parser takes, as S3 gave its size.
+#[derive(Debug, thiserror::Error)]
+#[error("it is {size} bytes, more than the {max} a {label} may hold")]
+struct TooLarge {
+    size: u64,
+    max: usize,
+    label: &'static str,
+}
+
+/// The failure of our own state too large to be read: unreadable, like one that does not
+/// parse.
+fn too_large<T: OwnState>(bucket: &impl StateBucket, size: u64) -> Error {
+    unreadable::<T>(bucket, TooLarge { size, max: T::MAX_BYTES, label: T::LABEL })
+}
+
 /// The failure of our own state that does not parse: it names the object and what to do.
-fn unreadable<T: OwnState>(bucket: &impl StateBucket, problem: T::Invalid) -> Error {
+fn unreadable<T: OwnState>(
+    bucket: &impl StateBucket,
+    problem: impl std::error::Error + Send + Sync + 'static,
+) -> Error {
     let (url, label) = (bucket.url(T::KEY), T::LABEL);
     Error::new(
         Kind::StateUnreadable,

@@ -27,6 +27,7 @@ impl OwnState for Lines {
     const LABEL: &'static str = "line set";
     const CONTENT_TYPE: &'static str = "text/plain";
     const PARSE: Operation = Operation::ReadLedger;
+    const MAX_BYTES: usize = 64;
     type Invalid = NotLines;
     fn parse(bytes: &[u8]) -> std::result::Result<Lines, NotLines> {
         let text = std::str::from_utf8(bytes).map_err(|_| NotLines(1))?;
@@ -114,8 +115,8 @@ impl StateBucket for Memory {
     fn url(&self, key: &str) -> String {
         format!("s3://memory/{key}")
     }
-    async fn read(&self, key: &str) -> Result<Fetched> {
-        assert_eq!(key, Lines::KEY);
+    async fn read(&self, key: &str, max_bytes: u64) -> Result<Fetched> {
+        assert_eq!((key, max_bytes), (Lines::KEY, Lines::MAX_BYTES as u64));
         let mut inner = self.inner.lock().unwrap();
         if inner.denied_reads_left > 0 {
             inner.denied_reads_left -= 1;
@@ -125,6 +126,9 @@ impl StateBucket for Memory {
             return Ok(Fetched::Denied { code: "AccessDenied".into() });
         }
         Ok(match &inner.object {
+            Some((body, _)) if body.len() as u64 > max_bytes => {
+                Fetched::TooLarge { size: body.len() as u64 }
+            }
             Some((body, version)) => Fetched::Found(Object {
                 body: body.clone(),
                 etag: (!inner.no_etag).then(|| format!("\"{version}\"")),
@@ -310,6 +314,25 @@ async fn state_that_does_not_parse_is_our_own_state_unreadable() {
     assert!(text.contains("s3://memory/own/lines.txt is not a valid line set (line 2"), "{text}");
     assert!(text.contains("not a problem of the sales file"), "{text}");
     assert!(bucket.conditions().is_empty(), "nothing written over it");
+}
+
+/// State larger than its parser takes is refused by its size, its body never read: our own
+/// state unreadable, like state that does not parse, and nothing is written over it.
+#[tokio::test(start_paused = true)]
+async fn state_over_its_size_is_refused_unread() {
+    let many: Vec<String> = (0..20).map(|i| format!("line{i}")).collect();
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    let bucket = Memory::holding(&lines(&many));
+    let err = update(&bucket, adding("ours")).await.unwrap_err();
+    assert_eq!((err.kind(), err.exit_code()), (Kind::StateUnreadable, 69));
+    let text = err.to_string();
+    assert!(
+        text.contains("is not a valid line set (it is 130 bytes, more than the 64 a line set"),
+        "{text}"
+    );
+    assert!(bucket.conditions().is_empty(), "nothing written over it");
+    assert_eq!(Ledger::MAX_BYTES, sales_domain::ledger::MAX_LEDGER_BYTES);
+    assert_eq!(Index::MAX_BYTES, sales_domain::report::index::MAX_INDEX_BYTES);
 }
 
 /// The two real states: the ledger and the index are what the bucket holds, byte for byte.

@@ -91,6 +91,10 @@ pub enum Presence {
 #[derive(Debug, Clone)]
 pub enum Fetched {
     Found(Object),
+    /// Larger than the caller takes: `size` bytes, the body not read.
+    TooLarge {
+        size: u64,
+    },
     /// HTTP 404.
     NotFound,
     /// HTTP 403, with the error code S3 gave (may be empty).
@@ -348,11 +352,16 @@ impl Store {
     }
 
     /// GetObject of a small object, read whole; a 403 or 404 is handed back for the caller's
-    /// rule to judge.
-    pub async fn get_small(&self, key: &str) -> Result<Fetched> {
+    /// rule to judge, and so is an object over `max_bytes` by the size S3 gives
+    /// (`Content-Length`), its body left unread.
+    pub async fn get_small(&self, key: &str, max_bytes: u64) -> Result<Fetched> {
         let out = self.client.get_object().bucket(&self.bucket).key(key).send().await;
         match out {
             Ok(o) => {
+                let size = o.content_length().and_then(|n| u64::try_from(n).ok());
+                if let Some(size) = size.filter(|&n| n > max_bytes) {
+                    return Ok(Fetched::TooLarge { size });
+                }
                 let etag = o.e_tag().map(str::to_string);
                 let body = self.body(key, o.body).collect().await?;
                 Ok(Fetched::Found(Object { body, etag }))

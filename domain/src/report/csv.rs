@@ -6,12 +6,14 @@ use super::{plain, Report};
 
 impl Report {
     /// `report.csv`: LF line ends, RFC 4180 quoting where a name needs it, money as `d.dd`.
+    /// A name a spreadsheet would run as a formula is written as text, with a single quote in
+    /// front (the ledger's rule; docs/security.md).
     /// The `TOTAL` row is always the last line (a rep literally named `TOTAL` sorts among the
     /// reps, so consumers should take the total by position).
     pub fn to_csv(&self) -> String {
         let mut out = String::from("sales_rep,orders,units,revenue,commission,commission_ytd\n");
         for r in &self.reps {
-            crate::csv_out::push_field(&mut out, &r.sales_rep);
+            crate::csv_out::push_text_field(&mut out, &r.sales_rep);
             let _ = writeln!(
                 out,
                 ",{},{},{},{},{}",

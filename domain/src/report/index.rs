@@ -10,6 +10,11 @@
 use super::{year::DayLine, Report};
 use crate::{keys, money::Cents, sales::SalesDate};
 
+/// The most days an index may hold: a century of daily reports.
+pub const MAX_INDEX_DAYS: usize = 36_600;
+/// The largest index parsed: a day's entry as we write it is ~200 bytes.
+pub const MAX_INDEX_BYTES: usize = MAX_INDEX_DAYS * 512;
+
 /// The whole index: days sorted by date, one entry per date.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -76,8 +81,24 @@ fn written_as_objects(bytes: &[u8]) -> bool {
 impl Index {
     /// Parses `reports/index.json`: exactly the keys we write, dates strictly increasing,
     /// amounts non-negative, each `report` the key of its own date's page.
+    ///
+    /// At most [`MAX_INDEX_BYTES`] and [`MAX_INDEX_DAYS`]: the size is checked before any
+    /// parsing, so an object planted at the index's key cannot make the engine parse without
+    /// end.
     pub fn parse(bytes: &[u8]) -> Result<Index, IndexError> {
+        if bytes.len() > MAX_INDEX_BYTES {
+            return Err(IndexError(format!(
+                "{} bytes, more than the {MAX_INDEX_BYTES} an index may hold",
+                bytes.len()
+            )));
+        }
         let index: Index = serde_json::from_slice(bytes).map_err(|e| IndexError(format!("{e}")))?;
+        if index.days.len() > MAX_INDEX_DAYS {
+            return Err(IndexError(format!(
+                "{} days, more than the {MAX_INDEX_DAYS} an index may hold",
+                index.days.len()
+            )));
+        }
         if !written_as_objects(bytes) {
             return Err(IndexError("the index and its days must be JSON objects".to_owned()));
         }
@@ -201,6 +222,24 @@ mod tests {
         assert_eq!(Index::parse(text.as_bytes()).unwrap().to_json(), text);
         assert_eq!(Index::default().to_json(), "{\n  \"days\": []\n}\n");
         assert_eq!(Index::parse(b"{\"days\":[]}").unwrap(), Index::default());
+    }
+
+    /// An index over its bounds is refused: by size before anything is parsed, by days.
+    #[test]
+    fn an_index_over_its_bounds_is_refused() {
+        let huge = vec![b' '; MAX_INDEX_BYTES + 1];
+        let e = Index::parse(&huge).unwrap_err();
+        assert!(e.to_string().contains("an index may hold"), "{e}");
+        let mut many = Index::default();
+        let first = date("1950-01-01").0;
+        for k in 0..=MAX_INDEX_DAYS as i64 {
+            let d = SalesDate(first + time::Duration::days(k));
+            many.merge(day(&d.to_string(), 1));
+        }
+        let text = serde_json::to_string(&many).unwrap();
+        assert!(text.len() <= MAX_INDEX_BYTES, "the day count is what refuses it");
+        let e = Index::parse(text.as_bytes()).unwrap_err();
+        assert!(e.to_string().contains("36601 days, more than the 36600"), "{e}");
     }
 
     #[test]

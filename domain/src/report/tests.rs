@@ -132,6 +132,35 @@ fn csv_to_the_cent() {
     );
 }
 
+/// A rep whose name a spreadsheet would run (`=`, `+`, `-`, `@`, TAB, CR) is written to
+/// report.csv as text, with a quote in front; report.json and the page keep the raw name.
+#[test]
+fn csv_writes_formula_names_as_text_and_json_keeps_them_raw() {
+    let (mut day, ledger, comp) = sample();
+    let evil = ["=HYPERLINK(\"http://evil.example/\",\"pay\")", "+1", "-1", "@A1", "\tx", "\rx"];
+    for name in evil {
+        let rep = RepDay { orders: 1, units: 1, revenue: Cents(100), regions: set(&["East"]) };
+        day.reps.insert(name.to_owned(), rep);
+    }
+    let r = Report::build(&day, "k", &ledger, &comp, "re");
+    let csv = r.to_csv();
+    let mut reader = ::csv::ReaderBuilder::new().from_reader(csv.as_bytes());
+    let names: Vec<String> = reader.records().map(|rec| rec.unwrap()[0].to_owned()).collect();
+    for name in &names {
+        assert!(!name.starts_with(['=', '+', '-', '@', '\t', '\r']), "{name:?} in\n{csv}");
+    }
+    for name in evil {
+        assert!(names.contains(&format!("'{name}")), "{name:?} not marked: {names:?}");
+    }
+    let json: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+    let reps: Vec<&str> =
+        json["reps"].as_array().unwrap().iter().map(|r| r["sales_rep"].as_str().unwrap()).collect();
+    for name in evil {
+        assert!(reps.contains(&name), "{name:?} not raw in report.json: {reps:?}");
+    }
+    assert!(r.to_html().contains("=HYPERLINK(&quot;http://evil.example/&quot;,&quot;pay&quot;)"));
+}
+
 #[test]
 fn json_to_the_cent_with_key_order() {
     let expected = format!(

@@ -1,8 +1,13 @@
-//! The rules on records (docs/design.md, The sales file), the aggregation of the day, and the problem list; knows
-//! nothing of chunks.
+//! The rules on records (docs/design.md, The sales file), the aggregation of the day, and
+//! the problem list; knows nothing of chunks. What one field holds, and the words of its
+//! problems, are in `fields.rs`.
 
 use super::date::date_reason;
 use super::date::SalesDate;
+use super::fields::{
+    blank_reason, duplicate_reason, is_blank, parse_quantity, plain_quantity, surely_not_blank,
+    too_long_reason, utf8_reason,
+};
 use super::names::Names;
 use super::order_ids::OrderIds;
 use super::scan::QuoteError;
@@ -12,9 +17,8 @@ use super::summary::ProductDay;
 use super::summary::RegionDay;
 use super::summary::RepDay;
 use super::summary::ValidationErrors;
+use super::Limits;
 use super::DATE;
-use super::MAX_QUANTITY;
-use super::MAX_SHOWN_PROBLEMS;
 use super::ORDER_ID;
 use super::PRODUCT;
 use super::QUANTITY;
@@ -55,6 +59,7 @@ pub(super) struct ProductAcc {
 /// The rules on records, the aggregation and the problem list; knows nothing of chunks.
 pub(super) struct Checker {
     pub(super) file: String,
+    pub(super) limits: Limits,
     pub(super) expected: Option<(SalesDate, [u8; 10])>,
     /// The first valid date seen, its bytes and its line, when no date is expected.
     pub(super) first_date: Option<(SalesDate, [u8; 10], u64)>,
@@ -84,9 +89,10 @@ pub(super) struct Checker {
 }
 
 impl Checker {
-    pub(super) fn new(file: &str) -> Self {
+    pub(super) fn new(file: &str, limits: Limits) -> Self {
         Checker {
             file: file.to_string(),
+            limits,
             expected: None,
             first_date: None,
             header: None,
@@ -110,10 +116,10 @@ impl Checker {
         }
     }
 
-    /// Counts a problem; builds its text only if it will be shown.
+    /// Counts a problem; builds its text only if it is kept (the first `max_problems`).
     pub(super) fn problem(&mut self, line: u64, column: &str, reason: impl FnOnce() -> String) {
         self.total += 1;
-        if self.problems.len() < MAX_SHOWN_PROBLEMS {
+        if self.problems.len() < self.limits.max_problems {
             self.problems.push(Problem { line, column: column.to_string(), reason: reason() });
             self.early.push(self.in_early_checks);
         }
@@ -126,7 +132,7 @@ impl Checker {
     /// hopeless, so no id comes after).
     pub(super) fn settle_duplicates(&mut self) -> u64 {
         if self.duplicates.is_none() {
-            let (total, first) = self.order_ids.duplicates(MAX_SHOWN_PROBLEMS);
+            let (total, first) = self.order_ids.duplicates(self.limits.max_problems);
             let problems = first
                 .into_iter()
                 .map(|(line, first_line, id)| Problem {
@@ -144,7 +150,7 @@ impl Checker {
     pub(super) fn errors(&mut self) -> ValidationErrors {
         let duplicates = self.settle_duplicates();
         let mut dups = self.duplicates.as_ref().map(|d| d.1.as_slice()).unwrap_or(&[]).iter();
-        let mut problems = Vec::with_capacity(MAX_SHOWN_PROBLEMS);
+        let mut problems = Vec::with_capacity(self.problems.len());
         let mut next_dup = dups.next();
         for (p, &early) in self.problems.iter().zip(&self.early) {
             while let Some(d) = next_dup.filter(|d| d.line < p.line || (d.line == p.line && !early))
@@ -155,7 +161,7 @@ impl Checker {
             problems.push(p.clone());
         }
         problems.extend(next_dup.into_iter().chain(dups).cloned());
-        problems.truncate(MAX_SHOWN_PROBLEMS);
+        problems.truncate(self.limits.max_problems);
         ValidationErrors { file: self.file.clone(), problems, total: self.total + duplicates }
     }
     pub(super) fn column_name(&self, field: usize) -> String {
@@ -182,17 +188,33 @@ impl Checker {
         let column = self.column_name(field);
         if self.header.is_none() {
             self.fatal(line, &column, reason.to_string());
-        } else {
-            self.data_records += 1;
+        } else if self.count_data_record(line) {
             self.problem(line, &column, || reason.to_string());
         }
+    }
+
+    /// Counts a data record; `false` (and the file hopeless) once there are more than
+    /// `max_rows`: the order ids grow with the rows, so the count stops before they do.
+    pub(super) fn count_data_record(&mut self, line: u64) -> bool {
+        self.data_records += 1;
+        if self.data_records > self.limits.max_rows {
+            let max = self.limits.max_rows;
+            self.fatal(
+                line,
+                "file",
+                format!(
+                    "more than {max} data rows (limits.max_rows); the file is not read further"
+                ),
+            );
+            return false;
+        }
+        true
     }
 
     pub(super) fn record(&mut self, line: u64, base: &[u8], spans: &[(usize, usize)]) {
         if self.header.is_none() {
             self.header(line, base, spans);
-        } else {
-            self.data_records += 1;
+        } else if self.count_data_record(line) {
             let utf8 = std::str::from_utf8(base).is_ok();
             self.data_row(line, base, spans, utf8);
         }
@@ -201,6 +223,11 @@ impl Checker {
     /// The first non-empty record. Any problem here is fatal: without the columns, no row can
     /// be read.
     pub(super) fn header(&mut self, line: u64, base: &[u8], spans: &[(usize, usize)]) {
+        if spans.len() > self.limits.max_columns {
+            let (got, max) = (spans.len(), self.limits.max_columns);
+            let r = format!("the header has {got} columns, more than {max} (limits.max_columns)");
+            return self.fatal(line, "header", r);
+        }
         let mut names = Vec::with_capacity(spans.len());
         for (k, &(s, e)) in spans.iter().enumerate() {
             match std::str::from_utf8(&base[s..e]) {
@@ -302,7 +329,10 @@ impl Checker {
             (Some((_, b)), _) | (None, Some((_, b, _))) => b,
             (None, None) => return false,
         };
+        let (max_id, max_name) = (self.limits.max_order_id_bytes, self.limits.max_name_bytes);
         if date != reference
+            || id.len() > max_id
+            || rep.len().max(region.len()).max(product.len()) > max_name
             || !surely_not_blank(id)
             || !surely_not_blank(rep)
             || !surely_not_blank(region)
@@ -371,9 +401,13 @@ impl Checker {
         }
         self.in_early_checks = false;
         if let Some(v) = vals[ORDER_ID] {
+            let max = self.limits.max_order_id_bytes;
             if is_blank(v) {
                 ok = false;
                 self.problem(line, "order_id", || blank_reason(v, "an order id"));
+            } else if v.len() > max {
+                ok = false;
+                self.problem(line, "order_id", || too_long_reason(v, max, "max_order_id_bytes"));
             } else if let Err(first) = self.order_ids.insert(v.as_bytes(), line) {
                 ok = false;
                 self.problem(line, "order_id", || duplicate_reason(v, first));
@@ -382,9 +416,14 @@ impl Checker {
         for (r, what) in [(SALES_REP, "a sales rep"), (REGION, "a region"), (PRODUCT, "a product")]
         {
             if let Some(v) = vals[r] {
+                let max = self.limits.max_name_bytes;
                 if is_blank(v) {
                     ok = false;
                     self.problem(line, REQUIRED_COLUMNS[r], || blank_reason(v, what));
+                } else if v.len() > max {
+                    ok = false;
+                    let column = REQUIRED_COLUMNS[r];
+                    self.problem(line, column, || too_long_reason(v, max, "max_name_bytes"));
                 }
             }
         }
@@ -476,10 +515,21 @@ impl Checker {
                 )
             });
         };
+        // A name over its table's limit ends the file here, before the tables grow.
+        let Limits { max_regions, max_reps, max_products, .. } = self.limits;
+        let Some(region_idx) = self.region_names.slot_within(region, max_regions) else {
+            return self.too_many(line, ["region", "regions", "max_regions"], region, max_regions);
+        };
+        let Some(rep_idx) = self.rep_names.slot_within(rep, max_reps) else {
+            return self.too_many(line, ["sales_rep", "sales reps", "max_reps"], rep, max_reps);
+        };
+        let Some(product_idx) = self.product_names.slot_within(product, max_products) else {
+            let what = ["product", "products", "max_products"];
+            return self.too_many(line, what, product, max_products);
+        };
         (self.rows, self.units, self.revenue) = (rows, units, revenue);
         let add = |a: Cents, b: Cents| Cents(a.0.saturating_add(b.0)); // bounded, see above
 
-        let region_idx = self.region_names.slot(region);
         if region_idx == self.regions.len() {
             self.regions.push(RegionDay::default());
         }
@@ -488,7 +538,6 @@ impl Checker {
             acc.units = acc.units.saturating_add(q);
             acc.revenue = add(acc.revenue, rev);
         }
-        let rep_idx = self.rep_names.slot(rep);
         if rep_idx == self.reps.len() {
             self.reps.push(RepAcc::default());
         }
@@ -502,7 +551,6 @@ impl Checker {
                 acc.more_regions.insert(pos, region_idx);
             }
         }
-        let product_idx = self.product_names.slot(product);
         if product_idx == self.products.len() {
             self.products.push(ProductAcc::default());
         }
@@ -510,6 +558,29 @@ impl Checker {
             acc.units = acc.units.saturating_add(q);
             acc.revenue = add(acc.revenue, rev);
         }
+    }
+
+    /// The name on `line` would be one more than `max` distinct values of `column` (`[column,
+    /// what the values are, the limit's key]`): the file is refused here, so memory never
+    /// grows with a hostile number of names.
+    pub(super) fn too_many(
+        &mut self,
+        line: u64,
+        [column, what, key]: [&str; 3],
+        name: &[u8],
+        max: usize,
+    ) {
+        let name = String::from_utf8_lossy(name);
+        self.fatal(
+            line,
+            column,
+            format!(
+                "{:?} would be one more than {max} distinct {what} in one file \
+                 (limits.{key}); the file is not read further: a real day has far fewer, so \
+                 is a column swapped or mislabelled in the export?",
+                shown(&name)
+            ),
+        );
     }
 
     pub(super) fn finish(
@@ -576,70 +647,5 @@ impl Checker {
             bytes,
             extra_columns,
         })
-    }
-}
-
-/// Whether a field surely holds a name, judged from its first byte: a visible ASCII
-/// character, or the start of a character that is not a space (Unicode spaces start with
-/// 0xC2, 0xE1, 0xE2 or 0xE3). `false` only means "look closer" ([`is_blank`]).
-pub(super) fn surely_not_blank(v: &[u8]) -> bool {
-    matches!(v.first(), Some(&b) if (0x21..0x7F).contains(&b)
-        || (b >= 0x80 && !matches!(b, 0xC2 | 0xE1 | 0xE2 | 0xE3)))
-}
-
-/// A quantity of the usual form, 1 to 10 digits within 1 ..= [`MAX_QUANTITY`]; `None` when
-/// it needs [`parse_quantity`]'s judgement.
-pub(super) fn plain_quantity(v: &[u8]) -> Option<u64> {
-    if v.is_empty() || v.len() > 10 {
-        return None;
-    }
-    crate::money::ascii_digits(v).filter(|q| (1..=MAX_QUANTITY).contains(q))
-}
-
-pub(super) fn duplicate_reason(id: &str, first: u64) -> String {
-    format!("{:?} was already used on line {first}; each order id must appear once", shown(id))
-}
-
-/// Empty, or only whitespace: either way there is no name.
-pub(super) fn is_blank(v: &str) -> bool {
-    v.trim().is_empty()
-}
-
-pub(super) fn blank_reason(v: &str, what: &str) -> String {
-    if v.is_empty() {
-        format!("empty; every row needs {what}")
-    } else {
-        format!("only spaces ({:?}); every row needs {what}", shown(v))
-    }
-}
-
-pub(super) fn utf8_reason(bytes: &[u8], e: &std::str::Utf8Error) -> String {
-    let at = e.valid_up_to();
-    let byte = bytes.get(at).copied().unwrap_or(0);
-    format!(
-        "not valid UTF-8 text (byte 0x{byte:02X} at position {}); save the file as UTF-8 \
-         (it may be in Latin-1 or Windows-1252)",
-        at + 1
-    )
-}
-
-/// A whole number 1 ..= [`MAX_QUANTITY`], ASCII digits only.
-pub(super) fn parse_quantity(v: &str) -> Result<u64, String> {
-    if v.is_empty() {
-        return Err("empty; expected a whole number ≥ 1".into());
-    }
-    if !v.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("{:?} is not a whole number ≥ 1", shown(v)));
-    }
-    let mut q: u64 = 0;
-    for d in v.bytes() {
-        q = q.saturating_mul(10).saturating_add(u64::from(d - b'0'));
-    }
-    match q {
-        0 => Err(format!("{:?} is not a whole number ≥ 1", shown(v))),
-        q if q > MAX_QUANTITY => {
-            Err(format!("{:?} is more than {MAX_QUANTITY}, the most one row may hold", shown(v)))
-        }
-        q => Ok(q),
     }
 }

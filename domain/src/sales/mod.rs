@@ -22,9 +22,15 @@
 //! - `quantity`: ASCII digits only, 1 ..= [`MAX_QUANTITY`].
 //! - Header names must match exactly (case and spaces included); a near miss gets a hint.
 //! - Hopeless files (empty, binary, bad header, a record over the limit, an unterminated quote)
-//!   stop at the first such problem; all other problems are collected (the first
+//!   stop at the first such problem; all other problems are collected (up to
+//!   `limits.max_problems` of them kept, every one counted) and reported together.
+//! - Every dimension is bounded by [`Limits`]: line length, columns, name and order id
+//!   length, rows, distinct reps, regions and products. Crossing a limit on what the
+//!   validator keeps (rows, distinct names) stops it at once, before memory grows with it;
+//!   a name or id too long is a problem of its row, never stored.
 mod checks;
 mod date;
+mod fields;
 mod names;
 mod order_ids;
 mod scan;
@@ -33,12 +39,17 @@ mod summary;
 mod tests;
 mod validator;
 
+/// The limits the validator applies; see [`crate::limits`].
+pub use crate::limits::Limits;
 pub use date::SalesDate;
 pub use names::Names;
-pub use summary::{DaySummary, Problem, ProductDay, RegionDay, RepDay, ValidationErrors};
+pub use summary::{
+    DaySummary, Problem, ProblemGroup, ProductDay, RegionDay, RepDay, Shown, ValidationErrors,
+};
 pub use validator::Validator;
 
-/// How many problems a [`ValidationErrors`] keeps (all are counted in `total`).
+/// How many lines of grouped problems [`ValidationErrors`]'s `Display` shows (a screenful;
+/// [`ValidationErrors::render`] shows any number).
 pub const MAX_SHOWN_PROBLEMS: usize = 20;
 /// The largest quantity one row may hold: far above any real order, and low enough that
 /// quantity × price and the day's sums are checked rather than merely hoped to fit.
@@ -55,22 +66,6 @@ const QUANTITY: usize = 5;
 const UNIT_PRICE: usize = 6;
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
-
-/// Limits that protect memory against hostile input.
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    /// A physical record longer than this cannot be a sales row.
-    pub max_record_bytes: usize,
-}
-
-impl Default for Limits {
-    /// The limits salesapp and reportsengine both use, so that what one accepts the other
-    /// does too: a record of at most 64 KiB. A real row is ~100 bytes and even a header with
-    /// many extra columns fits, while a hostile file cannot grow the carry-over buffer.
-    fn default() -> Self {
-        Limits { max_record_bytes: 64 << 10 }
-    }
-}
 
 /// Validates a whole in-memory file: [`Validator::feed`] once, then [`Validator::finish`].
 pub fn validate_slice(

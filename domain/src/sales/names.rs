@@ -102,6 +102,14 @@ impl Names {
     /// that a row's three lookups, which do not depend on each other, overlap.
     #[inline(always)]
     pub fn slot(&mut self, name: &[u8]) -> usize {
+        // No table reaches `usize::MAX` names: memory ends long before.
+        self.slot_within(name, usize::MAX).unwrap_or(usize::MAX)
+    }
+
+    /// The index of `name`, adding it the first time if fewer than `max` names are known;
+    /// `None` when `name` is new and the table is full (nothing is added).
+    #[inline(always)]
+    pub fn slot_within(&mut self, name: &[u8], max: usize) -> Option<usize> {
         let (head, tail) = name_words(name);
         let key = NameKey { head, tail, len: name.len() };
         let hash = self.hash(name, head, tail);
@@ -111,14 +119,14 @@ impl Names {
         loop {
             let slot = self.slots[i];
             if slot == 0 {
-                return self.add(i, name, key, tag);
+                return (self.names.len() < max).then(|| self.add(i, name, key, tag));
             }
             if slot & !0xFFFF_FFFF == tag {
                 let index = (slot as u32 - 1) as usize;
                 if self.keys[index] == key
                     && (name.len() <= 16 || same_bytes(&self.names[index], name))
                 {
-                    return index;
+                    return Some(index);
                 }
             }
             i = (i + 1) & mask;

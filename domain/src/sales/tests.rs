@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use sha2::{Digest, Sha256};
 
-use super::checks::*;
 use super::date::*;
+use super::fields::*;
 use super::order_ids::*;
 use super::*;
 use crate::money::Cents;
@@ -13,7 +13,7 @@ use crate::money::Cents;
 const H: &str = "date,order_id,sales_rep,region,product,quantity,unit_price\n";
 
 fn limits() -> Limits {
-    Limits { max_record_bytes: 4096 }
+    Limits { max_line_bytes: 4096, ..Limits::default() }
 }
 fn check(data: &[u8]) -> Result<DaySummary, ValidationErrors> {
     validate_slice("t.csv", data, limits())
@@ -273,7 +273,7 @@ fn file_level_problems() {
 
 #[test]
 fn record_length_limit() {
-    let small = Limits { max_record_bytes: 60 };
+    let small = Limits { max_line_bytes: 60, ..Limits::default() };
     let long = format!("2026-01-15,1,{},EMEA,Widget,2,1.50\n", "A".repeat(30));
     assert!(long.len() - 1 > 60);
     let data = file(&[row("1"), long.clone(), row("2")]);
@@ -288,9 +288,9 @@ fn record_length_limit() {
     let e = validate_slice("t.csv", file(&[exact + "\r\n"]).as_bytes(), small).unwrap_err();
     assert!(e.problems[0].reason.contains("longer than"));
     // A stream that never ends a line stops early: feed says so.
-    let mut v = Validator::new("t.csv", Limits { max_record_bytes: 40 });
+    let mut v = Validator::new("t.csv", Limits { max_line_bytes: 40, ..Limits::default() });
     assert!(v.feed(H.as_bytes()).is_err(), "the header itself is over 40 bytes");
-    let mut v = Validator::new("t.csv", Limits { max_record_bytes: 100 });
+    let mut v = Validator::new("t.csv", Limits { max_line_bytes: 100, ..Limits::default() });
     v.feed(H.as_bytes()).unwrap();
     v.feed(b"2026-01-15,\"").unwrap();
     let mut failed = false;
@@ -418,23 +418,93 @@ fn utf8_is_checked_record_by_record_after_an_invalid_byte() {
     assert_eq!((day.rows, day.reps.len(), day.regions.len()), (3, 3, 2));
 }
 
+/// Identical problems are one line with their count and lines; the screenful is cut with a
+/// count of the rest; [`Shown::All`] lists every range and every problem.
 #[test]
-fn twenty_problem_cap_and_display() {
-    let rows: Vec<String> =
-        (0..25).map(|i| format!("2026-01-15,{i},Ada,EMEA,Widget,0,1.00\n")).collect();
+fn problems_are_grouped_by_column_and_reason() {
+    let mut rows: Vec<String> =
+        (0..8).map(|i| format!("2026-01-15,{i},Ada,EMEA,Widget,0,1.00\n")).collect();
+    rows.push("2026-01-15,8,Ada,EMEA,Widget,2,1.999\n".into());
+    rows.push("2026-01-15,9,Ada,EMEA,Widget,0,1.00\n".into());
+    rows.push("2026-01-15,10,Ada,EMEA,Widget,2,7.125\n".into());
+    rows.push("2026-01-15,11,Ada,EMEA,Widget,2x,1.00\n".into());
     let e = check(file(&rows).as_bytes()).unwrap_err();
-    assert_eq!(e.problems.len(), 20);
-    assert_eq!(e.total, 25);
+    assert_eq!((e.problems.len(), e.total), (12, 12));
     let text = e.to_string();
     let lines: Vec<_> = text.lines().collect();
-    assert_eq!(lines.len(), 21);
-    assert_eq!(lines[0], "t.csv:2: quantity: \"0\" is not a whole number ≥ 1");
-    assert_eq!(lines[19], "t.csv:21: quantity: \"0\" is not a whole number ≥ 1");
-    assert_eq!(lines[20], "… and 5 more problems");
-    let one_more = ValidationErrors { total: 21, ..e.clone() };
-    assert!(one_more.to_string().ends_with("\n… and 1 more problem"));
-    let few = ValidationErrors { problems: e.problems[..2].to_vec(), total: 2, ..e };
-    assert_eq!(few.to_string().lines().count(), 2);
+    assert_eq!(
+        lines,
+        [
+            "t.csv:2: quantity: \"0\" is not a whole number ≥ 1: 10 rows like this, lines 2–9, \
+             11, 13",
+            "t.csv:10: unit_price: more than 2 decimals in \"1.999\"; expected at most 2, like \
+             12.50: 2 rows like this, lines 10, 12",
+        ],
+        "{text}"
+    );
+    let all = e.render(Shown::All);
+    let all: Vec<_> = all.lines().collect();
+    assert_eq!(all[0], lines[0]);
+    assert_eq!(all[3], "Every problem, in line order:");
+    assert_eq!(all.len(), 4 + 12, "{all:?}");
+    assert_eq!(all[4], "t.csv:2: quantity: \"0\" is not a whole number ≥ 1");
+    assert_eq!(all[13], "t.csv:11: quantity: \"0\" is not a whole number ≥ 1");
+    assert_eq!(all[15], "t.csv:13: quantity: \"2x\" is not a whole number ≥ 1");
+    // One group line: the unit_price lines are counted, not shown.
+    let one = e.render(Shown::Lines(1));
+    assert!(one.ends_with("\n… and 2 more problems"), "{one}");
+    // Identical reasons say so (no "like this").
+    let same: Vec<String> =
+        (0..3).map(|i| format!("2026-01-15,{i},Ada,EMEA,Widget,0,1.00\n")).collect();
+    let e = check(file(&same).as_bytes()).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "t.csv:2: quantity: \"0\" is not a whole number ≥ 1: 3 rows, lines 2–4"
+    );
+}
+
+/// A wrong `--date` is one line, whatever the number of rows; with a screenful the ranges
+/// are cut too.
+#[test]
+fn a_date_mismatch_is_one_line() {
+    let rows: Vec<String> =
+        (0..1000).map(|i| format!("2026-01-16,{i},Ada,EMEA,Widget,1,1.00\n")).collect();
+    let mut v = Validator::new("t.csv", limits()).with_expected_date("2026-01-15".parse().unwrap());
+    v.feed(file(&rows).as_bytes()).unwrap();
+    let e = v.finish().unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "t.csv:2: date: 2026-01-16 is not the date given for this file (2026-01-15): 1000 \
+         rows, lines 2–1001"
+    );
+    // Every other row: the ranges of a screenful stop after six.
+    let rows: Vec<String> =
+        (0..40).map(|i| format!("2026-01-{},{i},Ada,EMEA,Widget,1,1.00\n", 15 + i % 2)).collect();
+    let e = check(file(&rows).as_bytes()).unwrap_err();
+    assert!(e.to_string().ends_with(": 20 rows, lines 3, 5, 7, 9, 11, 13, …"), "{e}");
+    assert!(e.render(Shown::All).lines().next().unwrap().ends_with(", 39, 41"));
+}
+
+/// Past `max_problems`, problems are counted but not kept, and the list says so.
+#[test]
+fn problems_past_the_limit_are_counted() {
+    let rows: Vec<String> =
+        (0..30).map(|i| format!("2026-01-15,{i},Ada,EMEA,Widget,{i}x,1.00\n")).collect();
+    let limits = Limits { max_problems: 20, ..limits() };
+    let e = validate_slice("t.csv", file(&rows).as_bytes(), limits).unwrap_err();
+    assert_eq!((e.problems.len(), e.total), (20, 30));
+    let all = e.render(Shown::All);
+    let all: Vec<&str> = all.lines().collect();
+    assert_eq!(
+        all[0],
+        "t.csv:2: quantity: \"0x\" is not a whole number ≥ 1: 20 rows like this, lines 2–21"
+    );
+    assert_eq!(all[1], "… and 10 more problems, past the first 20 kept (limits.max_problems)");
+    assert_eq!(all.len(), 2 + 2 + 20, "{all:?}");
+    assert!(e.to_string().ends_with("lines 2–21\n… and 10 more problems"), "{e}");
+    assert_eq!("all".parse(), Ok(Shown::All));
+    assert_eq!(" 5".parse(), Ok(Shown::Lines(5)));
+    assert!("many".parse::<Shown>().is_err());
 }
 
 #[test]
@@ -504,7 +574,7 @@ fn duplicates_match_a_plain_map() {
     let got: Vec<_> = e.problems.iter().map(|p| (p.line, p.reason.clone())).collect();
     let expected: Vec<_> = want
         .iter()
-        .take(MAX_SHOWN_PROBLEMS)
+        .take(Limits::default().max_problems)
         .map(|(l, f, id)| (*l, duplicate_reason(id, *f)))
         .collect();
     assert_eq!(got, expected);
@@ -626,7 +696,7 @@ fn chunk_boundaries_do_not_matter() {
     utf8.extend_from_slice("2026-01-15,5,Zoë,Ré,\"Ø, \"\"x\"\"\",1,1.00\n".as_bytes());
     inputs.push(utf8);
 
-    let limits = Limits { max_record_bytes: 160 };
+    let limits = Limits { max_line_bytes: 160, ..Limits::default() };
     let mut seed = crate::generate::SplitMix64(42);
     for data in &inputs {
         let whole = validate_slice("t.csv", data, limits);
@@ -641,4 +711,111 @@ fn chunk_boundaries_do_not_matter() {
             assert_eq!(chunked(data, &sizes, limits), whole, "sizes {sizes:?}");
         }
     }
+}
+
+/// A file with more distinct names than a limit is refused at the first name over it, with
+/// the limit's key and the line, and nothing after it is read: the name tables never hold
+/// more than the limit, however many names the file has.
+#[test]
+fn distinct_names_over_their_limit_stop_the_file_there() {
+    let limits = Limits { max_reps: 100, max_regions: 20, max_products: 50, ..limits() };
+    type Row = fn(u32) -> String;
+    let cases: [(&str, &str, Row); 3] = [
+        ("sales_rep", "max_reps", |i| format!("2026-01-15,{i},Rep {i},EMEA,Widget,1,1.00\n")),
+        ("region", "max_regions", |i| format!("2026-01-15,{i},Ada,Region {i},Widget,1,1.00\n")),
+        ("product", "max_products", |i| format!("2026-01-15,{i},Ada,EMEA,P{i},1,1.00\n")),
+    ];
+    for (column, key, row) in cases {
+        let mut v = Validator::new("t.csv", limits);
+        v.feed(H.as_bytes()).unwrap();
+        let mut refused = None;
+        // 100 000 rows fed in chunks of 1 000: refused at the first name over the limit.
+        for chunk in 0..100 {
+            let text: String = (chunk * 1000..(chunk + 1) * 1000).map(row).collect();
+            if let Err(e) = v.feed(text.as_bytes()) {
+                refused = Some((chunk, e));
+                break;
+            }
+        }
+        let (chunk, e) = refused.unwrap_or_else(|| panic!("{column}: not refused"));
+        assert_eq!(chunk, 0, "{column}: refused only after chunk {chunk}");
+        let max = match column {
+            "sales_rep" => 100,
+            "region" => 20,
+            _ => 50,
+        };
+        assert_eq!(e.total, 1, "{e}");
+        let p = &e.problems[0];
+        assert_eq!((p.line, p.column.as_str()), (max + 2, column), "{e}");
+        assert!(p.reason.contains(&format!("limits.{key}")), "{e}");
+        assert!(p.reason.contains(&format!("one more than {max} distinct")), "{e}");
+        let c = &v.checker;
+        let held = c.rep_names.len().max(c.region_names.len()).max(c.product_names.len());
+        assert!(held <= max as usize + 1, "{column}: {held} names held");
+        // Later chunks are not read; finishing gives the same answer.
+        assert_eq!(v.feed(b"2026-01-15,x,Zed,EMEA,Widget,1,1.00\n"), Err(e.clone()));
+        assert_eq!(v.finish(), Err(e));
+    }
+    // At the limit exactly, the file is valid.
+    let rows: Vec<String> =
+        (0..100).map(|i| format!("2026-01-15,{i},Rep {i},EMEA,Widget,1,1.00\n")).collect();
+    let day = validate_slice("t.csv", file(&rows).as_bytes(), limits).unwrap();
+    assert_eq!(day.reps.len(), 100);
+}
+
+/// More rows than `max_rows` stop the file at the first row over it.
+#[test]
+fn rows_over_the_limit_stop_the_file() {
+    let limits = Limits { max_rows: 10, ..limits() };
+    let rows: Vec<String> = (0..11).map(|i| row(&format!("ORD-{i}"))).collect();
+    let e = validate_slice("t.csv", file(&rows).as_bytes(), limits).unwrap_err();
+    assert_eq!(e.problems.len(), 1, "{e}");
+    let p = &e.problems[0];
+    assert_eq!((p.line, p.column.as_str()), (12, "file"));
+    assert!(p.reason.contains("more than 10 data rows (limits.max_rows)"), "{e}");
+    validate_slice("t.csv", file(&rows[..10]).as_bytes(), limits).unwrap();
+    // Bad rows count too (they are rows of the file), and so do quoted ones.
+    let mut rows: Vec<String> = (0..10).map(|i| format!("x,{i}\n")).collect();
+    rows.push("2026-01-15,\"q\",Ada,EMEA,Widget,1,1.00\n".into());
+    let e = validate_slice("t.csv", file(&rows).as_bytes(), limits).unwrap_err();
+    assert!(e.to_string().contains("t.csv:12: file: more than 10 data rows"), "{e}");
+}
+
+/// A header with more columns than `max_columns` is refused; names and ids over their
+/// length are problems of their row (never stored).
+#[test]
+fn columns_and_field_lengths_are_bounded() {
+    let limits = Limits { max_columns: 9, max_name_bytes: 16, max_order_id_bytes: 8, ..limits() };
+    let wide = format!("{}x,y,z\n", H.trim_end_matches('\n').to_owned() + ",");
+    let e = validate_slice("t.csv", wide.as_bytes(), limits).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "t.csv:1: header: the header has 10 columns, more than 9 (limits.max_columns)"
+    );
+    let data = file(&[
+        "2026-01-15,1,Ada,EMEA,Widget,1,1.00\n".into(),
+        "2026-01-15,123456789,Ada,EMEA,Widget,1,1.00\n".into(),
+        format!("2026-01-15,3,{},EMEA,Widget,1,1.00\n", "A".repeat(17)),
+        format!("2026-01-15,4,Ada,{},Widget,1,1.00\n", "é".repeat(9)),
+        format!("2026-01-15,5,Ada,EMEA,\"{}\",1,1.00\n", "W,".repeat(9)),
+        "2026-01-15,6,Ada,EMEA,Widget 0123456789,1,1.00\n".into(),
+    ]);
+    let e = validate_slice("t.csv", data.as_bytes(), limits).unwrap_err();
+    let located: Vec<_> = e.problems.iter().map(|p| (p.line, p.column.as_str())).collect();
+    let want = [(3, "order_id"), (4, "sales_rep"), (5, "region"), (6, "product"), (7, "product")];
+    assert_eq!(located, want, "{e}");
+    assert!(
+        e.problems[0]
+            .reason
+            .starts_with("9 bytes (\"123456789\"), longer than 8 (limits.max_order_id_bytes)"),
+        "{e}"
+    );
+    assert!(e.problems[2].reason.contains("18 bytes"), "{e}");
+    assert!(e.problems[1].reason.contains("limits.max_name_bytes"), "{e}");
+    // At the limits, the same rows are valid.
+    let ok_rows = file(&[
+        "2026-01-15,12345678,Ada,EMEA,Widget,1,1.00\n".into(),
+        format!("2026-01-15,2,{},EMEA,Widget 012345678,1,1.00\n", "A".repeat(16)),
+    ]);
+    validate_slice("t.csv", ok_rows.as_bytes(), limits).unwrap();
 }

@@ -27,7 +27,7 @@ pub struct Validator {
     /// The first bytes, held until we know whether they are a BOM.
     pub(super) bom_buf: Vec<u8>,
     pub(super) bom_done: bool,
-    /// The incomplete record at the end of the last chunk (≤ `max_record_bytes`).
+    /// The incomplete record at the end of the last chunk (≤ `max_line_bytes`).
     pub(super) carry: Vec<u8>,
     /// Where the boundary scanner stands at the end of `carry`.
     pub(super) carry_scan: Scan,
@@ -56,7 +56,7 @@ impl Validator {
             scratch: Vec::new(),
             spans: Vec::with_capacity(16),
             unescaped: Vec::with_capacity(16),
-            checker: Checker::new(file_label),
+            checker: Checker::new(file_label, limits),
         }
     }
     /// Requires every row to carry `date` (the `--date D` flag), instead of only agreeing
@@ -208,14 +208,14 @@ impl Validator {
         let reason = format!(
             "a line (record) longer than {} bytes: a sales row is far shorter; is this really \
              a sales file?",
-            self.limits.max_record_bytes
+            self.limits.max_line_bytes
         );
         self.checker.fatal(self.line, "row", reason);
     }
 
     /// Splits `buf` into records, completing the carried-over one first.
     pub(super) fn process(&mut self, buf: &[u8], hashing: &mut Hashing) {
-        let max = self.limits.max_record_bytes;
+        let max = self.limits.max_line_bytes;
         let mut p = 0;
         if !self.carry.is_empty() {
             // The record may only grow to `max` bytes before its line end.
@@ -270,7 +270,7 @@ impl Validator {
     /// One record at `p` the simple way (the header, and any record the fast path declines):
     /// `Some(next record's start)`, or `None` when the rest was carried over or was fatal.
     pub(super) fn careful_record(&mut self, buf: &[u8], p: usize) -> Option<usize> {
-        let max = self.limits.max_record_bytes;
+        let max = self.limits.max_line_bytes;
         let rest = &buf[p..];
         let window = &rest[..rest.len().min(max + 1)];
         if let Some(i) = memchr(b'\n', window) {
@@ -311,7 +311,7 @@ impl Validator {
         utf8_until: usize,
         hashing: &mut Hashing,
     ) -> Option<usize> {
-        let max = self.limits.max_record_bytes;
+        let max = self.limits.max_line_bytes;
         let len = buf.len();
         let mut base = p;
         let mut bits = block_masks(buf, base);
@@ -417,7 +417,9 @@ impl Validator {
         // Commas, quotes and line ends are ASCII, so the record is UTF-8 exactly when each
         // of its fields is: one check per record, and none at all for an ASCII record.
         let utf8 = known_utf8 || std::str::from_utf8(&buf[start..lf]).is_ok();
-        self.checker.data_records += 1;
+        if !self.checker.count_data_record(line) {
+            return;
+        }
         if !escaped {
             self.checker.data_row(line, buf, &self.spans, utf8);
             return;
@@ -453,7 +455,7 @@ impl Validator {
             // Never expected (the fast path saw no record end), but the careful rules decide.
             return Some(start);
         }
-        if rest.len() > self.limits.max_record_bytes {
+        if rest.len() > self.limits.max_line_bytes {
             self.too_long();
             return None;
         }

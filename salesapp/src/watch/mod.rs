@@ -62,6 +62,7 @@ use common::metrics::{self, UploadOutcome};
 use common::notify;
 use common::retry::{Backoff, Patience};
 use common::Program;
+use sales_domain::sales::Shown;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -397,7 +398,9 @@ impl Stats {
     }
 }
 
-/// The text of `NAME.error.txt`: what went wrong and the way out.
+/// The text of `NAME.error.txt`: what went wrong and the way out. A file that is not valid
+/// gets its complete problem list (every group, then every problem on its own line, up to
+/// `limits.max_problems`), where the terminal and the log show a screenful.
 fn reason_text(name: &str, err: &Error) -> String {
     let hint = match err.operation() {
         // A different file for a day already uploaded.
@@ -407,8 +410,12 @@ fn reason_text(name: &str, err: &Error) -> String {
         }
         _ => "Fix the file and drop it into incoming/ again (written elsewhere, renamed in).",
     };
+    let why = match err.validation() {
+        Some(invalid) => crate::validate::problems_text(invalid, Shown::All, ""),
+        None => err.to_string(),
+    };
     format!(
-        "salesapp watch could not upload {name} (exit code {code}):\n{err}\n\n{hint}\n",
+        "salesapp watch could not upload {name} (exit code {code}):\n{why}\n\n{hint}\n",
         code = err.exit_code()
     )
 }

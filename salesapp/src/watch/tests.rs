@@ -218,3 +218,30 @@ async fn an_upload_past_the_grace_leaves_its_file_in_incoming() {
     assert_eq!(TempSpool::names(&spool.1.incoming), ["a.csv"]);
     assert!(TempSpool::names(&spool.1.done).is_empty());
 }
+
+/// The error file of a file that is not valid lists every problem, where the log and the
+/// terminal show a screenful: 45 problems, 25 of them the same, all there.
+#[test]
+fn the_error_file_lists_every_problem() {
+    use sales_domain::sales::{validate_slice, Limits};
+    let mut csv = String::from("date,order_id,sales_rep,region,product,quantity,unit_price\n");
+    for i in 0..25 {
+        csv.push_str(&format!("2026-01-15,{i},Ada,EMEA,Widget,0,1.00\n"));
+    }
+    for i in 25..45 {
+        csv.push_str(&format!("2026-01-15,{i},Ada,EMEA,Widget,1,{i}.999\n"));
+    }
+    let invalid = validate_slice("incoming/bad.csv", csv.as_bytes(), Limits::default());
+    let err = common::failure::Error::from(invalid.unwrap_err());
+    assert!(err.to_string().lines().count() <= 21, "a screenful in the log");
+    let text = super::reason_text("bad.csv", &err);
+    assert!(text.starts_with("salesapp watch could not upload bad.csv (exit code 65):\n"));
+    assert!(text.contains("incoming/bad.csv is not a valid sales file: 45 problems\n"), "{text}");
+    assert!(text.contains(
+        "incoming/bad.csv:2: quantity: \"0\" is not a whole number ≥ 1: 25 rows, lines 2–26\n"
+    ));
+    for line in 2..=46 {
+        assert!(text.contains(&format!("\nincoming/bad.csv:{line}: ")), "line {line}:\n{text}");
+    }
+    assert!(!text.contains("more problem"), "{text}");
+}
