@@ -38,6 +38,25 @@ pub struct Record {
     /// For a denial: the sentence `why` prints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The client's `User-Agent` (at most [`AGENT_LIMIT`] bytes): which program asked. The
+    /// walkthrough finds the decisions on its own commands by the `exec-env/…` it gives the
+    /// CLI (`AWS_EXECUTION_ENV`), among those on the daemons' requests from the same host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
+}
+
+/// The longest `User-Agent` a record keeps.
+pub const AGENT_LIMIT: usize = 512;
+
+/// A request's `User-Agent` as a record keeps it: cut to [`AGENT_LIMIT`] bytes on a
+/// character boundary.
+pub fn agent(user_agent: Option<&str>) -> Option<String> {
+    let ua = user_agent?;
+    let mut end = ua.len().min(AGENT_LIMIT);
+    while !ua.is_char_boundary(end) {
+        end -= 1;
+    }
+    Some(ua[..end].to_string())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,23 +104,42 @@ const TAIL_BYTES: u64 = 8 << 20;
 /// The last `n` refusals in the log (oldest first), from its last few MiB. Lines that are not
 /// records are skipped.
 pub fn last_refusals(log: &Path, n: usize) -> std::io::Result<Vec<Record>> {
+    let refusals: Vec<Record> = tail(log)?.into_iter().filter(Record::is_refusal).collect();
+    let skip = refusals.len().saturating_sub(n);
+    Ok(refusals.into_iter().skip(skip).collect())
+}
+
+/// The records of the log's last few MiB, oldest first.
+pub fn tail(log: &Path) -> std::io::Result<Vec<Record>> {
+    read(log, None).map(|(records, _)| records)
+}
+
+/// The records written from byte `offset` on (a length the log had: a line's start), at most
+/// the last [`TAIL_BYTES`] of them, and the log's length after them. A log shorter than
+/// `offset` was rotated meanwhile: it is read from its start.
+pub fn since(log: &Path, offset: u64) -> std::io::Result<(Vec<Record>, u64)> {
+    read(log, Some(offset))
+}
+
+fn read(log: &Path, offset: Option<u64>) -> std::io::Result<(Vec<Record>, u64)> {
     let mut file = std::fs::File::open(log)?;
     let len = file.metadata()?.len();
-    let start = len.saturating_sub(TAIL_BYTES);
+    let last = len.saturating_sub(TAIL_BYTES);
+    let start = match offset {
+        Some(o) if o > len => 0,
+        Some(o) => o.max(last),
+        None => last,
+    };
     file.seek(SeekFrom::Start(start))?;
     let mut bytes = Vec::new();
     file.take(TAIL_BYTES).read_to_end(&mut bytes)?;
     let text = String::from_utf8_lossy(&bytes);
     let mut lines = text.lines();
-    if start > 0 {
+    if start > 0 && Some(start) != offset {
         lines.next(); // a partial line
     }
-    let refusals: Vec<Record> = lines
-        .filter_map(|l| serde_json::from_str::<Record>(l).ok())
-        .filter(Record::is_refusal)
-        .collect();
-    let skip = refusals.len().saturating_sub(n);
-    Ok(refusals.into_iter().skip(skip).collect())
+    let records = lines.filter_map(|l| serde_json::from_str::<Record>(l).ok()).collect();
+    Ok((records, start + bytes.len() as u64))
 }
 
 #[cfg(test)]
@@ -124,6 +162,7 @@ mod tests {
             policy_name: Some("the SQS interface endpoint vpce-1".into()),
             statement: None,
             reason: Some("no statement of the VPC endpoint policy of vpce-1 allows it".into()),
+            agent: agent(Some("aws-cli/1.45.11 exec-env/vpce-lab-walkthrough-1-1")),
         }
     }
 
@@ -147,12 +186,24 @@ mod tests {
             ["sqs:A2", "sqs:A3"]
         );
         assert_eq!(last_refusals(&log, 10).expect("read").len(), 3);
+        let first_line = text.find('\n').expect("a line") as u64 + 1;
+        let (later, end) = since(&log, first_line).expect("since");
+        assert_eq!((later.len(), end), (3, text.len() as u64), "the lines after the first");
+        assert_eq!(
+            since(&log, 1 << 40).expect("rotated").0.len(),
+            4,
+            "a rotated log from its start"
+        );
         let words = last[1].sentence();
         assert!(words.contains("salesapp: sqs:A3 (ListQueues) on *"), "{words}");
         assert!(words.contains("DENIED: no statement of the VPC endpoint policy"), "{words}");
         assert!(last[0].sentence().contains("NO ANSWER"));
         let line = serde_json::to_string(&record(Outcome::NoAnswer, "x")).expect("json");
         assert!(line.contains("\"decision\":\"no-answer\""), "{line}");
+        assert!(line.contains("exec-env/vpce-lab-walkthrough-1-1"), "{line}");
+        let long = "é".repeat(AGENT_LIMIT);
+        let kept = agent(Some(&long)).expect("kept");
+        assert!(kept.len() <= AGENT_LIMIT && kept.chars().all(|c| c == 'é'));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -36,7 +36,7 @@ use tokio::sync::{watch, Semaphore};
 use crate::check::Check;
 use crate::decide::{Refusal, Verdict};
 use crate::policy::PolicyKind;
-use crate::record::{Outcome, Record};
+use crate::record::{self, Outcome, Record};
 use crate::reply::{access_denied, denial_message, error, unknown_key, Reply, Shape};
 use crate::request::{scope, Head, Scope};
 use crate::services;
@@ -106,6 +106,8 @@ struct Ctx<'a> {
     service: String,
     operation: String,
     shape: Shape,
+    /// The client's `User-Agent`, as the record keeps it.
+    agent: Option<String>,
 }
 
 /// The listeners' URLs, by host (`listeners.json`).
@@ -185,6 +187,7 @@ impl Gateway {
             policy_name: refusal.map(|(_, r)| r.name.clone()),
             statement: refusal.and_then(|(_, r)| r.statement.clone()),
             reason: refusal.map(|(_, r)| r.reason.clone()),
+            agent: ctx.agent.clone(),
         });
     }
 
@@ -197,6 +200,7 @@ impl Gateway {
         service: &str,
         resource: String,
         reason: String,
+        agent: Option<String>,
     ) {
         self.state.log.write(&Record {
             time: now_text(),
@@ -213,6 +217,7 @@ impl Gateway {
             policy_name: None,
             statement: None,
             reason: Some(reason),
+            agent,
         });
     }
 
@@ -367,6 +372,7 @@ impl Gateway {
             service: scope.service.clone(),
             operation: String::new(),
             shape,
+            agent: record::agent(head.header("user-agent")),
         };
         if scope.service == "sqs" {
             self.refuse_unadmitted(&mut ctx, &head, listener).await?;
@@ -403,6 +409,7 @@ impl Gateway {
                 "?",
                 head.decoded_path(),
                 "an unsigned request: the lab's buckets and queue block anonymous access".into(),
+                record::agent(head.header("user-agent")),
             );
             return Err(access_denied(shape, "Anonymous access is not allowed in the lab"));
         };
@@ -414,6 +421,7 @@ impl Gateway {
                 &scope.service,
                 head.decoded_path(),
                 format!("the access key {} belongs to nobody in the lab", scope.access_key),
+                record::agent(head.header("user-agent")),
             );
             return Err(unknown_key(shape, &scope.access_key));
         };
@@ -535,6 +543,7 @@ impl Gateway {
                     policy_name: None,
                     statement: None,
                     reason: (!admitted).then(|| format!("{why}: connections time out")),
+                    agent: None,
                 });
             }
         }
