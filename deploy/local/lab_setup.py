@@ -11,6 +11,9 @@ Talks only to http://127.0.0.1:PORT (the lab's own moto server), never to AWS.
         print the gateway's test fixture: the same lab.json and the emulator's side of the
         lab (endpoints, security groups, identity policies), all rendered from the template
         offline with made-up ids (lab-gateway/tests/fixtures/)
+        It also writes D/workshop.json: the documents of the workshop's controls as the template
+        gives them in both states, with the deployed ids (workshop_documents), which the
+        walkthrough knows the controls by and `lab.sh secure` applies.
     configure-hosts --dir D --salesapp BIN
         write the instance hosts' config.toml with `BIN configure` from D/outputs.json, each
         with its own listeners (D/listeners.json) and spool set by configure's --set flags
@@ -199,6 +202,52 @@ def snapshot(stack):
     return {"endpoints": endpoints, "security_groups": groups, "identity_policies": identities}
 
 
+# ------------------------------------------------------------------ the workshop's controls
+# The hosts whose instance role the walkthrough reads, and the role's logical id.
+INSTANCE_ROLES = (("salesapp", "SalesAppRole"), ("reportsengine", "ReportsEngineRole"))
+
+
+def workshop_documents(stack):
+    """The documents of the workshop's controls as the template gives them in one LabState:
+    both endpoints' policies, the restricted bucket's and the queue's policies (None where
+    there is none), the SQS endpoint's security group's inbound rules, and the instance roles'
+    identity policies. `lab.sh walkthrough` knows each control by these documents, and
+    `lab.sh secure` applies the secured ones."""
+    endpoints = stack.resources_of("AWS::EC2::VPCEndpoint")
+    buckets, queues = resource_policies(stack)
+    restricted = stack.ref("RestrictedBucket")
+    queue = queue_arn(stack.ref("Queue"))
+    group = stack.resource("InterfaceEndpointSecurityGroup")
+    return {
+        "s3_endpoint_policy": endpoints["S3GatewayEndpoint"].get("PolicyDocument"),
+        "sqs_endpoint_policy": endpoints["SQSInterfaceEndpoint"].get("PolicyDocument"),
+        "bucket_policy": json.loads(buckets[restricted]) if restricted in buckets else None,
+        "queue_policy": json.loads(queues[queue]) if queue in queues else None,
+        "endpoint_security_group": [
+            {
+                "protocol": str(r["IpProtocol"]),
+                "from_port": r.get("FromPort"),
+                "to_port": r.get("ToPort"),
+                "cidrs": [r["CidrIp"]] if "CidrIp" in r else [],
+                "groups": [r["SourceSecurityGroupId"]] if "SourceSecurityGroupId" in r else [],
+            }
+            for r in group.get("SecurityGroupIngress", [])
+        ],
+        "roles": {
+            host: [{"name": name, "document": document} for name, document in sum(role_policies(stack, logical), [])]
+            for host, logical in INSTANCE_ROLES
+        },
+    }
+
+
+def workshop(template, ref, getatt):
+    """workshop_documents for both states, with the same ids."""
+    return {
+        state: workshop_documents(Stack(template, ref=ref, getatt=getatt, LabState=state))
+        for state in ("starting", "secured")
+    }
+
+
 def cmd_fixture(args):
     template = load(TEMPLATE)
     ref = placeholder_ref(template)
@@ -226,7 +275,8 @@ def cmd_fixture(args):
         "bucket_policies": buckets,
         "queue_policies": queues,
     }
-    json.dump({"outputs": outputs, "lab": lab, "snapshot": snapshot(stack)}, sys.stdout, indent=1, sort_keys=True)
+    documents = workshop(template, ref, placeholder_getatt(template, ref))
+    json.dump({"outputs": outputs, "lab": lab, "snapshot": snapshot(stack), "workshop": documents}, sys.stdout, indent=1, sort_keys=True)
     print()
 
 
@@ -284,6 +334,8 @@ def cmd_deploy(args):
             return queue_arn(physical[logical])
         if attribute == "GroupId":
             return physical[logical]
+        if kind == "AWS::EC2::VPC" and attribute == "CidrBlock":
+            return ec2.describe_vpcs(VpcIds=[physical[logical]])["Vpcs"][0]["CidrBlock"]
         raise KeyError(f"{logical}.{attribute} is not needed by the lab's policies")
 
     def ref(logical):
@@ -336,6 +388,7 @@ def cmd_deploy(args):
         "queue_policies": queues,
     }
     write_json(out_dir / "lab.json", lab)
+    write_json(out_dir / "workshop.json", workshop(template, ref, getatt))
 
 
 # ------------------------------------------------------------------ the hosts' configurations
