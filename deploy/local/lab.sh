@@ -10,11 +10,19 @@
 #   deploy/local/lab.sh env HOST                            shell lines for one host:
 #                                                           eval "$(deploy/local/lab.sh env cloud9)"
 #   deploy/local/lab.sh why [N]                             the last N denials in words (10)
+#   deploy/local/lab.sh walkthrough [--json]                the workshop's checks: the command,
+#                                                           the outcome expected from the controls
+#                                                           in place, the outcome observed, what
+#                                                           decided it (docs/workshop.md)
+#   deploy/local/lab.sh secure [--list] [--json] [EDIT...]  the workshop's edits one at a time,
+#                                                           the walkthrough after each
 #
 # Every `start` deploys a fresh lab. State (PIDs, logs, lab.json, listeners.json, the decision
 # log, the hosts' config files) lives in $LAB_STATE_DIR, default deploy/local/.state/lab
 # (git-ignored). The binaries come from $LAB_BIN_DIR, else `cargo build` (debug) builds them.
 # moto[server]==5.2.5 lives in <repo>/.venv-moto (deploy/local/emulator.sh venv creates it).
+# walkthrough and secure run the AWS CLI: $LAB_AWS_CLI, else `aws` on PATH, else
+# <repo>/.venv-awscli/bin/aws (created with awscli==1.45.11 when there is none).
 # Everything listens on 127.0.0.1 only.
 set -euo pipefail
 
@@ -197,6 +205,34 @@ cmd_env() {
     fi
 }
 
+# The AWS CLI the workshop's commands run with (see the header).
+aws_cli() {
+    if [[ -n "${LAB_AWS_CLI:-}" ]]; then
+        printf '%s\n' "$LAB_AWS_CLI"
+    elif command -v aws >/dev/null; then
+        command -v aws
+    else
+        local venv="$REPO/.venv-awscli"
+        if [[ ! -x "$venv/bin/aws" ]]; then
+            say "no AWS CLI: installing awscli==1.45.11 into $venv (one-time)"
+            python3 -m venv "$venv" >&2 && "$venv/bin/pip" install --disable-pip-version-check -q 'awscli==1.45.11' >&2 ||
+                die "could not install the AWS CLI (pip install awscli, or set LAB_AWS_CLI)"
+        fi
+        printf '%s\n' "$venv/bin/aws"
+    fi
+}
+
+# walkthrough and secure: the gateway's binary runs them against this lab's state.
+cmd_workshop() {
+    local sub="$1" bin aws
+    shift
+    cmd_status >/dev/null 2>&1 || { echo "lab: not running ($0 start)" >&2; exit 3; }
+    bin="$(cat "$STATE/bin-dir" 2>/dev/null || true)"
+    [[ -x "$bin/lab-gateway" ]] || bin="$(bin_dir)"
+    aws="$(aws_cli)"
+    "$bin/lab-gateway" "$sub" --state-dir "$STATE" --aws "$aws" "$@"
+}
+
 cmd_why() {
     local n="${1:-10}" bin
     [[ "$n" =~ ^[0-9]+$ && "$n" -ge 1 ]] || die "why N: N is a number of denials, at least 1"
@@ -214,8 +250,9 @@ stop) cmd_stop ;;
 status) cmd_status ;;
 env) cmd_env "$@" ;;
 why) cmd_why "$@" ;;
+walkthrough | secure) cmd_workshop "$cmd" "$@" ;;
 *)
-    echo "usage: $0 start [--state secured|starting] | stop | status | env --json | env HOST | why [N]" >&2
+    echo "usage: $0 start [--state secured|starting] | stop | status | env --json | env HOST | why [N] | walkthrough [--json] | secure [--list] [--json] [EDIT...]" >&2
     exit 64
     ;;
 esac

@@ -10,7 +10,8 @@
 //! ([`record`]), and forwards what is allowed to the emulator unchanged ([`server`]).
 //!
 //! Everything that decides is pure and unit-tested here; [`live`] reads the emulator and
-//! [`server`] does the network.
+//! [`server`] does the network. [`workshop`] is the workshop itself, run on the lab: its
+//! checks with the outcomes its rules expect, and its edits.
 #![forbid(unsafe_code)]
 
 pub mod check;
@@ -28,4 +29,5 @@ pub mod services;
 pub mod sqs;
 pub mod state;
 pub mod upstream;
+pub mod workshop;
 pub mod world;

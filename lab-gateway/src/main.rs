@@ -1,5 +1,6 @@
-//! `lab-gateway`: the local lab's gateway (started by `deploy/local/lab.sh`), and `why`, the
-//! last denials in words.
+//! `lab-gateway`: the local lab's gateway (started by `deploy/local/lab.sh`); `why`, the
+//! last denials in words; and the workshop on the lab: `walkthrough` and `secure`
+//! (docs/workshop.md).
 #![forbid(unsafe_code)]
 
 use std::path::PathBuf;
@@ -37,6 +38,43 @@ enum Command {
         #[arg(default_value_t = 10)]
         n: usize,
     },
+    /// Run the workshop's checks as the aws commands a person types on each host, each with
+    /// the outcome expected from the controls in place and the outcome observed
+    Walkthrough {
+        #[command(flatten)]
+        lab: Workshop,
+    },
+    /// Apply the workshop's edits one at a time, with the walkthrough after each
+    Secure {
+        #[command(flatten)]
+        lab: Workshop,
+        /// Print the edits' commands and documents, apply nothing
+        #[arg(long)]
+        list: bool,
+        /// Only these edits (s3-endpoint-policy, bucket-policy, endpoint-security-group,
+        /// sqs-endpoint-policy, queue-policy); all of them by default
+        #[arg(value_name = "EDIT")]
+        edits: Vec<String>,
+    },
+}
+
+#[derive(clap::Args)]
+struct Workshop {
+    /// The running lab's state directory
+    #[arg(long, value_name = "DIR")]
+    state_dir: PathBuf,
+    /// The AWS CLI to run
+    #[arg(long, value_name = "PATH", env = "LAB_AWS_CLI", default_value = "aws")]
+    aws: PathBuf,
+    /// JSON on stdout, for scripts
+    #[arg(long)]
+    json: bool,
+}
+
+impl Workshop {
+    fn options(self) -> lab_gateway::workshop::Options {
+        lab_gateway::workshop::Options { state_dir: self.state_dir, aws: self.aws, json: self.json }
+    }
 }
 
 fn main() -> ExitCode {
@@ -44,6 +82,12 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Serve { lab, state_dir } => serve(&lab, &state_dir),
         Command::Why { log, n } => why(&log, n),
+        Command::Walkthrough { lab } => {
+            ExitCode::from(lab_gateway::workshop::walkthrough_command(&lab.options()))
+        }
+        Command::Secure { lab, list, edits } => {
+            ExitCode::from(lab_gateway::workshop::secure_command(&lab.options(), &edits, list))
+        }
     }
 }
 
