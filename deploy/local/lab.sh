@@ -48,8 +48,8 @@ bin_dir() {
         return
     fi
     local target="${CARGO_TARGET_DIR:-$REPO/target}/debug"
-    say "building lab-gateway and salesapp (cargo build, debug)"
-    (cd "$REPO" && cargo build -q -p lab-gateway -p salesapp) >&2 || die "cargo build failed"
+    say "building lab-gateway, salesapp and reportsengine (cargo build, debug)"
+    (cd "$REPO" && cargo build -q -p lab-gateway -p salesapp -p reportsengine) >&2 || die "cargo build failed"
     printf '%s\n' "$target"
 }
 
@@ -145,7 +145,8 @@ cmd_start() {
     "$HERE/emulator.sh" venv >/dev/null || die "the emulator's venv could not be made"
     local bin
     bin="$(bin_dir)"
-    [[ -x "$bin/lab-gateway" && -x "$bin/salesapp" ]] || die "lab-gateway or salesapp not in $bin"
+    [[ -x "$bin/lab-gateway" && -x "$bin/salesapp" && -x "$bin/reportsengine" ]] ||
+        die "lab-gateway, salesapp or reportsengine not in $bin"
     printf '%s\n' "$bin" >"$STATE/bin-dir"
 
     local port pid attempt

@@ -480,6 +480,10 @@ def cmd_env(args):
         # The daemons, as on EC2: unset the keys and AWS_EC2_METADATA_DISABLED, and set
         # AWS_EC2_METADATA_SERVICE_ENDPOINT="$LAB_IMDS" (docs/lab.md).
         lines.append(f"export LAB_IMDS={q(h['imds'])}")
+        # salesapp and reportsengine on PATH, as the package installs them on the instance.
+        bin_dir = d / "bin-dir"
+        if bin_dir.is_file():
+            lines.append(f"export PATH={q(bin_dir.read_text(encoding='utf-8').strip())}:\"$PATH\"")
     # The aws CLI v1 reads no endpoint from the environment: this function gives it the
     # host's endpoint for each service, so the workshop's commands are typed as they are.
     lines.append(

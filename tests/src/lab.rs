@@ -94,6 +94,7 @@ impl Lab {
         cmd.args(args)
             .env("LAB_STATE_DIR", self.state_dir())
             .env("LAB_BIN_DIR", bin_dir())
+            .env("LAB_AWS_CLI", aws_cli_path())
             .env_remove("AWS_PROFILE")
             .stdin(Stdio::null());
         cmd
@@ -222,6 +223,43 @@ impl Lab {
         crate::clients_at(&h.endpoint, &h.sqs, creds, timeouts, Some(retry))
     }
 
+    /// `lab.sh walkthrough --json`: the walk, which must end (and exit 0: every check as
+    /// expected).
+    pub fn walkthrough(&self) -> Value {
+        let walk = crate::run_within(
+            &mut self.script_command(&["walkthrough", "--json"]),
+            Duration::from_secs(300),
+        );
+        walk.assert_ok();
+        serde_json::from_str(&walk.stdout)
+            .unwrap_or_else(|e| panic!("walkthrough --json: {e}:\n{}", walk.output()))
+    }
+
+    /// `lab.sh secure --json ARGS`: every step, which must end (and exit 0).
+    pub fn secure(&self, args: &[&str]) -> Value {
+        let mut all = vec!["secure", "--json"];
+        all.extend_from_slice(args);
+        let secured =
+            crate::run_within(&mut self.script_command(&all), Duration::from_secs(900));
+        secured.assert_ok();
+        serde_json::from_str(&secured.stdout)
+            .unwrap_or_else(|e| panic!("secure --json: {e}:\n{}", secured.output()))
+    }
+
+    /// The environment `lab.sh` runs in for this lab (for a script that calls it).
+    pub fn script_env(&self) -> Vec<(&'static str, String)> {
+        let path = std::env::var("PATH").unwrap_or_default();
+        let cli = aws_cli_path();
+        let cli_dir = cli.parent().map(|d| d.display().to_string()).unwrap_or_default();
+        vec![
+            ("LAB_STATE_DIR", self.state_dir().display().to_string()),
+            ("LAB_BIN_DIR", bin_dir().display().to_string()),
+            ("LAB_AWS_CLI", cli.display().to_string()),
+            ("PATH", if cli_dir.is_empty() { path } else { format!("{cli_dir}:{path}") }),
+            ("HOME", self.dir().join("home").display().to_string()),
+        ]
+    }
+
     /// Runs a future on the lab's runtime.
     pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
         self.rt.block_on(f)
@@ -324,6 +362,72 @@ impl Drop for Lab {
             eprintln!("gateway log:\n{}", self.gateway_log());
         }
     }
+}
+
+/// The walkthrough's checks, in the workshop's order (SQS from Cloud9; from salesapp send,
+/// receive, ListQueues; from reportsengine receive, delete, a missing and an existing object;
+/// Cloud9 to the unrestricted and the restricted bucket, put and delete; salesapp to both
+/// buckets, put and delete), then the lab's own: the queue from outside the VPC.
+pub const CHECKS: [&str; 17] = [
+    "cloud9-sqs-send",
+    "salesapp-sqs-send",
+    "salesapp-sqs-receive",
+    "salesapp-sqs-list-queues",
+    "reportsengine-sqs-receive",
+    "reportsengine-sqs-delete",
+    "reportsengine-s3-get-missing",
+    "reportsengine-s3-get",
+    "cloud9-s3-put-unrestricted",
+    "cloud9-s3-delete-unrestricted",
+    "cloud9-s3-put-restricted",
+    "cloud9-s3-delete-restricted",
+    "salesapp-s3-put-unrestricted",
+    "salesapp-s3-delete-unrestricted",
+    "salesapp-s3-put-restricted",
+    "salesapp-s3-delete-restricted",
+    "internet-sqs-send",
+];
+
+/// A refusal the workshop shows: the check, its outcome, what refuses it (the decision log's
+/// `policy`). Every check a list does not name is allowed.
+pub type Refusal = (&'static str, &'static str, &'static str);
+
+/// Before the workshop's edits (`LabState=starting`): everything is allowed, but a missing
+/// object is 403 all the same (nothing grants `s3:ListBucket`).
+pub const STARTING_REFUSALS: &[Refusal] =
+    &[("reportsengine-s3-get-missing", "forbidden", "object_missing")];
+
+/// After them (`LabState=secured`), the workshop's final answers.
+pub const SECURED_REFUSALS: &[Refusal] = &[
+    ("cloud9-sqs-send", "times-out", "security_group"),
+    ("salesapp-sqs-list-queues", "access-denied", "endpoint"),
+    ("reportsengine-s3-get-missing", "forbidden", "object_missing"),
+    ("cloud9-s3-put-restricted", "access-denied", "bucket"),
+    ("salesapp-s3-put-unrestricted", "access-denied", "endpoint"),
+    ("salesapp-s3-delete-unrestricted", "access-denied", "endpoint"),
+    ("salesapp-s3-delete-restricted", "access-denied", "endpoint"),
+    ("internet-sqs-send", "access-denied", "queue"),
+];
+
+/// Asserts that a walk (`lab.sh walkthrough --json`, or one of `secure --json`'s) ran the
+/// checks in order, expected what it observed for every one, and observed `refusals` and
+/// nothing else refused.
+#[track_caller]
+pub fn assert_answers(walk: &Value, refusals: &[Refusal], what: &str) {
+    let checks = walk["checks"].as_array().unwrap_or_else(|| panic!("{what}: no checks: {walk}"));
+    let ids: Vec<&str> = checks.iter().filter_map(|c| c["id"].as_str()).collect();
+    assert_eq!(ids, CHECKS, "{what}: the checks and their order");
+    for c in checks {
+        let id = c["id"].as_str().unwrap_or_default();
+        let want = refusals
+            .iter()
+            .find(|r| r.0 == id)
+            .map_or(("allowed", None), |r| (r.1, Some(r.2)));
+        let got = (c["observed"]["outcome"].as_str().unwrap_or("?"), c["observed"]["by"].as_str());
+        assert_eq!(got, want, "{what}: {id} observed:\n{c:#}");
+        assert_eq!(c["match"], true, "{what}: {id} not as expected:\n{c:#}");
+    }
+    assert_eq!(walk["ok"], true, "{what}: {walk:#}");
 }
 
 /// Asserts that a CLI run failed with `code` as the CLI reports it (`An error occurred (CODE)`).

@@ -46,7 +46,8 @@
 //! - [`metrics`]: scrape a daemon's `/metrics` and read it with the Prometheus project's
 //!   own parser (`$E2E_PROM_PYTHON`, else `<workspace>/.venv-prom/bin/python`).
 //! - [`lab`]: the local lab (`deploy/local/lab.sh`): the template deployed to its own moto,
-//!   behind the lab's gateway; each host's CLI, SDK clients and daemons, the decision log.
+//!   behind the lab's gateway; each host's CLI, SDK clients and daemons, the decision log,
+//!   the walkthrough and the workshop's answers; [`guide`]: a page's commands run as written.
 #![forbid(unsafe_code)]
 
 pub mod browser;
@@ -54,6 +55,7 @@ pub mod checks;
 pub mod code_shape;
 pub mod cutter;
 pub mod daemon;
+pub mod guide;
 pub mod iam;
 pub mod journal;
 pub mod lab;

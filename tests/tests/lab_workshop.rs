@@ -1,99 +1,58 @@
 //! The workshop, runnable: every observation of the VPC endpoint workshop through the secured
-//! lab, each as the `aws` command a person types on that host, with the workshop's final
-//! answers; denials every client (Rust SDK, boto3, the CLI; SQS in both protocols) reads as
+//! lab (`lab.sh walkthrough`), each as the `aws` command a person types on that host, with the
+//! workshop's final answers; denials every client (Rust SDK, boto3, the CLI; SQS in both protocols) reads as
 //! AccessDenied; the host the endpoint's security group refuses times out; `lab.sh` itself.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use e2e::lab::{assert_cli_error, assert_cli_timeout, Lab};
+use e2e::lab::{assert_answers, assert_cli_error, Lab, SECURED_REFUSALS};
 use e2e::{run, workspace_root};
 use serde_json::Value;
 
-/// The workshop's checks, in its order, in the secured state (the answers docs/lab.md lists),
-/// then the lab's own view of them: the decision log and `why`.
+/// The workshop's checks, in its order, in the secured state (`lab.sh walkthrough`: each the
+/// `aws` command a person types on that host), with the workshop's final answers; then the
+/// lab's own view of them: the decision log and `why`.
 #[test]
 fn the_workshops_observations_in_the_secured_lab() {
     let lab = Lab::start("secured");
-    let (restricted, unrestricted, queue) = (
-        lab.output("RestrictedS3Bucket"),
-        lab.output("UnrestrictedS3Bucket"),
-        lab.output("SQSQueueURL"),
-    );
-    let day = lab.write_file("day.csv", "date,order_id\n2026-01-02,1\n");
-    let day = day.to_str().expect("utf-8 path");
-    let s3 = |bucket: &str, key: &str| format!("s3://{bucket}/{key}");
-
-    // SQS from Cloud9: the interface endpoint's security group admits only the two apps.
-    assert_cli_timeout(&lab.aws_quick(
-        "cloud9",
-        &["sqs", "send-message", "--queue-url", &queue, "--message-body", "hello"],
-    ));
-
-    // From salesapp: send, receive, ListQueues.
-    lab.aws(
-        "salesapp",
-        &["sqs", "send-message", "--queue-url", &queue, "--message-body", "hello from salesapp"],
-    )
-    .assert_ok();
-    let received = lab.aws(
-        "salesapp",
-        &["sqs", "receive-message", "--queue-url", &queue, "--visibility-timeout", "0"],
-    );
-    received.assert_ok();
-    assert!(received.stdout.contains("hello from salesapp"), "{}", received.output());
-    assert_cli_error(&lab.aws("salesapp", &["sqs", "list-queues"]), "AccessDenied");
-
-    // From reportsengine: receive, delete, a missing and an existing object.
-    let received = lab.aws(
-        "reportsengine",
-        &["sqs", "receive-message", "--queue-url", &queue, "--wait-time-seconds", "2"],
-    );
-    received.assert_ok();
-    let message: Value = serde_json::from_str(&received.stdout).expect("receive-message JSON");
-    let handle = message["Messages"][0]["ReceiptHandle"].as_str().expect("a message");
-    lab.aws(
-        "reportsengine",
-        &["sqs", "delete-message", "--queue-url", &queue, "--receipt-handle", handle],
-    )
-    .assert_ok();
-    let missing =
-        lab.aws("reportsengine", &["s3", "cp", &s3(&restricted, "missing.csv"), "got.csv"]);
-    assert!(
-        !missing.status.success() && missing.stderr.contains("(403)"),
-        "the lab's 403 for a missing object:\n{}",
-        missing.output()
-    );
-    lab.aws("salesapp", &["s3", "cp", day, &s3(&restricted, "day.csv")]).assert_ok();
-    lab.aws("reportsengine", &["s3", "cp", &s3(&restricted, "day.csv"), "got.csv"]).assert_ok();
+    let walk = lab.walkthrough();
+    assert_answers(&walk, SECURED_REFUSALS, "the secured lab");
+    let check = |id: &str| -> Value {
+        walk["checks"].as_array().and_then(|c| c.iter().find(|c| c["id"] == id)).cloned().expect(id)
+    };
+    // The commands as a person types them on the host, with the lab's variables.
+    assert_eq!(check("salesapp-sqs-list-queues")["command"], "aws sqs list-queues");
     assert_eq!(
-        std::fs::read(lab.dir().join("got.csv")).expect("got.csv"),
-        std::fs::read(day).expect("day.csv")
+        check("cloud9-s3-put-restricted")["command"],
+        "aws s3 cp sales.csv s3://$LAB_BUCKET/walkthrough/cloud9.csv"
     );
-
-    // Cloud9 to the unrestricted and the restricted bucket, put and delete.
-    lab.aws("cloud9", &["s3", "cp", day, &s3(&unrestricted, "day.csv")]).assert_ok();
-    lab.aws("cloud9", &["s3", "rm", &s3(&unrestricted, "day.csv")]).assert_ok();
-    assert_cli_error(
-        &lab.aws("cloud9", &["s3", "cp", day, &s3(&restricted, "cloud9.csv")]),
-        "AccessDenied",
+    assert_eq!(
+        check("cloud9-s3-put-restricted")["observed"]["statement"],
+        "DenyPutObjectOutsideTheGatewayEndpoint"
     );
-    lab.aws("cloud9", &["s3", "rm", &s3(&restricted, "old.csv")]).assert_ok();
-
-    // salesapp to both buckets, put and delete.
-    assert_cli_error(
-        &lab.aws("salesapp", &["s3", "cp", day, &s3(&unrestricted, "day.csv")]),
-        "AccessDenied",
+    for (name, state) in [
+        ("s3_endpoint_policy", "workshop"),
+        ("bucket_policy", "workshop"),
+        ("sqs_endpoint_policy", "workshop"),
+        ("queue_policy", "workshop"),
+    ] {
+        assert_eq!(walk["controls"][name], state, "{name}: {:#}", walk["controls"]);
+    }
+    assert_eq!(walk["controls"]["roles"]["salesapp"], "secured");
+    // The existing object came back byte for byte; the missing one was asked with a HEAD.
+    let work = lab.state_dir().join("walkthrough");
+    assert_eq!(
+        std::fs::read(work.join("got.csv")).expect("got.csv"),
+        std::fs::read(work.join("sales.csv")).expect("sales.csv")
     );
-    assert_cli_error(
-        &lab.aws("salesapp", &["s3", "rm", &s3(&unrestricted, "day.csv")]),
-        "AccessDenied",
-    );
-    lab.aws("salesapp", &["s3", "cp", day, &s3(&restricted, "day2.csv")]).assert_ok();
-    assert_cli_error(
-        &lab.aws("salesapp", &["s3", "rm", &s3(&restricted, "day2.csv")]),
-        "AccessDenied",
+    assert!(
+        check("reportsengine-s3-get-missing")["observed"]["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("(403)") && d.contains("HeadObject")),
+        "{:#}",
+        check("reportsengine-s3-get-missing")
     );
 
     // Every denial says what refused it.
@@ -113,6 +72,7 @@ fn the_workshops_observations_in_the_secured_lab() {
         "{list}"
     );
     assert!(list["reason"].as_str().is_some_and(|r| r.contains("no statement")), "{list}");
+    assert!(list["agent"].as_str().is_some_and(|a| a.starts_with("aws-cli/")), "{list}");
     let put = refused("cloud9", "s3:PutObject");
     assert_eq!(
         (put["policy"].as_str(), put["statement"].as_str()),
@@ -136,6 +96,7 @@ fn the_workshops_observations_in_the_secured_lab() {
         "{}",
         why.stdout
     );
+    assert!(why.stdout.contains("internet: sqs:SendMessage"), "{}", why.stdout);
     assert_eq!(why.stdout.matches("DENIED").count(), 3, "{}", why.stdout);
 }
 
