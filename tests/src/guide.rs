@@ -30,7 +30,8 @@ pub fn blocks(markdown: &str) -> Vec<Block> {
         let fence = line.trim_start().strip_prefix("```");
         match (&mut open, fence) {
             (None, Some(info)) => {
-                open = Some(Block { lang: info.trim().to_string(), text: String::new(), line: i + 1 })
+                open =
+                    Some(Block { lang: info.trim().to_string(), text: String::new(), line: i + 1 })
             }
             (Some(_), Some(rest)) if rest.trim().is_empty() => out.extend(open.take()),
             (Some(block), _) => {
@@ -116,7 +117,13 @@ pub struct Done {
 
 /// Runs the steps in one bash, in `cwd`, with nothing of the caller's environment but `env`
 /// (and TMPDIR, LANG); each step's output and failing commands.
-pub fn run(steps: &[Step], cwd: &Path, out_dir: &Path, env: &[(&str, String)], limit: Duration) -> Vec<Done> {
+pub fn run(
+    steps: &[Step],
+    cwd: &Path,
+    out_dir: &Path,
+    env: &[(&str, String)],
+    limit: Duration,
+) -> Vec<Done> {
     let mut script = String::from(
         "set -o pipefail\ntrap 'printf \"%s\\t%s\\n\" \"$?\" \"$BASH_COMMAND\" >>\"$GUIDE_OUT/$GUIDE_STEP.failed\"' ERR\n",
     );
@@ -142,7 +149,8 @@ pub fn run(steps: &[Step], cwd: &Path, out_dir: &Path, env: &[(&str, String)], l
     crate::run_within(&mut cmd, limit);
     (0..steps.len())
         .map(|i| {
-            let read = |name: String| std::fs::read_to_string(out_dir.join(name)).unwrap_or_default();
+            let read =
+                |name: String| std::fs::read_to_string(out_dir.join(name)).unwrap_or_default();
             Done {
                 output: read(format!("{i}.out")),
                 failed: read(format!("{i}.failed")).lines().map(str::to_string).collect(),
@@ -170,7 +178,10 @@ mod tests {
 
     #[test]
     fn an_ellipsis_stands_for_anything() {
-        assert!(matches("upload: …day.csv to s3://…/day.csv", "upload: ../tmp/x/day.csv to s3://b-1/day.csv"));
+        assert!(matches(
+            "upload: …day.csv to s3://…/day.csv",
+            "upload: ../tmp/x/day.csv to s3://b-1/day.csv"
+        ));
         assert!(matches("\"MessageId\": \"…\"", "    \"MessageId\": \"abc\","));
         assert!(!matches("delete: s3://…/day.csv", "delete failed: s3://b/day.csv"));
         assert!(matches("17 of 17 as expected", "17 of 17 as expected"));

@@ -239,8 +239,7 @@ impl Lab {
     pub fn secure(&self, args: &[&str]) -> Value {
         let mut all = vec!["secure", "--json"];
         all.extend_from_slice(args);
-        let secured =
-            crate::run_within(&mut self.script_command(&all), Duration::from_secs(900));
+        let secured = crate::run_within(&mut self.script_command(&all), Duration::from_secs(900));
         secured.assert_ok();
         serde_json::from_str(&secured.stdout)
             .unwrap_or_else(|e| panic!("secure --json: {e}:\n{}", secured.output()))
@@ -419,10 +418,8 @@ pub fn assert_answers(walk: &Value, refusals: &[Refusal], what: &str) {
     assert_eq!(ids, CHECKS, "{what}: the checks and their order");
     for c in checks {
         let id = c["id"].as_str().unwrap_or_default();
-        let want = refusals
-            .iter()
-            .find(|r| r.0 == id)
-            .map_or(("allowed", None), |r| (r.1, Some(r.2)));
+        let want =
+            refusals.iter().find(|r| r.0 == id).map_or(("allowed", None), |r| (r.1, Some(r.2)));
         let got = (c["observed"]["outcome"].as_str().unwrap_or("?"), c["observed"]["by"].as_str());
         assert_eq!(got, want, "{what}: {id} observed:\n{c:#}");
         assert_eq!(c["match"], true, "{what}: {id} not as expected:\n{c:#}");

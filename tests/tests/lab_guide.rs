@@ -11,7 +11,8 @@ use e2e::workspace_root;
 
 #[test]
 fn every_command_of_the_workshop_guide() {
-    let page = std::fs::read_to_string(workspace_root().join("docs/workshop.md")).expect("the guide");
+    let page =
+        std::fs::read_to_string(workspace_root().join("docs/workshop.md")).expect("the guide");
     let steps: Vec<Step> = guide::steps(&page);
     assert!(steps.len() > 20, "the guide's command blocks: {}", steps.len());
     // The page starts the lab itself (`lab.sh start --state starting`); starting it here first
@@ -21,13 +22,17 @@ fn every_command_of_the_workshop_guide() {
     let out = lab.dir().join("guide");
     std::fs::create_dir_all(&out).expect("mkdir");
     std::fs::create_dir_all(lab.dir().join("home")).expect("mkdir home");
-    let done = guide::run(&steps, &workspace_root(), &out, &lab.script_env(), Duration::from_secs(900));
+    let done =
+        guide::run(&steps, &workspace_root(), &out, &lab.script_env(), Duration::from_secs(900));
 
     let mut problems = Vec::new();
     for (step, done) in steps.iter().zip(&done) {
         let at = format!("docs/workshop.md:{}", step.commands.line);
         if step.fails() && done.failed.is_empty() {
-            problems.push(format!("{at}: shows an error, but every command succeeded:\n{}", done.output));
+            problems.push(format!(
+                "{at}: shows an error, but every command succeeded:\n{}",
+                done.output
+            ));
         }
         if !step.fails() && !done.failed.is_empty() {
             problems.push(format!("{at}: failed: {:?}\n{}", done.failed, done.output));

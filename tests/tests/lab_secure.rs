@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use e2e::checks::{self, Objects};
 use e2e::daemon::{wait_until, Daemon};
-use e2e::lab::{assert_answers, assert_cli_error, Lab, Refusal, SECURED_REFUSALS, STARTING_REFUSALS};
+use e2e::lab::{
+    assert_answers, assert_cli_error, Lab, Refusal, SECURED_REFUSALS, STARTING_REFUSALS,
+};
 use e2e::reference::{self, DayRef};
 use e2e::run;
 use serde_json::Value;
@@ -41,7 +43,8 @@ fn doctor(lab: &Lab) -> Vec<(i32, (u32, u32), String)> {
             let note = ran.stdout.lines().find_map(|l| l.split("controls: ").nth(1)).unwrap_or("");
             let numbers: Vec<u32> =
                 note.split_whitespace().filter_map(|w| w.parse().ok()).take(2).collect();
-            let counted = (numbers.first().copied().unwrap_or(0), numbers.get(1).copied().unwrap_or(0));
+            let counted =
+                (numbers.first().copied().unwrap_or(0), numbers.get(1).copied().unwrap_or(0));
             (ran.status.code().unwrap_or(-1), counted, ran.stdout)
         })
         .collect()
@@ -69,9 +72,13 @@ fn the_workshops_edits_with_the_daemons_at_work() {
     for (code, (in_place, judged), table) in doctor(&lab) {
         assert_eq!(code, 77, "doctor --controls in the starting state:\n{table}");
         assert!(in_place < judged, "{table}");
-        for control in ["DeleteObject denied", "unrestricted PutObject denied", "ListQueues denied"] {
+        for control in ["DeleteObject denied", "unrestricted PutObject denied", "ListQueues denied"]
+        {
             let line = table.lines().find(|l| l.contains(control)).unwrap_or_default();
-            assert!(line.starts_with("FAIL") && line.contains("NOT in place"), "{control}:\n{table}");
+            assert!(
+                line.starts_with("FAIL") && line.contains("NOT in place"),
+                "{control}:\n{table}"
+            );
         }
     }
 
@@ -112,7 +119,10 @@ fn the_workshops_edits_with_the_daemons_at_work() {
     assert_eq!(edit, None);
     assert_answers(walk, STARTING_REFUSALS, "the starting state");
     let (edit, applied, walk, changed) = step(&partial, 1);
-    assert_eq!((edit, applied, changed), (Some("bucket-policy"), true, vec!["cloud9-s3-put-restricted"]));
+    assert_eq!(
+        (edit, applied, changed),
+        (Some("bucket-policy"), true, vec!["cloud9-s3-put-restricted"])
+    );
     let mut bucket_only: Vec<Refusal> = STARTING_REFUSALS.to_vec();
     bucket_only.push(("cloud9-s3-put-restricted", "access-denied", "bucket"));
     assert_answers(walk, &bucket_only, "the bucket policy alone");
@@ -139,7 +149,11 @@ fn the_workshops_edits_with_the_daemons_at_work() {
     let mut last = step(&secured, 0).2;
     for (i, (name, was_applied, want_changed)) in wanted.iter().enumerate() {
         let (edit, applied, walk, changed) = step(&secured, i + 1);
-        assert_eq!((edit, applied, &changed), (Some(*name), *was_applied, want_changed), "edit {name}");
+        assert_eq!(
+            (edit, applied, &changed),
+            (Some(*name), *was_applied, want_changed),
+            "edit {name}"
+        );
         if applied {
             assert_eq!(walk["ok"], true, "after {name}: {walk:#}");
             last = walk;
@@ -149,8 +163,12 @@ fn the_workshops_edits_with_the_daemons_at_work() {
     assert_eq!(secured["ok"], true);
     let typed = secured["steps"][3]["edit"]["typed"].as_array().expect("typed");
     assert!(
-        typed[0].as_str().is_some_and(|c| c.starts_with("aws ec2 authorize-security-group-ingress"))
-            && typed[1].as_str().is_some_and(|c| c.starts_with("aws ec2 revoke-security-group-ingress")),
+        typed[0]
+            .as_str()
+            .is_some_and(|c| c.starts_with("aws ec2 authorize-security-group-ingress"))
+            && typed[1]
+                .as_str()
+                .is_some_and(|c| c.starts_with("aws ec2 revoke-security-group-ingress")),
         "the apps' groups in before the VPC's range out: {typed:?}"
     );
 
@@ -163,15 +181,26 @@ fn the_workshops_edits_with_the_daemons_at_work() {
     let history: Vec<&DayRef> = refs.iter().collect();
     wait_until(Duration::from_secs(180), "every day's report", || {
         let keys = lab.list_keys();
-        refs.iter().all(|d| keys.contains(&checks::report_key(&d.date, "report.html"))).then_some(())
+        refs.iter()
+            .all(|d| keys.contains(&checks::report_key(&d.date, "report.html")))
+            .then_some(())
     });
     std::fs::read_dir(spool.join("failed")).map(|d| assert_eq!(d.count(), 0, "failed/")).ok();
-    let walkthrough_day =
-        reference_of(&std::fs::read(lab.state_dir().join("walkthrough/sales.csv")).expect("walkthrough file"));
+    let walkthrough_day = reference_of(
+        &std::fs::read(lab.state_dir().join("walkthrough/sales.csv")).expect("walkthrough file"),
+    );
     engine.signal("TERM");
     watch.signal("TERM");
-    assert!(engine.wait_exit(Duration::from_secs(60)).is_some_and(|s| s.success()), "{}", engine.log());
-    assert!(watch.wait_exit(Duration::from_secs(60)).is_some_and(|s| s.success()), "{}", watch.log());
+    assert!(
+        engine.wait_exit(Duration::from_secs(60)).is_some_and(|s| s.success()),
+        "{}",
+        engine.log()
+    );
+    assert!(
+        watch.wait_exit(Duration::from_secs(60)).is_some_and(|s| s.success()),
+        "{}",
+        watch.log()
+    );
     for (d, bytes) in refs.iter().zip(&days) {
         checks::assert_sales_object(&lab, &d.date, bytes);
         checks::assert_report(&lab, d, &history);
