@@ -12,8 +12,8 @@ Talks only to http://127.0.0.1:PORT (the lab's own moto server), never to AWS.
         lab (endpoints, security groups, identity policies), all rendered from the template
         offline with made-up ids (lab-gateway/tests/fixtures/)
         It also writes D/workshop.json: the documents of the workshop's controls as the template
-        gives them in both states, with the deployed ids (workshop_documents), which the
-        walkthrough knows the controls by and `lab.sh secure` applies.
+        gives them in both states, with the deployed ids (workshop_documents), which `lab.sh
+        secure` applies.
     configure-hosts --dir D --salesapp BIN
         write the instance hosts' config.toml with `BIN configure` from D/outputs.json, each
         with its own listeners (D/listeners.json) and spool set by configure's --set flags
@@ -203,16 +203,11 @@ def snapshot(stack):
 
 
 # ------------------------------------------------------------------ the workshop's controls
-# The hosts whose instance role the walkthrough reads, and the role's logical id.
-INSTANCE_ROLES = (("salesapp", "SalesAppRole"), ("reportsengine", "ReportsEngineRole"))
-
-
 def workshop_documents(stack):
     """The documents of the workshop's controls as the template gives them in one LabState:
     both endpoints' policies, the restricted bucket's and the queue's policies (None where
-    there is none), the SQS endpoint's security group's inbound rules, and the instance roles'
-    identity policies. `lab.sh walkthrough` knows each control by these documents, and
-    `lab.sh secure` applies the secured ones."""
+    there is none), and the SQS endpoint's security group's inbound rules: what `lab.sh
+    secure` applies (the secured ones)."""
     endpoints = stack.resources_of("AWS::EC2::VPCEndpoint")
     buckets, queues = resource_policies(stack)
     restricted = stack.ref("RestrictedBucket")
@@ -233,10 +228,6 @@ def workshop_documents(stack):
             }
             for r in group.get("SecurityGroupIngress", [])
         ],
-        "roles": {
-            host: [{"name": name, "document": document} for name, document in sum(role_policies(stack, logical), [])]
-            for host, logical in INSTANCE_ROLES
-        },
     }
 
 

@@ -1,29 +1,34 @@
-//! Which of the workshop's controls are in place now, known by their documents.
+//! Which of the workshop's controls are in place now.
 //!
 //! The walkthrough's expectations must not come from the code under test (the gateway's
 //! engine and its combination of policies): an expectation computed by the very code that
-//! decides proves nothing. So the controls are *recognised* here, not evaluated: each policy
-//! is compared, statement by statement, with the documents the template gives for the two
-//! states (`workshop.json`, rendered by `deploy/local/lab_setup.py` with the deployed ids),
-//! and [`super::checks`] says what the workshop's text says each combination of controls
-//! does. A policy that is neither the starting one nor the workshop's is [`Recognised::Other`]:
-//! the walkthrough then says it cannot tell what to expect, rather than guess.
+//! decides proves nothing. So each control is *recognised* here from its document, read by
+//! the walkthrough's own small reader ([`super::oracle`]) for the few requests that tell the
+//! workshop's control from the starting state's (does the gateway endpoint's policy let
+//! salesapp's role delete, or write to the other bucket? does the bucket policy refuse the
+//! administrator's write from the internet?), and [`super::checks`] says what the workshop's
+//! text says each combination of controls does. So the workshop's own documents, ours, and
+//! any other way of writing the same are all recognised; a policy that is neither the starting
+//! state's nor the workshop's in effect is [`Recognised::Other`], and the walkthrough then
+//! says it cannot tell what to expect, rather than guess.
 //!
 //! The endpoint's security group is read for what it admits (a rule for TCP 443 whose source
 //! CIDR holds the host's address or whose source group is one of the host's), which is all a
 //! security group means; this is written here again, apart from the gateway's own, on
 //! purpose.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
+use super::oracle::{say_all, Principal, Request, Says};
 use crate::lab::{HostDoc, LabDescription, RuleDoc, Snapshot};
 use crate::state::OwnPolicies;
 
-/// `workshop.json`: the workshop's controls as the template gives them in each state.
+/// `workshop.json`: the workshop's controls as the template gives them in each state (the
+/// documents `lab.sh secure` applies).
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct Documents {
     pub starting: StateDocuments,
@@ -39,29 +44,25 @@ pub struct StateDocuments {
     pub queue_policy: Option<Value>,
     /// The SQS interface endpoint's security group's inbound rules.
     pub endpoint_security_group: Vec<RuleDoc>,
-    /// The instance roles' identity policies, by host.
-    pub roles: BTreeMap<String, Vec<RoleDocument>>,
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-pub struct RoleDocument {
-    pub name: String,
-    pub document: Value,
-}
-
-/// What the lab's ids are: which endpoint, bucket, queue and roles the controls live on.
+/// Where the workshop's controls live, and who asks.
 #[derive(Debug, Clone)]
 pub struct Ids {
+    pub account: String,
     pub s3_endpoint: String,
     pub sqs_endpoint: String,
     pub bucket: String,
+    pub unrestricted: String,
     pub queue_arn: String,
     /// The instance hosts' role ARNs (`arn:aws:iam::ACCOUNT:role/NAME`), by host.
     pub roles: BTreeMap<String, String>,
+    /// The administrator (Cloud9's and the internet's credentials).
+    pub admin: String,
 }
 
 impl Ids {
-    /// From the stack's outputs and the lab's hosts.
+    /// From the stack's outputs and the lab's description.
     pub fn of(outputs: &BTreeMap<String, String>, lab: &LabDescription) -> Result<Ids, String> {
         let output = |name: &str| {
             outputs.get(name).cloned().ok_or_else(|| format!("the stack has no output {name}"))
@@ -74,12 +75,21 @@ impl Ids {
                 Some((h.name.clone(), format!("arn:aws:iam::{}:role/{role}", lab.account)))
             })
             .collect();
+        let admin = lab
+            .credentials
+            .get("cloud9")
+            .and_then(|c| lab.principals.get(&c.access_key_id))
+            .cloned()
+            .ok_or("the lab names no principal for Cloud9's credentials")?;
         Ok(Ids {
+            account: lab.account.clone(),
             s3_endpoint: output("S3VPCGatewayEndpoint")?,
             sqs_endpoint: output("SQSVPCInterfaceEndpoint")?,
             bucket: output("RestrictedS3Bucket")?,
+            unrestricted: output("UnrestrictedS3Bucket")?,
             queue_arn: output("SQSQueueARN")?,
             roles,
+            admin,
         })
     }
 }
@@ -129,10 +139,10 @@ impl Live {
 #[serde(rename_all = "kebab-case")]
 pub enum Recognised {
     /// No policy, or one that restricts nothing the checks do (AWS's default full access,
-    /// the starting state's, a bucket policy that only requires TLS).
+    /// the starting state's, a bucket policy that only requires TLS, a queue policy that
+    /// only allows).
     Open,
-    /// The workshop's: the template's secured policy (its key statements, with or without
-    /// the optional ones).
+    /// The workshop's control, in effect.
     Workshop,
     /// Anything else: what it does is not the workshop's to say.
     Other,
@@ -142,10 +152,10 @@ pub enum Recognised {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Role {
-    /// The starting state's: the secured grants and the workshop's broader ones
+    /// The starting state's: the daemons' grants and the workshop's broader ones
     /// (DeleteObject, the unrestricted bucket, ListQueues…).
     Starting,
-    /// The secured state's: least privilege.
+    /// The secured state's: the daemons' grants only.
     Secured,
     Other,
 }
@@ -162,47 +172,241 @@ pub struct Controls {
     pub roles: BTreeMap<String, Role>,
 }
 
-/// Which statements of a secured policy make the control (`key`), and which may be there or
-/// not without changing what the checks see (`optional`: read-only grants no check uses, the
-/// TLS-only Deny that never matches in the lab, whose listeners stand for TLS endpoints).
-/// Through an endpoint its policy must allow, so an endpoint policy is open only when it
-/// allows everything.
-struct Shape {
-    key: &'static [&'static str],
-    optional: &'static [&'static str],
-    endpoint: bool,
+/// How a request reaches the service: the context keys that path gives it.
+#[derive(Debug, Clone, Copy)]
+enum Via {
+    S3Endpoint,
+    SqsEndpoint,
+    Internet,
 }
 
-const S3_ENDPOINT: Shape = Shape {
-    key: &["RestrictedBucketObjectsOnly"],
-    optional: &["ReadReleaseArtifacts", "ReadAmazonLinuxRepositories", "ReadSsmAgentBuckets"],
-    endpoint: true,
-};
-const BUCKET: Shape = Shape {
-    key: &["DenyPutObjectOutsideTheGatewayEndpoint"],
-    optional: &["DenyInsecureTransport"],
-    endpoint: false,
-};
-const SQS_ENDPOINT: Shape = Shape { key: &["LabQueueMessagesOnly"], optional: &[], endpoint: true };
-const QUEUE: Shape = Shape {
-    key: &["AllowMessagesThroughTheInterfaceEndpoint", "DenyMessagesFromAnywhereElse"],
-    optional: &["DenyInsecureTransport"],
-    endpoint: false,
-};
+/// The requests that tell the controls apart, and who makes them.
+struct Probes<'a> {
+    ids: &'a Ids,
+    salesapp: Principal,
+    reportsengine: Principal,
+    admin: Principal,
+}
+
+/// `(who, action, resource, path)`.
+type Ask<'p> = (&'p Principal, &'static str, String, Via);
+
+impl Probes<'_> {
+    fn new(ids: &Ids) -> Probes<'_> {
+        let who = |arn: &str| Principal { arn: arn.to_string(), account: ids.account.clone() };
+        let role = |host: &str| who(ids.roles.get(host).map_or("", String::as_str));
+        Probes {
+            salesapp: role("salesapp"),
+            reportsengine: role("reportsengine"),
+            admin: who(&ids.admin),
+            ids,
+        }
+    }
+
+    fn object(&self, restricted: bool) -> String {
+        let bucket = if restricted { &self.ids.bucket } else { &self.ids.unrestricted };
+        format!("arn:aws:s3:::{bucket}/walkthrough/probe.csv")
+    }
+
+    fn context(&self, who: &Principal, via: Via) -> BTreeMap<String, String> {
+        let mut c = BTreeMap::from([
+            ("aws:principalaccount".to_string(), who.account.clone()),
+            ("aws:principalarn".to_string(), who.arn.clone()),
+            ("aws:securetransport".to_string(), "true".to_string()),
+        ]);
+        match via {
+            Via::S3Endpoint => c.insert("aws:sourcevpce".into(), self.ids.s3_endpoint.clone()),
+            Via::SqsEndpoint => c.insert("aws:sourcevpce".into(), self.ids.sqs_endpoint.clone()),
+            Via::Internet => c.insert("aws:sourceip".into(), "203.0.113.10".into()),
+        };
+        c
+    }
+
+    /// What `policies` say about each request.
+    fn answers(&self, policies: &[Value], asks: &[Ask]) -> Vec<Says> {
+        asks.iter()
+            .map(|(who, action, resource, via)| {
+                let context = self.context(who, *via);
+                let request = Request { principal: who, action, resource, context: &context };
+                say_all(policies, &request)
+            })
+            .collect()
+    }
+}
+
+/// A policy text as a document; `None` for one that is not JSON (it stands for nothing the
+/// workshop knows).
+fn document(text: &str) -> Option<Value> {
+    serde_json::from_str(text).ok()
+}
+
+/// An endpoint's policy: open when it allows the starting state's extras too, the workshop's
+/// when it allows what the applications need and none of the extras.
+fn classify_allows(needed: &[Says], extras: &[Says]) -> Recognised {
+    let all = |list: &[Says]| list.iter().all(|s| *s == Says::Allow);
+    let none = |list: &[Says]| list.iter().all(|s| *s != Says::Allow);
+    if needed.iter().chain(extras).any(|s| matches!(s, Says::Unknown(_))) || !all(needed) {
+        Recognised::Other
+    } else if all(extras) {
+        Recognised::Open
+    } else if none(extras) {
+        Recognised::Workshop
+    } else {
+        Recognised::Other
+    }
+}
+
+/// A resource policy: the workshop's when it refuses `refused` and none of `kept`, open when
+/// it refuses none; either way it may allow none of `not_granted` (a grant that would change a
+/// check, e.g. `s3:ListBucket`, turning the 403 into a 404).
+fn classify_denies(refused: &Says, kept: &[Says], not_granted: &[Says]) -> Recognised {
+    let all = std::iter::once(refused).chain(kept).chain(not_granted);
+    if all.clone().any(|s| matches!(s, Says::Unknown(_)))
+        || kept.contains(&Says::Deny)
+        || not_granted.contains(&Says::Allow)
+    {
+        return Recognised::Other;
+    }
+    if *refused == Says::Deny {
+        Recognised::Workshop
+    } else {
+        Recognised::Open
+    }
+}
+
+fn s3_endpoint_policy(text: Option<&str>, p: &Probes) -> Recognised {
+    let Some(text) = text else { return Recognised::Open };
+    let Some(doc) = document(text) else { return Recognised::Other };
+    let (restricted, other) = (p.object(true), p.object(false));
+    let via = Via::S3Endpoint;
+    let needed = p.answers(
+        std::slice::from_ref(&doc),
+        &[
+            (&p.salesapp, "s3:GetObject", restricted.clone(), via),
+            (&p.salesapp, "s3:PutObject", restricted.clone(), via),
+            (&p.reportsengine, "s3:GetObject", restricted.clone(), via),
+            (&p.reportsengine, "s3:PutObject", restricted.clone(), via),
+        ],
+    );
+    let extras = p.answers(
+        &[doc],
+        &[
+            (&p.salesapp, "s3:DeleteObject", restricted, via),
+            (&p.salesapp, "s3:PutObject", other.clone(), via),
+            (&p.salesapp, "s3:DeleteObject", other, via),
+        ],
+    );
+    classify_allows(&needed, &extras)
+}
+
+fn bucket_policy(text: Option<&str>, p: &Probes) -> Recognised {
+    let Some(text) = text else { return Recognised::Open };
+    let Some(doc) = document(text) else { return Recognised::Other };
+    let docs = [doc];
+    let object = p.object(true);
+    let bucket = format!("arn:aws:s3:::{}", p.ids.bucket);
+    let refused = p.answers(&docs, &[(&p.admin, "s3:PutObject", object.clone(), Via::Internet)]);
+    let kept = p.answers(
+        &docs,
+        &[
+            (&p.salesapp, "s3:PutObject", object.clone(), Via::S3Endpoint),
+            (&p.reportsengine, "s3:GetObject", object.clone(), Via::S3Endpoint),
+            (&p.admin, "s3:DeleteObject", object.clone(), Via::Internet),
+            (&p.admin, "s3:GetObject", object.clone(), Via::Internet),
+        ],
+    );
+    let not_granted = p.answers(
+        &docs,
+        &[
+            (&p.reportsengine, "s3:ListBucket", bucket, Via::S3Endpoint),
+            (&p.salesapp, "s3:DeleteObject", object, Via::S3Endpoint),
+        ],
+    );
+    classify_denies(&refused[0], &kept, &not_granted)
+}
+
+fn sqs_endpoint_policy(text: Option<&str>, p: &Probes) -> Recognised {
+    let Some(text) = text else { return Recognised::Open };
+    let Some(doc) = document(text) else { return Recognised::Other };
+    let queue = p.ids.queue_arn.clone();
+    let via = Via::SqsEndpoint;
+    let needed = p.answers(
+        std::slice::from_ref(&doc),
+        &[
+            (&p.salesapp, "sqs:SendMessage", queue.clone(), via),
+            (&p.salesapp, "sqs:ReceiveMessage", queue.clone(), via),
+            (&p.reportsengine, "sqs:ReceiveMessage", queue.clone(), via),
+            (&p.reportsengine, "sqs:DeleteMessage", queue.clone(), via),
+            (&p.admin, "sqs:SendMessage", queue, via),
+        ],
+    );
+    let extras = p.answers(&[doc], &[(&p.salesapp, "sqs:ListQueues", "*".into(), via)]);
+    classify_allows(&needed, &extras)
+}
+
+fn queue_policy(text: Option<&str>, p: &Probes) -> Recognised {
+    let Some(text) = text else { return Recognised::Open };
+    let Some(doc) = document(text) else { return Recognised::Other };
+    let docs = [doc];
+    let queue = p.ids.queue_arn.clone();
+    let via = Via::SqsEndpoint;
+    let refused = p.answers(&docs, &[(&p.admin, "sqs:SendMessage", queue.clone(), Via::Internet)]);
+    let kept = p.answers(
+        &docs,
+        &[
+            (&p.salesapp, "sqs:SendMessage", queue.clone(), via),
+            (&p.salesapp, "sqs:ReceiveMessage", queue.clone(), via),
+            (&p.reportsengine, "sqs:ReceiveMessage", queue.clone(), via),
+            (&p.reportsengine, "sqs:DeleteMessage", queue.clone(), via),
+            (&p.admin, "sqs:SendMessage", queue, via),
+        ],
+    );
+    classify_denies(&refused[0], &kept, &[])
+}
+
+/// A role: the daemons' grants must be there, no `s3:ListBucket`; the starting state's
+/// broader grants all there, or none of them.
+fn role(texts: &[String], host: &str, p: &Probes) -> Role {
+    let Some(docs) = texts.iter().map(|t| document(t)).collect::<Option<Vec<Value>>>() else {
+        return Role::Other;
+    };
+    let (who, messages): (&Principal, [&'static str; 2]) = match host {
+        "salesapp" => (&p.salesapp, ["sqs:SendMessage", "sqs:ReceiveMessage"]),
+        _ => (&p.reportsengine, ["sqs:ReceiveMessage", "sqs:DeleteMessage"]),
+    };
+    let (restricted, other, queue) = (p.object(true), p.object(false), p.ids.queue_arn.clone());
+    let via = Via::S3Endpoint;
+    let mut needed: Vec<Ask> = vec![
+        (who, "s3:GetObject", restricted.clone(), via),
+        (who, "s3:PutObject", restricted.clone(), via),
+    ];
+    needed.extend(messages.map(|m| (who, m, queue.clone(), Via::SqsEndpoint)));
+    let needed = p.answers(&docs, &needed);
+    let bucket = format!("arn:aws:s3:::{}", p.ids.bucket);
+    let listing = p.answers(&docs, &[(who, "s3:ListBucket", bucket, via)]);
+    let mut extras: Vec<Ask> = vec![(who, "s3:DeleteObject", restricted, via)];
+    if host == "salesapp" {
+        extras.push((who, "s3:PutObject", other.clone(), via));
+        extras.push((who, "s3:DeleteObject", other, via));
+        extras.push((who, "sqs:ListQueues", "*".into(), Via::SqsEndpoint));
+    }
+    let extras = p.answers(&docs, &extras);
+    if listing[0] == Says::Allow {
+        return Role::Other;
+    }
+    match classify_allows(&needed, &extras) {
+        Recognised::Open => Role::Starting,
+        Recognised::Workshop => Role::Secured,
+        Recognised::Other => Role::Other,
+    }
+}
 
 /// Recognises every control (see the module doc).
-pub fn recognise(live: &Live, docs: &Documents, hosts: &[HostDoc]) -> Controls {
-    let secured = &docs.secured;
-    let policy = |text: &Option<String>, doc: &Option<Value>, shape: &Shape| {
-        recognise_policy(text.as_deref(), doc.as_ref(), shape)
-    };
+pub fn recognise(live: &Live, ids: &Ids, hosts: &[HostDoc]) -> Controls {
+    let p = Probes::new(ids);
     Controls {
-        s3_endpoint_policy: policy(
-            &live.s3_endpoint_policy,
-            &secured.s3_endpoint_policy,
-            &S3_ENDPOINT,
-        ),
-        bucket_policy: policy(&live.bucket_policy, &secured.bucket_policy, &BUCKET),
+        s3_endpoint_policy: s3_endpoint_policy(live.s3_endpoint_policy.as_deref(), &p),
+        bucket_policy: bucket_policy(live.bucket_policy.as_deref(), &p),
         endpoint_security_group: hosts
             .iter()
             .filter_map(|h| {
@@ -210,16 +414,12 @@ pub fn recognise(live: &Live, docs: &Documents, hosts: &[HostDoc]) -> Controls {
                 Some((h.name.clone(), admits(&live.endpoint_rules, ip, &h.security_groups)))
             })
             .collect(),
-        sqs_endpoint_policy: policy(
-            &live.sqs_endpoint_policy,
-            &secured.sqs_endpoint_policy,
-            &SQS_ENDPOINT,
-        ),
-        queue_policy: policy(&live.queue_policy, &secured.queue_policy, &QUEUE),
+        sqs_endpoint_policy: sqs_endpoint_policy(live.sqs_endpoint_policy.as_deref(), &p),
+        queue_policy: queue_policy(live.queue_policy.as_deref(), &p),
         roles: live
             .roles
             .iter()
-            .map(|(host, texts)| (host.clone(), recognise_role(texts, docs, host)))
+            .map(|(host, texts)| (host.clone(), role(texts, host, &p)))
             .collect(),
     }
 }
@@ -239,153 +439,9 @@ pub fn admits(rules: &[RuleDoc], ip: Ipv4Addr, groups: &[String]) -> bool {
     })
 }
 
-fn recognise_policy(text: Option<&str>, secured: Option<&Value>, shape: &Shape) -> Recognised {
-    let Some(text) = text else { return Recognised::Open };
-    let Some(live) = serde_json::from_str(text).ok().as_ref().and_then(statements) else {
-        return Recognised::Other;
-    };
-    let by_sid = |sids: &[&str]| -> BTreeSet<String> {
-        secured
-            .and_then(|doc| doc.get("Statement"))
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter(|s| s.get("Sid").and_then(Value::as_str).is_some_and(|sid| sids.contains(&sid)))
-            .map(canonical_statement)
-            .collect()
-    };
-    let (key, optional) = (by_sid(shape.key), by_sid(shape.optional));
-    if key.len() == shape.key.len()
-        && key.is_subset(&live)
-        && live.iter().all(|s| key.contains(s) || optional.contains(s))
-    {
-        return Recognised::Workshop;
-    }
-    let all = allow_all();
-    if live.iter().all(|s| *s == all || optional.contains(s))
-        && (!shape.endpoint || live.contains(&all))
-    {
-        return Recognised::Open;
-    }
-    Recognised::Other
-}
-
-fn recognise_role(texts: &[String], docs: &Documents, host: &str) -> Role {
-    let live: Option<BTreeSet<String>> = texts
-        .iter()
-        .map(|t| serde_json::from_str(t).ok().as_ref().map(canonical_document))
-        .collect::<Option<_>>();
-    let known = |state: &StateDocuments| -> BTreeSet<String> {
-        state
-            .roles
-            .get(host)
-            .into_iter()
-            .flatten()
-            .map(|d| canonical_document(&d.document))
-            .collect()
-    };
-    match live {
-        Some(live) if live == known(&docs.starting) => Role::Starting,
-        Some(live) if live == known(&docs.secured) => Role::Secured,
-        _ => Role::Other,
-    }
-}
-
-/// A whole policy as one canonical text (its statements canonical and sorted).
-fn canonical_document(doc: &Value) -> String {
-    statements(doc).map(|s| s.into_iter().collect::<Vec<_>>().join("\n")).unwrap_or_default()
-}
-
-/// A policy's statements, each canonical (see [`canonical_statement`]); `None` when it has
-/// none.
-fn statements(doc: &Value) -> Option<BTreeSet<String>> {
-    let list = match doc.get("Statement")? {
-        Value::Array(list) => list.clone(),
-        single @ Value::Object(_) => vec![single.clone()],
-        _ => return None,
-    };
-    Some(list.iter().map(canonical_statement).collect())
-}
-
-/// A statement as text that does not depend on how it was written: no `Sid` (it decides
-/// nothing), every action, resource and principal list sorted (a single string is a list of
-/// one), condition keys lower-case (AWS matches them so: `aws:sourceVpce`), condition values
-/// as sorted lists of strings.
-fn canonical_statement(statement: &Value) -> String {
-    let Some(object) = statement.as_object() else { return statement.to_string() };
-    let mut out = Map::new();
-    for (key, value) in object {
-        let value = match key.as_str() {
-            "Sid" => continue,
-            "Action" | "NotAction" | "Resource" | "NotResource" => sorted_list(value),
-            "Principal" | "NotPrincipal" => match value {
-                Value::Object(m) => {
-                    Value::Object(m.iter().map(|(k, v)| (k.clone(), sorted_list(v))).collect())
-                }
-                other => other.clone(),
-            },
-            "Condition" => canonical_condition(value),
-            _ => value.clone(),
-        };
-        out.insert(key.clone(), value);
-    }
-    Value::Object(out).to_string()
-}
-
-fn canonical_condition(condition: &Value) -> Value {
-    let Some(operators) = condition.as_object() else { return condition.clone() };
-    let canonical = operators.iter().map(|(operator, keys)| {
-        let keys = keys.as_object().map_or_else(
-            || keys.clone(),
-            |m| Value::Object(m.iter().map(|(k, v)| (k.to_lowercase(), sorted_list(v))).collect()),
-        );
-        (operator.clone(), keys)
-    });
-    Value::Object(canonical.collect())
-}
-
-/// A string or a list as a sorted list of strings (booleans and numbers as their text).
-fn sorted_list(value: &Value) -> Value {
-    let text = |v: &Value| v.as_str().map_or_else(|| v.to_string(), str::to_string);
-    let mut items: Vec<String> = match value {
-        Value::Array(list) => list.iter().map(text).collect(),
-        other => vec![text(other)],
-    };
-    items.sort();
-    items.dedup();
-    Value::Array(items.into_iter().map(Value::String).collect())
-}
-
-/// `Allow * on *` for anyone: AWS's default endpoint policy, and the starting state's.
-fn allow_all() -> String {
-    canonical_statement(&serde_json::json!({
-        "Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"
-    }))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn statements_compare_as_what_they_say() {
-        let a = serde_json::json!({"Sid": "X", "Effect": "Deny", "Principal": "*",
-            "Action": "s3:PutObject", "Resource": "arn:aws:s3:::b/*",
-            "Condition": {"StringNotEquals": {"aws:sourceVpce": "vpce-1"}}});
-        let b = serde_json::json!({"Effect": "Deny", "Principal": "*",
-            "Action": ["s3:PutObject"], "Resource": ["arn:aws:s3:::b/*"],
-            "Condition": {"StringNotEquals": {"aws:SourceVpce": ["vpce-1"]}}});
-        assert_eq!(canonical_statement(&a), canonical_statement(&b));
-        let c = serde_json::json!({"Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
-            "Resource": "arn:aws:s3:::b/*"});
-        assert_ne!(canonical_statement(&a), canonical_statement(&c), "a condition matters");
-        let default = serde_json::json!({"Statement": [{"Effect": "Allow", "Principal": "*",
-            "Action": "*", "Resource": "*"}]});
-        let none = &S3_ENDPOINT;
-        assert_eq!(recognise_policy(Some(&default.to_string()), None, none), Recognised::Open);
-        assert_eq!(recognise_policy(None, None, none), Recognised::Open);
-        assert_eq!(recognise_policy(Some("{not json"), None, none), Recognised::Other);
-    }
 
     #[test]
     fn security_groups_admit_by_address_or_group() {
@@ -405,5 +461,7 @@ mod tests {
         assert!(!admits(&[rule(&["10.0.0.0/16"], &[], Some(22))], cloud9, &[]), "another port");
         let all = RuleDoc { protocol: "-1".into(), ..rule(&["0.0.0.0/0"], &[], None) };
         assert!(admits(&[all], cloud9, &[]));
+        let workshop = RuleDoc { to_port: Some(65535), ..rule(&["10.0.0.0/8"], &[], Some(0)) };
+        assert!(admits(&[workshop], cloud9, &[]), "the original workshop's rule");
     }
 }

@@ -19,6 +19,7 @@ pub mod controls;
 pub mod edits;
 pub mod files;
 pub mod observe;
+pub mod oracle;
 pub mod report;
 pub mod walkthrough;
 
@@ -77,7 +78,7 @@ impl Lab {
     /// The controls now.
     fn controls(&self) -> Result<(Live, Controls), String> {
         let (live, _) = self.runtime.block_on(self.files.live())?;
-        let controls = recognise(&live, &self.files.documents, &self.files.lab.hosts);
+        let controls = recognise(&live, &self.files.ids()?, &self.files.lab.hosts);
         Ok((live, controls))
     }
 

@@ -1,7 +1,7 @@
 //! The controls recognised in the template's two states (the fixtures,
-//! `tests/fixtures/template-STATE.json`, rendered offline from the template), and the
-//! workshop's rules on them: the starting state, the secured one, a partial one, and a
-//! policy the workshop does not know.
+//! `tests/fixtures/template-STATE.json`, rendered offline from the template) and in the
+//! workshop's own wording, and the workshop's rules on them: the starting state, the secured
+//! one, partial ones, and a policy the workshop does not know.
 
 use std::collections::BTreeMap;
 
@@ -35,7 +35,7 @@ fn live(f: &Fixture) -> Live {
 }
 
 fn controls(f: &Fixture, live: &Live) -> Controls {
-    recognise(live, &f.workshop, &f.lab.hosts)
+    recognise(live, &Ids::of(&f.outputs, &f.lab).expect("ids"), &f.lab.hosts)
 }
 
 fn expect(c: &Controls, id: &str) -> (Outcome, Option<Decider>) {
@@ -98,6 +98,33 @@ fn the_rules_in_both_states() {
     }
 }
 
+/// What `lab.sh secure` applies (the secured documents of `workshop.json`) on the starting
+/// lab is the workshop's every control.
+#[test]
+fn the_edits_documents_are_the_workshops_controls() {
+    let f = fixture("starting");
+    let secured = &f.workshop.secured;
+    let text = |doc: &Option<serde_json::Value>| doc.as_ref().map(|d| d.to_string());
+    let edited = Live {
+        s3_endpoint_policy: text(&secured.s3_endpoint_policy),
+        bucket_policy: text(&secured.bucket_policy),
+        sqs_endpoint_policy: text(&secured.sqs_endpoint_policy),
+        queue_policy: text(&secured.queue_policy),
+        endpoint_rules: secured.endpoint_security_group.clone(),
+        ..live(&f)
+    };
+    let c = controls(&f, &edited);
+    assert_eq!(
+        (c.s3_endpoint_policy, c.bucket_policy, c.sqs_endpoint_policy, c.queue_policy),
+        (Recognised::Workshop, Recognised::Workshop, Recognised::Workshop, Recognised::Workshop)
+    );
+    assert_eq!(c.endpoint_security_group.get("cloud9"), Some(&false));
+    assert_eq!(c.endpoint_security_group.get("salesapp"), Some(&true));
+    assert!(
+        f.workshop.starting.bucket_policy.is_none() && f.workshop.starting.queue_policy.is_none()
+    );
+}
+
 /// The expectation follows the controls, not a state's name: the starting lab with the
 /// bucket policy alone, then with the gateway endpoint's policy alone, then with the
 /// security group alone; and the starting endpoint policies with the secured roles.
@@ -133,23 +160,58 @@ fn the_expectations_follow_a_partial_state() {
     assert_eq!(expect(&c, "salesapp-s3-delete-restricted"), (AccessDenied, Some(Identity)));
 }
 
-/// A policy written differently but saying the same is the workshop's; one that says
-/// something else makes the checks it touches "cannot tell", and only those.
+/// The workshop's own documents, worded as its pages word them, are its controls too; a queue
+/// policy that only allows is open (it takes nothing away from the roles' grants); a role
+/// with a grant no check uses is still the role it was.
+#[test]
+fn the_workshops_own_wording() {
+    let f = fixture("starting");
+    let out = |name: &str| f.outputs[name].clone();
+    let (bucket, queue) = (out("RestrictedS3Bucket"), out("SQSQueueARN"));
+    let (account, vpce) = (out("AWSAccountID"), out("S3VPCGatewayEndpoint"));
+    let mut live = live(&f);
+    live.s3_endpoint_policy = Some(format!(
+        r#"{{"Statement":[{{"Sid":"Access-to-specific-bucket-only","Principal":"*","Action":["s3:GetObject","s3:PutObject"],"Effect":"Allow","Resource":["arn:aws:s3:::{bucket}","arn:aws:s3:::{bucket}/*"]}}]}}"#
+    ));
+    live.bucket_policy = Some(format!(
+        r#"{{"Version":"2012-10-17","Id":"Policy1","Statement":[{{"Sid":"Access-to-specific-VPCE-only","Principal":"*","Action":"s3:PutObject","Effect":"Deny","Resource":["arn:aws:s3:::{bucket}","arn:aws:s3:::{bucket}/*"],"Condition":{{"StringNotEquals":{{"aws:sourceVpce":"{vpce}"}}}}}}]}}"#
+    ));
+    live.sqs_endpoint_policy = Some(format!(
+        r#"{{"Statement":[{{"Action":["sqs:SendMessage","sqs:ReceiveMessage","sqs:DeleteMessage"],"Effect":"Allow","Resource":"{queue}","Principal":{{"AWS":"{account}"}}}}]}}"#
+    ));
+    live.queue_policy = Some(format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"{account}"}},"Action":["sqs:SendMessage","sqs:ReceiveMessage","sqs:DeleteMessage"],"Resource":"{queue}","Condition":{{"StringEquals":{{"aws:sourceVpce":"{}"}}}}}}]}}"#,
+        out("SQSVPCInterfaceEndpoint")
+    ));
+    for texts in live.roles.values_mut() {
+        texts.push(
+            r#"{"Statement":[{"Effect":"Allow","Action":"ec2:DescribeVpcs","Resource":"*"}]}"#
+                .into(),
+        );
+    }
+    let c = controls(&f, &live);
+    assert_eq!(
+        (c.s3_endpoint_policy, c.bucket_policy, c.sqs_endpoint_policy, c.queue_policy),
+        (Recognised::Workshop, Recognised::Workshop, Recognised::Workshop, Recognised::Open),
+        "{c:?}"
+    );
+    assert!(c.roles.values().all(|r| *r == Role::Starting), "{c:?}");
+    assert_eq!(
+        expect(&c, "salesapp-sqs-list-queues"),
+        (Outcome::AccessDenied, Some(Decider::Endpoint))
+    );
+    assert_eq!(
+        expect(&c, "internet-sqs-send"),
+        (Outcome::Allowed, None),
+        "an Allow takes nothing away"
+    );
+}
+
+/// A policy that is neither the starting state's nor the workshop's makes the checks it
+/// touches "cannot tell", and only those; so does a grant that would turn the 403 into a 404.
 #[test]
 fn a_policy_the_workshop_does_not_know() {
     let starting = fixture("starting");
-    let secured = fixture("secured");
-    let mut reworded = live(&starting);
-    let mut policy: serde_json::Value =
-        serde_json::from_str(live(&secured).bucket_policy.as_deref().expect("secured"))
-            .expect("json");
-    for s in policy["Statement"].as_array_mut().expect("statements") {
-        s.as_object_mut().expect("statement").remove("Sid");
-    }
-    reworded.bucket_policy = Some(policy.to_string());
-    let c = controls(&starting, &reworded);
-    assert_eq!(c.bucket_policy, Recognised::Workshop, "no Sid, the same statements");
-
     let mut other = live(&starting);
     other.bucket_policy = Some(
         r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"*"}]}"#.into(),
@@ -159,4 +221,23 @@ fn a_policy_the_workshop_does_not_know() {
     let unknown = (check("cloud9-s3-put-restricted").expect("check").rule)(&c);
     assert!(unknown.is_err_and(|u| u.0.contains("bucket policy")));
     assert_eq!(expect(&c, "salesapp-sqs-send").0, Outcome::Allowed, "SQS is not the bucket's");
+
+    let mut listing = live(&starting);
+    let bucket = &starting.outputs["RestrictedS3Bucket"];
+    listing.roles.get_mut("reportsengine").expect("role").push(format!(
+        r#"{{"Statement":[{{"Effect":"Allow","Action":"s3:ListBucket","Resource":"arn:aws:s3:::{bucket}"}}]}}"#
+    ));
+    let c = controls(&starting, &listing);
+    assert_eq!(c.roles["reportsengine"], Role::Other);
+    assert!((check("reportsengine-s3-get-missing").expect("check").rule)(&c).is_err());
+
+    let mut half = live(&starting);
+    half.s3_endpoint_policy = Some(format!(
+        r#"{{"Statement":[{{"Effect":"Allow","Principal":"*","Action":["s3:GetObject","s3:PutObject","s3:DeleteObject"],"Resource":"arn:aws:s3:::{bucket}/*"}}]}}"#
+    ));
+    assert_eq!(
+        controls(&starting, &half).s3_endpoint_policy,
+        Recognised::Other,
+        "Delete, but not the other bucket"
+    );
 }
