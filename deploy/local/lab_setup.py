@@ -160,6 +160,20 @@ def role_policies(stack, logical):
     return own, attached
 
 
+def ingress_rules(group):
+    """A security group's inbound rules (its resolved Properties) as the gateway reads them."""
+    return [
+        {
+            "protocol": str(r["IpProtocol"]),
+            "from_port": r.get("FromPort"),
+            "to_port": r.get("ToPort"),
+            "cidrs": [r["CidrIp"]] if "CidrIp" in r else [],
+            "groups": [r["SourceSecurityGroupId"]] if "SourceSecurityGroupId" in r else [],
+        }
+        for r in group.get("SecurityGroupIngress", [])
+    ]
+
+
 def snapshot(stack):
     """The emulator's side of the lab as the template creates it: VPC endpoints, security
     groups' inbound rules, identity policies (inline ones; AWS-managed policies such as
@@ -178,16 +192,7 @@ def snapshot(stack):
         })
     groups = {}
     for logical, p in stack.resources_of("AWS::EC2::SecurityGroup").items():
-        groups[stack.ref(logical)] = [
-            {
-                "protocol": str(r["IpProtocol"]),
-                "from_port": r.get("FromPort"),
-                "to_port": r.get("ToPort"),
-                "cidrs": [r["CidrIp"]] if "CidrIp" in r else [],
-                "groups": [r["SourceSecurityGroupId"]] if "SourceSecurityGroupId" in r else [],
-            }
-            for r in p.get("SecurityGroupIngress", [])
-        ]
+        groups[stack.ref(logical)] = ingress_rules(p)
     identities = {}
     for logical in stack.resources_of("AWS::IAM::Role"):
         name = stack.ref(logical)
@@ -218,16 +223,7 @@ def workshop_documents(stack):
         "sqs_endpoint_policy": endpoints["SQSInterfaceEndpoint"].get("PolicyDocument"),
         "bucket_policy": json.loads(buckets[restricted]) if restricted in buckets else None,
         "queue_policy": json.loads(queues[queue]) if queue in queues else None,
-        "endpoint_security_group": [
-            {
-                "protocol": str(r["IpProtocol"]),
-                "from_port": r.get("FromPort"),
-                "to_port": r.get("ToPort"),
-                "cidrs": [r["CidrIp"]] if "CidrIp" in r else [],
-                "groups": [r["SourceSecurityGroupId"]] if "SourceSecurityGroupId" in r else [],
-            }
-            for r in group.get("SecurityGroupIngress", [])
-        ],
+        "endpoint_security_group": ingress_rules(group),
     }
 
 

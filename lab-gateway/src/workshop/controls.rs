@@ -222,6 +222,19 @@ impl Probes<'_> {
         c
     }
 
+    /// The message actions the checks make through the interface endpoint: salesapp's send
+    /// and receive, the engine's receive and delete, the administrator's send from Cloud9.
+    fn message_actions(&self) -> Vec<Ask<'_>> {
+        let (queue, via) = (&self.ids.queue_arn, Via::SqsEndpoint);
+        vec![
+            (&self.salesapp, "sqs:SendMessage", queue.clone(), via),
+            (&self.salesapp, "sqs:ReceiveMessage", queue.clone(), via),
+            (&self.reportsengine, "sqs:ReceiveMessage", queue.clone(), via),
+            (&self.reportsengine, "sqs:DeleteMessage", queue.clone(), via),
+            (&self.admin, "sqs:SendMessage", queue.clone(), via),
+        ]
+    }
+
     /// What `policies` say about each request.
     fn answers(&self, policies: &[Value], asks: &[Ask]) -> Vec<Says> {
         asks.iter()
@@ -328,19 +341,9 @@ fn bucket_policy(text: Option<&str>, p: &Probes) -> Recognised {
 fn sqs_endpoint_policy(text: Option<&str>, p: &Probes) -> Recognised {
     let Some(text) = text else { return Recognised::Open };
     let Some(doc) = document(text) else { return Recognised::Other };
-    let queue = p.ids.queue_arn.clone();
-    let via = Via::SqsEndpoint;
-    let needed = p.answers(
-        std::slice::from_ref(&doc),
-        &[
-            (&p.salesapp, "sqs:SendMessage", queue.clone(), via),
-            (&p.salesapp, "sqs:ReceiveMessage", queue.clone(), via),
-            (&p.reportsengine, "sqs:ReceiveMessage", queue.clone(), via),
-            (&p.reportsengine, "sqs:DeleteMessage", queue.clone(), via),
-            (&p.admin, "sqs:SendMessage", queue, via),
-        ],
-    );
-    let extras = p.answers(&[doc], &[(&p.salesapp, "sqs:ListQueues", "*".into(), via)]);
+    let needed = p.answers(std::slice::from_ref(&doc), &p.message_actions());
+    let listing = (&p.salesapp, "sqs:ListQueues", "*".into(), Via::SqsEndpoint);
+    let extras = p.answers(&[doc], &[listing]);
     classify_allows(&needed, &extras)
 }
 
@@ -349,18 +352,8 @@ fn queue_policy(text: Option<&str>, p: &Probes) -> Recognised {
     let Some(doc) = document(text) else { return Recognised::Other };
     let docs = [doc];
     let queue = p.ids.queue_arn.clone();
-    let via = Via::SqsEndpoint;
-    let refused = p.answers(&docs, &[(&p.admin, "sqs:SendMessage", queue.clone(), Via::Internet)]);
-    let kept = p.answers(
-        &docs,
-        &[
-            (&p.salesapp, "sqs:SendMessage", queue.clone(), via),
-            (&p.salesapp, "sqs:ReceiveMessage", queue.clone(), via),
-            (&p.reportsengine, "sqs:ReceiveMessage", queue.clone(), via),
-            (&p.reportsengine, "sqs:DeleteMessage", queue.clone(), via),
-            (&p.admin, "sqs:SendMessage", queue, via),
-        ],
-    );
+    let refused = p.answers(&docs, &[(&p.admin, "sqs:SendMessage", queue, Via::Internet)]);
+    let kept = p.answers(&docs, &p.message_actions());
     classify_denies(&refused[0], &kept, &[])
 }
 
