@@ -116,11 +116,12 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Watch => {
             let config = cli.global.load_config()?;
-            // signals() installs its handlers when called: inside the runtime, first thing.
-            ops::cli::runtime()?.block_on(async {
-                let shutdown = common::shutdown::signals();
-                watch::watch(config, shutdown).await
-            })?;
+            let stop = common::shutdown::Stop {
+                program: Program::Salesapp,
+                grace: config.salesapp.shutdown_grace,
+                exit_code_if_stuck: 0,
+            };
+            common::shutdown::run(stop, |shutdown| watch::watch(config, shutdown))??;
             Ok(0)
         }
         Command::Validate { file, date, max_errors }
