@@ -155,7 +155,8 @@ fn build(
     settings: &LocalSettings,
 ) -> anyhow::Result<()> {
     let label = file.display().to_string();
-    let day = common::local::validate_file(file, &label, None, settings.limits, &mut |_| {})?;
+    let file = common::local::LocalFile::open_named(file, &label)?;
+    let day = common::local::validate_file(&file, None, settings.limits, &mut |_| {})?;
     let comp = &settings.compensation;
     let ledger = match ledger {
         Some(path) => {

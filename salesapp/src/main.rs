@@ -141,8 +141,9 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             let config = cli.global.load_config()?;
             // The whole file is validated first, before any AWS client exists: a file that
             // is not valid is refused without a single request.
-            let label = file.display().to_string();
-            let day = match upload::validate_file(&file, &label, date, config.limits) {
+            // Opened once: what is validated is what is uploaded.
+            let file = common::local::LocalFile::open_named(&file, &file.display().to_string())?;
+            let day = match upload::validate_file(&file, date, config.limits) {
                 Ok(day) => day,
                 Err(err) => return validate::print_problems(&err, shown).ok_or_else(|| err.into()),
             };
