@@ -41,44 +41,50 @@ def main():
     p.add_argument("--parameter", action="append", default=[], metavar="KEY=VALUE")
     args = p.parse_args()
 
-    cfn = client(args.port)
     with open(args.template, encoding="utf-8") as f:
         body = f.read()
+    described = deploy(client(args.port), body, args.stack_name, args.parameter, args.timeout)
+    json.dump(described, sys.stdout, indent=2, default=str)
+    print()
+
+
+def deploy(cfn, body, stack_name, parameters, timeout):
+    """Creates the stack (parameters as KEY=VALUE), waits for CREATE_COMPLETE and returns
+    describe-stacks' answer; exits 1 with the stack's events when that fails."""
     params = []
-    for kv in args.parameter:
+    for kv in parameters:
         key, _, value = kv.partition("=")
         params.append({"ParameterKey": key, "ParameterValue": value})
     cfn.create_stack(
-        StackName=args.stack_name,
+        StackName=stack_name,
         TemplateBody=body,
         Parameters=params,
         Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
     )
-    deadline = time.monotonic() + args.timeout
+    deadline = time.monotonic() + timeout
     while True:
-        stack = cfn.describe_stacks(StackName=args.stack_name)["Stacks"][0]
+        stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
         status = stack["StackStatus"]
         if status == "CREATE_COMPLETE":
             break
         if not status.endswith("_IN_PROGRESS") or time.monotonic() > deadline:
-            events = cfn.describe_stack_events(StackName=args.stack_name)["StackEvents"]
+            events = cfn.describe_stack_events(StackName=stack_name)["StackEvents"]
             for e in events:
                 print(
                     f"{e.get('LogicalResourceId')}: {e.get('ResourceStatus')} "
                     f"{e.get('ResourceStatusReason', '')}",
                     file=sys.stderr,
                 )
-            sys.exit(f"stack {args.stack_name}: {status}")
+            sys.exit(f"stack {stack_name}: {status}")
         time.sleep(0.5)
-    described = cfn.describe_stacks(StackName=args.stack_name)
+    described = cfn.describe_stacks(StackName=stack_name)
     if not described["Stacks"][0].get("Outputs"):
         sys.exit(
-            f"stack {args.stack_name} is CREATE_COMPLETE but has no outputs "
+            f"stack {stack_name} is CREATE_COMPLETE but has no outputs "
             "(under moto one unresolvable output blanks them all)"
         )
     described.pop("ResponseMetadata", None)
-    json.dump(described, sys.stdout, indent=2, default=str)
-    print()
+    return described
 
 
 if __name__ == "__main__":

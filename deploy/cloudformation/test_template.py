@@ -5,9 +5,10 @@ Run with the python of the pinned cfn-lint venv (deploy/cloudformation/lint.sh c
     .venv-cfn/bin/python deploy/cloudformation/test_template.py [-v]
 
 The template is parsed with cfn-lint's own YAML decoder, then resolved for one set of
-parameter values: Conditions evaluated, Fn::If branches chosen, AWS::NoValue dropped, and
-Ref / Fn::GetAtt / Fn::Sub written as readable placeholders ("<RestrictedBucket>",
-"<Queue.Arn>"), so that a policy reads as what it allows. Offline: no AWS, no emulator.
+parameter values (cfn_resolve.Stack): Conditions evaluated, Fn::If branches chosen,
+AWS::NoValue dropped, and Ref / Fn::GetAtt / Fn::Sub written as readable placeholders
+("<RestrictedBucket>", "<Queue.Arn>"), so that a policy reads as what it allows. Offline: no
+AWS, no emulator.
 """
 
 import pathlib
@@ -17,7 +18,7 @@ import subprocess
 import tempfile
 import unittest
 
-from cfnlint.decode import cfn_yaml
+from cfn_resolve import Stack, load
 
 TEMPLATE = pathlib.Path(__file__).with_name("vpce-lab.yaml")
 REGION = "us-east-1"
@@ -53,116 +54,6 @@ QUEUE_ACTIONS = ["sqs:DeleteMessage", "sqs:ReceiveMessage", "sqs:SendMessage"]
 FULL_ACCESS = {"FullAccessAsTheWorkshopStarts": ("Allow", ["*"], ["*"])}
 TLS_ONLY = {"Bool": {"aws:SecureTransport": "false"}}
 
-NO_VALUE = object()
-PSEUDO = {
-    "AWS::Region": REGION,
-    "AWS::Partition": "aws",
-    "AWS::AccountId": "123456789012",
-    "AWS::StackName": "lab",
-}
-
-
-class Stack:
-    """The template as deployed with these parameter values (the others at their defaults)."""
-
-    def __init__(self, template, **params):
-        self.template = template
-        self.params = {k: str(v.get("Default", "")) for k, v in template["Parameters"].items()}
-        unknown = set(params) - set(self.params)
-        assert not unknown, f"no such parameters: {unknown}"
-        self.params.update({k: str(v) for k, v in params.items()})
-        self.conditions = {}
-
-    def condition(self, name):
-        if name not in self.conditions:
-            self.conditions[name] = self.test(self.template["Conditions"][name])
-        return self.conditions[name]
-
-    def test(self, expr):
-        (fn, arg), = expr.items()
-        if fn == "Fn::Equals":
-            return self.value(arg[0]) == self.value(arg[1])
-        if fn == "Fn::Not":
-            return not self.test(arg[0])
-        if fn == "Fn::And":
-            return all(self.test(a) for a in arg)
-        if fn == "Fn::Or":
-            return any(self.test(a) for a in arg)
-        if fn == "Condition":
-            return self.condition(arg)
-        raise ValueError(f"condition function {fn}")
-
-    def ref(self, name):
-        if name == "AWS::NoValue":
-            return NO_VALUE
-        if name in PSEUDO:
-            return PSEUDO[name]
-        if name in self.params:
-            return self.params[name]
-        assert name in self.template["Resources"], f"Ref to unknown {name}"
-        return f"<{name}>"
-
-    def sub(self, text, variables):
-        def one(m):
-            name = m.group(1)
-            if name in variables:
-                return str(self.value(variables[name]))
-            if "." in name and not name.startswith("AWS::"):
-                return f"<{name}>"
-            return str(self.ref(name))
-
-        # ${!Literal} is how Fn::Sub writes a literal ${Literal}.
-        return re.sub(r"\$\{!", "${", re.sub(r"\$\{([^}!]+)\}", one, text))
-
-    def value(self, node):
-        if isinstance(node, dict):
-            if len(node) == 1:
-                (fn, arg), = node.items()
-                if fn == "Ref":
-                    return self.ref(arg)
-                if fn == "Fn::GetAtt":
-                    return "<" + (arg if isinstance(arg, str) else ".".join(arg)) + ">"
-                if fn == "Fn::Sub":
-                    text, variables = (arg, {}) if isinstance(arg, str) else arg
-                    return self.sub(text, variables)
-                if fn == "Fn::If":
-                    return self.value(arg[1] if self.condition(arg[0]) else arg[2])
-                if fn == "Fn::Base64":
-                    return self.value(arg)
-                if fn in ("Fn::Select", "Fn::GetAZs"):
-                    return f"<{fn}>"
-            out = {}
-            for k, v in node.items():
-                v = self.value(v)
-                if v is not NO_VALUE:
-                    out[k] = v
-            return out
-        if isinstance(node, list):
-            return [v for v in (self.value(x) for x in node) if v is not NO_VALUE]
-        return node
-
-    def resource(self, name):
-        """The resource's resolved Properties, or None when its Condition is false."""
-        res = self.template["Resources"][name]
-        if "Condition" in res and not self.condition(res["Condition"]):
-            return None
-        return self.value(res.get("Properties", {}))
-
-    def resources_of(self, type_name):
-        return {
-            name: self.resource(name)
-            for name, res in self.template["Resources"].items()
-            if res["Type"] == type_name and self.resource(name) is not None
-        }
-
-    def outputs(self):
-        return {
-            name: self.value(out)
-            for name, out in self.template["Outputs"].items()
-            if "Condition" not in out or self.condition(out["Condition"])
-        }
-
-
 def as_list(v):
     return sorted(v) if isinstance(v, list) else [v]
 
@@ -185,7 +76,7 @@ def by_sid(policy):
 class TemplateTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.template = cfn_yaml.load(str(TEMPLATE))
+        cls.template = load(TEMPLATE)
 
     def stack(self, **params):
         return Stack(self.template, **params)

@@ -68,16 +68,11 @@ ensure_venv() {
     exec 9>&-
 }
 
+# shellcheck source=process.sh
+source "$HERE/process.sh"
+
 # The PID from the PID file if that process is alive and is a moto_server.
-running_pid() {
-    [[ -f "$PID_FILE" ]] || return 1
-    local pid
-    pid="$(cat "$PID_FILE" 2>/dev/null)" || return 1
-    [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-    kill -0 "$pid" 2>/dev/null || return 1
-    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q moto_server || return 1
-    printf '%s\n' "$pid"
-}
+running_pid() { pid_from "$PID_FILE" moto_server; }
 
 write_config() {
     local port="$1" queue_url="$2" tmp
@@ -157,20 +152,7 @@ cmd_stop() {
         return 0
     fi
     say "stopping moto_server (pid $pid)"
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 50); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        say "still alive after 5 s: SIGKILL"
-        kill -KILL "$pid" 2>/dev/null || true
-        for _ in $(seq 50); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        ! kill -0 "$pid" 2>/dev/null || die "pid $pid does not exit"
-    fi
+    stop_pid "$pid" || die "pid $pid does not exit"
     rm -f "$PID_FILE" "$PORT_FILE"
     say "stopped"
 }

@@ -10,7 +10,9 @@
 # when missing), on 127.0.0.1 only. The page tests run headless Chromium ($E2E_CHROMIUM,
 # the Debian package, installed here when missing) on file:// pages only; their screenshots
 # land in target/debug/e2e-browser/. The metrics tests parse /metrics with $E2E_PROM_PYTHON,
-# i.e. <repo>/.venv-prom/bin/python (prometheus-client, created here when missing).
+# i.e. <repo>/.venv-prom/bin/python (prometheus-client, created here when missing). The lab's
+# tests (tests/tests/lab_*.rs) each start deploy/local/lab.sh in a directory of their own
+# (the same moto venv, the built binaries) and drive it with the AWS CLI ($E2E_AWS_CLI).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 REPO="$PWD"

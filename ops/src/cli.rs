@@ -16,7 +16,7 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
     /// Override one configuration key, e.g. --set reportsengine.concurrency=8 (repeatable;
-    /// beats the file and VPCE_LAB_* variables)
+    /// beats the file and VPCE_LAB_* variables; `configure` writes it into the file)
     #[arg(long = "set", global = true, value_name = "SECTION.KEY=VALUE")]
     pub sets: Vec<String>,
     /// Log level [default: info]; RUST_LOG wins when set
@@ -78,12 +78,20 @@ impl GlobalArgs {
     fn overrides(&self) -> (Vec<(String, String)>, Vec<String>) {
         let env: Vec<(String, String)> =
             std::env::vars().filter(|(k, _)| k.starts_with("VPCE_LAB_")).collect();
+        (env, self.sets())
+    }
+
+    /// Every `--set` of the command line, in order (`configure` writes them into the file).
+    pub fn sets(&self) -> Vec<String> {
         let sets = sets_in_order(std::env::args().skip(1));
         // clap keeps only the occurrences after the subcommand when a `global` flag is given
         // on both sides (`--set a=1 upload F --set b=2` yields just `b=2`), which would drop
         // settings silently; the command line itself is the authority, read in order.
-        let sets = if sets.len() >= self.sets.len() { sets } else { self.sets.clone() };
-        (env, sets)
+        if sets.len() >= self.sets.len() {
+            sets
+        } else {
+            self.sets.clone()
+        }
     }
 }
 

@@ -73,7 +73,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(0)
         }
         Command::Configure(args) => {
-            ops::configure::run("reportsengine", &args)?;
+            ops::configure::run("reportsengine", &args, &cli.global.sets())?;
             Ok(0)
         }
         Command::Config => ops::effective::main(&cli.global),

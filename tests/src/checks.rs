@@ -1,9 +1,32 @@
-//! Assertions on what the pipeline leaves in the emulator, against [`crate::reference`].
+//! Assertions on what the pipeline leaves in the restricted bucket, against
+//! [`crate::reference`], wherever the bucket is read from ([`Objects`]).
 
 use serde_json::Value;
 
 use crate::reference::{self, DayRef};
-use crate::Emulator;
+use crate::{Emulator, ObjectInfo};
+
+/// Reading the restricted bucket: the emulator directly, or the lab through a host that may.
+pub trait Objects {
+    /// The object's bytes, `None` when it does not exist.
+    fn get_object(&self, key: &str) -> Option<Vec<u8>>;
+    /// HeadObject, `None` when it does not exist.
+    fn head_object(&self, key: &str) -> Option<ObjectInfo>;
+    /// Every key.
+    fn list_keys(&self) -> Vec<String>;
+}
+
+impl Objects for Emulator {
+    fn get_object(&self, key: &str) -> Option<Vec<u8>> {
+        Emulator::get_object(self, key)
+    }
+    fn head_object(&self, key: &str) -> Option<ObjectInfo> {
+        Emulator::head_object(self, key)
+    }
+    fn list_keys(&self) -> Vec<String> {
+        Emulator::list_keys(self)
+    }
+}
 
 /// `sales/D/sales.csv`
 pub fn sales_key(date: &str) -> String {
@@ -49,7 +72,7 @@ pub fn assert_records(what: &str, got: &[Vec<String>], want: &[Vec<String>]) {
 
 /// `sales/D/sales.csv` is byte-identical to `bytes`, has metadata `sha256` and SSE AES256.
 #[track_caller]
-pub fn assert_sales_object(em: &Emulator, date: &str, bytes: &[u8]) {
+pub fn assert_sales_object(em: &impl Objects, date: &str, bytes: &[u8]) {
     let key = sales_key(date);
     let got = em.get_object(&key).unwrap_or_else(|| panic!("{key} missing"));
     assert!(
@@ -73,14 +96,14 @@ pub fn assert_sales_object(em: &Emulator, date: &str, bytes: &[u8]) {
 /// The three report files of `day` exist and every number equals the reference's.
 /// `history`: the other days whose ledger rows exist (for the year-to-date commission).
 #[track_caller]
-pub fn assert_report(em: &Emulator, day: &DayRef, history: &[&DayRef]) {
+pub fn assert_report(em: &impl Objects, day: &DayRef, history: &[&DayRef]) {
     assert_report_of(em, day, history, &sales_key(&day.date));
 }
 
 /// [`assert_report`] for a file uploaded by hand to `source_key` (docs/design.md, The key rule: any key of the
 /// bucket outside the daemons' own prefixes), which the report names as its source.
 #[track_caller]
-pub fn assert_report_of(em: &Emulator, day: &DayRef, history: &[&DayRef], source_key: &str) {
+pub fn assert_report_of(em: &impl Objects, day: &DayRef, history: &[&DayRef], source_key: &str) {
     let date = day.date.as_str();
     // report.csv
     let key = report_key(date, "report.csv");
@@ -171,7 +194,7 @@ pub fn dollars(cents: i128) -> String {
 /// `reports/index.json` lists exactly `days` (each as last reported), and `reports/index.html`
 /// shows every one of them, with a relative link to a report that exists.
 #[track_caller]
-pub fn assert_index(em: &Emulator, days: &[&DayRef]) {
+pub fn assert_index(em: &impl Objects, days: &[&DayRef]) {
     let json = em.get_object(INDEX_JSON_KEY).unwrap_or_else(|| panic!("{INDEX_JSON_KEY} missing"));
     let got: Value =
         serde_json::from_slice(&json).unwrap_or_else(|e| panic!("{INDEX_JSON_KEY}: not JSON: {e}"));
@@ -210,7 +233,7 @@ fn assert_self_contained(key: &str, html: &str) {
 
 /// `compensation/ledger.csv` holds exactly the rows of `days` (one entry per date).
 #[track_caller]
-pub fn assert_ledger(em: &Emulator, days: &[&DayRef]) {
+pub fn assert_ledger(em: &impl Objects, days: &[&DayRef]) {
     let ledger = em.get_object(LEDGER_KEY).unwrap_or_else(|| panic!("{LEDGER_KEY} missing"));
     assert_records(LEDGER_KEY, &parse_csv(&ledger), &reference::ledger_records(days));
 }
@@ -223,7 +246,7 @@ pub fn assert_queue_empty(em: &Emulator) {
 
 /// Nothing under `quarantine/`.
 #[track_caller]
-pub fn assert_no_quarantine(em: &Emulator) {
+pub fn assert_no_quarantine(em: &impl Objects) {
     let q: Vec<String> =
         em.list_keys().into_iter().filter(|k| k.starts_with("quarantine/")).collect();
     assert!(q.is_empty(), "unexpected quarantine objects: {q:?}");

@@ -45,6 +45,8 @@
 //!   logged, screenshots.
 //! - [`metrics`]: scrape a daemon's `/metrics` and read it with the Prometheus project's
 //!   own parser (`$E2E_PROM_PYTHON`, else `<workspace>/.venv-prom/bin/python`).
+//! - [`lab`]: the local lab (`deploy/local/lab.sh`): the template deployed to its own moto,
+//!   behind the lab's gateway; each host's CLI, SDK clients and daemons, the decision log.
 #![forbid(unsafe_code)]
 
 pub mod browser;
@@ -54,6 +56,7 @@ pub mod cutter;
 pub mod daemon;
 pub mod iam;
 pub mod journal;
+pub mod lab;
 pub mod metrics;
 pub mod reference;
 pub mod scenario;
@@ -268,28 +271,38 @@ pub fn harness_clients(
     let timeouts = aws_sdk_s3::config::timeout::TimeoutConfig::builder()
         .operation_timeout(Duration::from_secs(30))
         .build();
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(creds.clone())
-            .endpoint_url(endpoint)
-            .force_path_style(true)
-            .app_name(AppName::new(HARNESS_APP_NAME).expect("app name"))
-            .timeout_config(timeouts.clone())
-            .build(),
-    );
-    let sqs = aws_sdk_sqs::Client::from_conf(
-        aws_sdk_sqs::Config::builder()
-            .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
-            .region(aws_sdk_sqs::config::Region::new("us-east-1"))
-            .credentials_provider(creds)
-            .endpoint_url(endpoint)
-            .app_name(aws_sdk_sqs::config::AppName::new(HARNESS_APP_NAME).expect("app name"))
-            .timeout_config(timeouts)
-            .build(),
-    );
-    (s3, sqs)
+    clients_at(endpoint, endpoint, creds, timeouts, None)
+}
+
+/// S3 (path style) and SQS clients at their own endpoints, tagged [`HARNESS_APP_NAME`], with
+/// these timeouts and, when given, this retry configuration.
+pub fn clients_at(
+    s3_endpoint: &str,
+    sqs_endpoint: &str,
+    creds: Credentials,
+    timeouts: aws_sdk_s3::config::timeout::TimeoutConfig,
+    retry: Option<aws_sdk_s3::config::retry::RetryConfig>,
+) -> (aws_sdk_s3::Client, aws_sdk_sqs::Client) {
+    let mut s3 = aws_sdk_s3::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(creds.clone())
+        .endpoint_url(s3_endpoint)
+        .force_path_style(true)
+        .app_name(AppName::new(HARNESS_APP_NAME).expect("app name"))
+        .timeout_config(timeouts.clone());
+    let mut sqs = aws_sdk_sqs::Config::builder()
+        .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+        .region(aws_sdk_sqs::config::Region::new("us-east-1"))
+        .credentials_provider(creds)
+        .endpoint_url(sqs_endpoint)
+        .app_name(aws_sdk_sqs::config::AppName::new(HARNESS_APP_NAME).expect("app name"))
+        .timeout_config(timeouts);
+    if let Some(retry) = retry {
+        s3 = s3.retry_config(retry.clone());
+        sqs = sqs.retry_config(retry);
+    }
+    (aws_sdk_s3::Client::from_conf(s3.build()), aws_sdk_sqs::Client::from_conf(sqs.build()))
 }
 
 impl Emulator {
@@ -671,27 +684,35 @@ impl Emulator {
     }
 
     /// `cmd` with the fake AWS environment of [`Emulator::bare_command`].
-    fn isolated(&self, mut cmd: Command) -> Command {
-        cmd.env_clear();
-        for var in ["PATH", "TMPDIR", "RUST_BACKTRACE", "RUST_LOG", "LLVM_PROFILE_FILE"] {
-            if let Some(v) = std::env::var_os(var) {
-                cmd.env(var, v);
-            }
-        }
-        let home = self.dir().join("home");
-        let _ = std::fs::create_dir_all(&home);
-        cmd.env("HOME", &home)
-            .env("AWS_ACCESS_KEY_ID", "test")
+    fn isolated(&self, cmd: Command) -> Command {
+        let mut cmd = isolated(cmd, self.dir());
+        cmd.env("AWS_ACCESS_KEY_ID", "test")
             .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_DEFAULT_REGION", "us-east-1")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_CONFIG_FILE", home.join("no-aws-config"))
-            .env("AWS_SHARED_CREDENTIALS_FILE", home.join("no-aws-credentials"))
-            .current_dir(self.dir())
-            .stdin(Stdio::null());
+            .env("AWS_EC2_METADATA_DISABLED", "true");
         cmd
     }
+}
+
+/// `cmd` with nothing inherited that could reach real AWS, run in `dir`: a cleared
+/// environment but for PATH, TMPDIR and the Rust debugging variables, `dir/home` as HOME, no
+/// AWS config files, region us-east-1, no credentials (the caller adds its own).
+pub(crate) fn isolated(mut cmd: Command, dir: &Path) -> Command {
+    cmd.env_clear();
+    for var in ["PATH", "TMPDIR", "RUST_BACKTRACE", "RUST_LOG", "LLVM_PROFILE_FILE"] {
+        if let Some(v) = std::env::var_os(var) {
+            cmd.env(var, v);
+        }
+    }
+    let home = dir.join("home");
+    let _ = std::fs::create_dir_all(&home);
+    cmd.env("HOME", &home)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_CONFIG_FILE", home.join("no-aws-config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("no-aws-credentials"))
+        .current_dir(dir)
+        .stdin(Stdio::null());
+    cmd
 }
 
 impl Emulator {
@@ -700,14 +721,18 @@ impl Emulator {
     /// PATH; `deploy/local/test.sh` makes sure one exists), with the fake credentials and
     /// nothing inherited that could reach real AWS.
     pub fn aws_cli(&self, args: &[&str]) -> Run {
-        let cli = std::env::var_os("E2E_AWS_CLI")
-            .map(PathBuf::from)
-            .or_else(|| Some(workspace_root().join(".venv-awscli/bin/aws")).filter(|p| p.is_file()))
-            .unwrap_or_else(|| PathBuf::from("aws"));
-        let mut cmd = self.isolated(Command::new(cli));
+        let mut cmd = self.isolated(Command::new(aws_cli_path()));
         cmd.arg("--endpoint-url").arg(self.endpoint()).args(args);
         run(&mut cmd)
     }
+}
+
+/// The AWS CLI: `$E2E_AWS_CLI`, else `<workspace>/.venv-awscli/bin/aws`, else `aws` on PATH.
+pub fn aws_cli_path() -> PathBuf {
+    std::env::var_os("E2E_AWS_CLI")
+        .map(PathBuf::from)
+        .or_else(|| Some(workspace_root().join(".venv-awscli/bin/aws")).filter(|p| p.is_file()))
+        .unwrap_or_else(|| PathBuf::from("aws"))
 }
 
 /// A port of 127.0.0.1 where nothing listens (bound by the OS, then closed): connections to
@@ -920,6 +945,13 @@ fn cmd_timeout() -> Duration {
 /// Runs `cmd` to completion (killed after the timeout, which panics), capturing its output.
 #[track_caller]
 pub fn run(cmd: &mut Command) -> Run {
+    run_within(cmd, cmd_timeout())
+}
+
+/// [`run`] with its own timeout (for a command known to take longer, on a loaded machine,
+/// than `$E2E_CMD_TIMEOUT_SECS`).
+#[track_caller]
+pub fn run_within(cmd: &mut Command, timeout: Duration) -> Run {
     let what = format!(
         "{} {}",
         Path::new(cmd.get_program()).file_name().unwrap_or_default().to_string_lossy(),
@@ -942,7 +974,7 @@ pub fn run(cmd: &mut Command) -> Run {
         let _ = err.read_to_end(&mut v);
         v
     });
-    let deadline = Instant::now() + cmd_timeout();
+    let deadline = Instant::now() + timeout;
     let status = loop {
         match child.try_wait().expect("wait") {
             Some(s) => break s,
@@ -954,7 +986,7 @@ pub fn run(cmd: &mut Command) -> Run {
                 let stderr =
                     String::from_utf8_lossy(&t_err.join().unwrap_or_default()).into_owned();
                 let r = Run { what, status, stdout, stderr };
-                panic!("{} timed out after {:?}; killed:\n{}", r.what, cmd_timeout(), r.output());
+                panic!("{} timed out after {timeout:?}; killed:\n{}", r.what, r.output());
             }
             None => std::thread::sleep(Duration::from_millis(20)),
         }

@@ -34,6 +34,7 @@ mod values;
 pub use effective::Effective;
 pub use keys::{markdown_table, sections, Key, KeyDefault, ValueType, KEYS};
 pub use local_settings::LocalSettings;
+pub use overlay::flag_setting;
 pub use sources::{Source, Sources};
 
 /// Where the configuration is read from when neither `--config` nor `$VPCE_LAB_CONFIG` is set.

@@ -28,21 +28,28 @@ pub(super) fn apply(
         sources.set(key.dotted(), Source::Env(name.clone()));
     }
     for set in sets {
-        let (dotted, raw) = set.split_once('=').ok_or_else(|| {
-            Error::config(format!("--set {:?}: expected section.key=value", mask_value(set)))
-        })?;
-        let dotted = dotted.trim();
-        let key = key_for_flag(dotted).ok_or_else(|| {
-            let near =
-                nearest_key(dotted).map_or(String::new(), |k| format!("; did you mean `{k}`?"));
-            Error::config(format!("--set {dotted}: `{dotted}` is not a configuration key{near}"))
-                .hint(ADVICE)
-        })?;
-        let value = typed_value(&format!("--set {dotted}"), key.value, raw)?;
+        let (key, value) = flag_setting(set)?;
         set_key(table, key.section, key.name, value)?;
         sources.set(key.dotted(), Source::Flag);
     }
     Ok(())
+}
+
+/// What one `--set section.key=value` flag sets: the key it names and the value, typed as
+/// that key is (a wrong type, an unknown key or a table is an error). `configure` writes the
+/// same flags into the file it writes.
+pub fn flag_setting(set: &str) -> Result<(&'static Key, toml::Value)> {
+    let (dotted, raw) = set.split_once('=').ok_or_else(|| {
+        Error::config(format!("--set {:?}: expected section.key=value", mask_value(set)))
+    })?;
+    let dotted = dotted.trim();
+    let key = key_for_flag(dotted).ok_or_else(|| {
+        let near = nearest_key(dotted).map_or(String::new(), |k| format!("; did you mean `{k}`?"));
+        Error::config(format!("--set {dotted}: `{dotted}` is not a configuration key{near}"))
+            .hint(ADVICE)
+    })?;
+    let value = typed_value(&format!("--set {dotted}"), key.value, raw)?;
+    Ok((key, value))
 }
 
 /// A `--set` argument without its `=`: shown, unless it looks like it carries a secret.

@@ -30,11 +30,14 @@ use crate::config::Config;
 use crate::endpoints::EndpointUrls;
 use crate::failure::{Error, Kind, Operation, Service};
 use crate::Program;
+use local_lab::LocalLabAnswers;
 
 mod credentials;
 mod denied;
+mod local_lab;
 
 pub use credentials::CredentialsFound;
+pub use local_lab::LOCAL_LAB_HOST_HEADER;
 
 /// The SDK's configuration, loaded as the daemons load it (region, timeouts, the program's
 /// app id, the SDK's own retry, FIPS and dual-stack settings).
@@ -79,7 +82,8 @@ impl Sdk {
     }
 
     /// Clients for probing: the daemons' clients, but one attempt per call and short
-    /// timeouts, so that the answer, not the SDK's retries, says what fails.
+    /// timeouts, so that the answer, not the SDK's retries, says what fails; and they notice
+    /// an answer from the local lab's gateway ([`Probes::local_lab_host`]).
     pub fn probes(
         &self,
         config: &Config,
@@ -94,12 +98,23 @@ impl Sdk {
         let once = aws_config::retry::RetryConfig::standard().with_max_attempts(1);
         let s3 = s3_client(&self.config, config);
         let sqs = sqs_client(&self.config, config, &endpoints.sqs);
-        let s3 =
-            s3.config().to_builder().timeout_config(timeouts.clone()).retry_config(once.clone());
-        let sqs = sqs.config().to_builder().timeout_config(timeouts).retry_config(once);
+        let local_lab = LocalLabAnswers::default();
+        let s3 = s3
+            .config()
+            .to_builder()
+            .timeout_config(timeouts.clone())
+            .retry_config(once.clone())
+            .interceptor(local_lab.clone());
+        let sqs = sqs
+            .config()
+            .to_builder()
+            .timeout_config(timeouts)
+            .retry_config(once)
+            .interceptor(local_lab.clone());
         Probes {
             s3: aws_sdk_s3::Client::from_conf(s3.build()),
             sqs: aws_sdk_sqs::Client::from_conf(sqs.build()),
+            local_lab,
             bucket: config.bucket.clone(),
             queue_url: config.queue_url.clone(),
             endpoints: endpoints.clone(),
@@ -112,6 +127,7 @@ impl Sdk {
 pub struct Probes {
     s3: aws_sdk_s3::Client,
     sqs: aws_sdk_sqs::Client,
+    local_lab: LocalLabAnswers,
     bucket: String,
     queue_url: String,
     endpoints: EndpointUrls,
@@ -179,6 +195,13 @@ impl Probes {
     /// The configured queue's URL.
     pub fn queue_url(&self) -> &str {
         &self.queue_url
+    }
+
+    /// The lab host whose gateway answered these probes, when they went to the local lab
+    /// rather than to AWS or the bare emulator (its answers carry [`LOCAL_LAB_HOST_HEADER`]).
+    /// Known once a probe has been answered.
+    pub fn local_lab_host(&self) -> Option<String> {
+        self.local_lab.host()
     }
 
     /// One SDK call with the probe's timeout, its answer classified as the daemons classify

@@ -10,13 +10,15 @@
 //! and a region (`--region`, else the queue URL's host, else `SQSQueueARN`), and reports every
 //! one it did not find in one error (exit 78), so a wrong file is fixed in one go.
 //!
-//! The file sets only what the stack gave and what the lab requires; every other key is
-//! written as a comment at its default (`text.rs`), so a default changed by a later release
-//! reaches every host configured before it.
+//! The file sets only what the stack gave, what the lab requires and what the operator chose
+//! (the `--set section.key=value` flags given to `configure`); every other key is written as
+//! a comment at its default (`text.rs`), so a default changed by a later release reaches
+//! every host configured before it.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use common::config::{flag_setting, Key};
 use common::failure::{Error, Result};
 
 use outputs::StackValues;
@@ -55,13 +57,41 @@ pub struct Rendered {
     pub queue_url: String,
 }
 
-/// Turns the outputs into the configuration file's text. Pure: no clock, no environment.
-/// Every needed output that is missing (or empty) is named in one [`Error::config`].
-pub fn render(outputs: &StackOutputs, region_flag: Option<&str>) -> Result<Rendered> {
+/// Turns the outputs into the configuration file's text, with the operator's `--set` flags
+/// (`chosen`) written as settings. Pure: no clock, no environment. Every needed output that
+/// is missing (or empty) is named in one [`Error::config`].
+pub fn render(
+    outputs: &StackOutputs,
+    region_flag: Option<&str>,
+    chosen: &[String],
+) -> Result<Rendered> {
     let needed = StackValues::from(outputs, region_flag)?;
-    let toml = config_text(outputs, &needed);
+    let chosen = chosen_settings(chosen)?;
+    let toml = config_text(outputs, &needed, &chosen);
     let StackValues { bucket, region, queue_url, .. } = needed;
     Ok(Rendered { toml, region, bucket, queue_url })
+}
+
+/// The keys `configure` takes from the stack: a `--set` of one of them would make the file
+/// disagree with the stack it names.
+const FROM_THE_STACK: [&str; 3] = ["region", "bucket", "queue_url"];
+
+/// The `--set section.key=value` flags given to `configure`, each typed as its key is (an
+/// unknown key or a wrong type is the same error as at run time).
+fn chosen_settings(sets: &[String]) -> Result<Vec<(&'static Key, toml::Value)>> {
+    sets.iter()
+        .map(|set| {
+            let (key, value) = flag_setting(set)?;
+            let dotted = key.dotted();
+            if FROM_THE_STACK.contains(&dotted.as_str()) {
+                let instead = if dotted == "region" { "--region" } else { "the stack's outputs" };
+                return Err(Error::config(format!(
+                    "--set {dotted}: configure takes {dotted} from {instead}"
+                )));
+            }
+            Ok((key, value))
+        })
+        .collect()
 }
 
 /// Writes `text` to `path` with mode 0600 (it names the lab's resources; nothing secret, but
@@ -112,8 +142,9 @@ pub fn write_private(path: &Path, text: &str, force: bool) -> Result<()> {
     Ok(())
 }
 
-/// The command: read FILE, render, then print or write. Returns what was rendered.
-pub fn run(program: &str, args: &ConfigureArgs) -> Result<Rendered> {
+/// The command: read FILE, render (with the `--set` flags, `sets`), then print or write.
+/// Returns what was rendered.
+pub fn run(program: &str, args: &ConfigureArgs, sets: &[String]) -> Result<Rendered> {
     let origin = args.stack_outputs.display().to_string();
     let text = if origin == "-" {
         std::io::read_to_string(std::io::stdin()).map_err(|e| Error::read_io("stdin", e))?
@@ -126,7 +157,8 @@ pub fn run(program: &str, args: &ConfigureArgs) -> Result<Rendered> {
         })?
     };
     let outputs = parse_outputs(&origin, &text)?;
-    let rendered = render(&outputs, args.region.as_deref()).map_err(|e| e.context(&origin))?;
+    let rendered =
+        render(&outputs, args.region.as_deref(), sets).map_err(|e| e.context(&origin))?;
     match &args.output {
         None => {
             let mut out = std::io::stdout().lock();

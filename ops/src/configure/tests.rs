@@ -34,7 +34,7 @@ fn loads(text: &str) -> Config {
 fn describe_stacks_of_the_original_workshop() {
     let outputs = parse_outputs("f.json", DESCRIBE_STACKS).unwrap();
     assert_eq!(outputs.stack_name.as_deref(), Some("lab"));
-    let r = render(&outputs, None).unwrap();
+    let r = render(&outputs, None, &[]).unwrap();
     assert_eq!(r.region, "us-east-1");
     let c = loads(&r.toml);
     assert_eq!(c.region.as_deref(), Some("us-east-1"));
@@ -60,7 +60,7 @@ fn describe_stacks_of_the_original_workshop() {
 #[test]
 fn the_shared_example_file_configures() {
     let text = include_str!("../../../deploy/cloudformation/example-stack-outputs.json");
-    let r = render(&parse_outputs("example", text).unwrap(), None).unwrap();
+    let r = render(&parse_outputs("example", text).unwrap(), None, &[]).unwrap();
     loads(&r.toml);
 }
 
@@ -69,7 +69,7 @@ fn flat_object_and_bare_list() {
     let flat = r#"{"RestrictedS3Bucket": "b-restrictedbucket",
                    "SQSQueueURL": "https://sqs.eu-west-1.amazonaws.com/1/q",
                    "SQSQueueVisibilityTimeout": "120", "Extra": 7}"#;
-    let r = render(&parse_outputs("flat", flat).unwrap(), None).unwrap();
+    let r = render(&parse_outputs("flat", flat).unwrap(), None, &[]).unwrap();
     let c = loads(&r.toml);
     assert_eq!(c.region.as_deref(), Some("eu-west-1"));
     assert_eq!(c.reportsengine.visibility_timeout, std::time::Duration::from_secs(120));
@@ -77,7 +77,7 @@ fn flat_object_and_bare_list() {
 
     let list = r#"[{"OutputKey": "RestrictedS3Bucket", "OutputValue": "b-restrictedbucket"},
                    {"OutputKey": "SQSQueueURL", "OutputValue": "https://sqs.ap-south-1.amazonaws.com/1/q"}]"#;
-    let r = render(&parse_outputs("list", list).unwrap(), None).unwrap();
+    let r = render(&parse_outputs("list", list).unwrap(), None, &[]).unwrap();
     assert_eq!(loads(&r.toml).region.as_deref(), Some("ap-south-1"));
     assert!(!r.toml.contains("LabState"), "the end state says nothing about it");
 }
@@ -86,7 +86,7 @@ fn flat_object_and_bare_list() {
 fn the_starting_state_is_said_where_doctor_reads() {
     let outputs = r#"{"RestrictedS3Bucket": "b-restrictedbucket", "LabState": "starting",
                       "SQSQueueURL": "https://sqs.eu-west-1.amazonaws.com/1/q"}"#;
-    let r = render(&parse_outputs("flat", outputs).unwrap(), None).unwrap();
+    let r = render(&parse_outputs("flat", outputs).unwrap(), None, &[]).unwrap();
     assert!(r.toml.contains("LabState=starting") && r.toml.contains("NOT in place"), "{}", r.toml);
     loads(&r.toml);
 }
@@ -94,7 +94,7 @@ fn the_starting_state_is_said_where_doctor_reads() {
 #[test]
 fn every_missing_output_is_named_at_once() {
     let flat = r#"{"VPCID": "vpc-1", "SQSQueueName": "q"}"#;
-    let err = render(&parse_outputs("f", flat).unwrap(), None).unwrap_err();
+    let err = render(&parse_outputs("f", flat).unwrap(), None, &[]).unwrap_err();
     assert_eq!(err.exit_code(), 78);
     let msg = err.to_string();
     for needed in
@@ -103,12 +103,12 @@ fn every_missing_output_is_named_at_once() {
         assert!(msg.contains(needed), "{needed} not in: {msg}");
     }
     let empty = r#"{"Stacks": [{"StackName": "x", "StackStatus": "CREATE_COMPLETE"}]}"#;
-    let msg = render(&parse_outputs("f", empty).unwrap(), None).unwrap_err().to_string();
+    let msg = render(&parse_outputs("f", empty).unwrap(), None, &[]).unwrap_err().to_string();
     assert!(msg.contains("no outputs at all"), "{msg}");
     // An output present with an empty value counts as missing.
     let blank =
         r#"{"RestrictedS3Bucket": "", "SQSQueueURL": "https://sqs.us-east-1.amazonaws.com/1/q"}"#;
-    let msg = render(&parse_outputs("f", blank).unwrap(), None).unwrap_err().to_string();
+    let msg = render(&parse_outputs("f", blank).unwrap(), None, &[]).unwrap_err().to_string();
     assert!(msg.contains("RestrictedS3Bucket"), "{msg}");
 }
 
@@ -133,13 +133,13 @@ fn region_sources_and_conflicts() {
                    "SQSQueueURL": "http://127.0.0.1:5000/123456789012/q",
                    "SQSQueueARN": "arn:aws:sqs:us-east-1:123456789012:q"}"#;
     let outputs = parse_outputs("f", flat).unwrap();
-    assert_eq!(render(&outputs, None).unwrap().region, "us-east-1");
-    assert_eq!(render(&outputs, Some("eu-west-3")).unwrap().region, "eu-west-3");
-    assert!(render(&outputs, Some("Not A Region")).is_err());
+    assert_eq!(render(&outputs, None, &[]).unwrap().region, "us-east-1");
+    assert_eq!(render(&outputs, Some("eu-west-3"), &[]).unwrap().region, "eu-west-3");
+    assert!(render(&outputs, Some("Not A Region"), &[]).is_err());
     let conflict = r#"{"RestrictedS3Bucket": "b-restrictedbucket",
                    "SQSQueueURL": "https://sqs.us-east-1.amazonaws.com/1/q",
                    "SQSQueueARN": "arn:aws:sqs:eu-west-1:1:q"}"#;
-    let msg = render(&parse_outputs("f", conflict).unwrap(), None).unwrap_err().to_string();
+    let msg = render(&parse_outputs("f", conflict).unwrap(), None, &[]).unwrap_err().to_string();
     assert!(msg.contains("eu-west-1") && msg.contains("us-east-1"), "{msg}");
 }
 
@@ -148,7 +148,7 @@ fn queue_url_from_name_and_account() {
     let flat = r#"{"RestrictedS3Bucket": "b-restrictedbucket", "SQSQueueName": "q",
                    "AWSAccountID": "111122223333",
                    "SQSQueueARN": "arn:aws:sqs:us-east-1:111122223333:q"}"#;
-    let r = render(&parse_outputs("f", flat).unwrap(), None).unwrap();
+    let r = render(&parse_outputs("f", flat).unwrap(), None, &[]).unwrap();
     assert_eq!(r.queue_url, "https://sqs.us-east-1.amazonaws.com/111122223333/q");
 }
 
@@ -166,7 +166,7 @@ fn strings_are_escaped() {
     let flat = r#"{"RestrictedS3Bucket": "b-restrictedbucket",
                    "SQSQueueURL": "https://sqs.us-east-1.amazonaws.com/1/q\"x"}"#;
     // A quote cannot break out of the TOML string; validation then judges the URL.
-    let r = render(&parse_outputs("f", flat).unwrap(), None).unwrap();
+    let r = render(&parse_outputs("f", flat).unwrap(), None, &[]).unwrap();
     assert!(toml::from_str::<toml::Table>(&r.toml).is_ok());
 }
 
@@ -227,7 +227,7 @@ fn set_keys(text: &str) -> Vec<String> {
 
 #[test]
 fn only_what_the_stack_gave_and_the_lab_requires_is_set() {
-    let r = render(&parse_outputs("ours", OURS).unwrap(), None).unwrap();
+    let r = render(&parse_outputs("ours", OURS).unwrap(), None, &[]).unwrap();
     assert_eq!(
         set_keys(&r.toml),
         [
@@ -244,7 +244,7 @@ fn only_what_the_stack_gave_and_the_lab_requires_is_set() {
 
     // The original workshop's stack has no visibility timeout output: the queue keeps SQS's
     // default, which is ours, so nothing is pinned.
-    let r = render(&parse_outputs("f.json", DESCRIBE_STACKS).unwrap(), None).unwrap();
+    let r = render(&parse_outputs("f.json", DESCRIBE_STACKS).unwrap(), None, &[]).unwrap();
     assert!(!set_keys(&r.toml).contains(&"reportsengine.visibility_timeout".to_string()));
 }
 
@@ -252,7 +252,7 @@ fn only_what_the_stack_gave_and_the_lab_requires_is_set() {
 /// reaches the host, and the configuration loaded is the defaults' own.
 #[test]
 fn defaults_are_comments_so_a_later_default_reaches_the_host() {
-    let r = render(&parse_outputs("ours", OURS).unwrap(), None).unwrap();
+    let r = render(&parse_outputs("ours", OURS).unwrap(), None, &[]).unwrap();
     let chosen = set_keys(&r.toml);
     for key in common::config::KEYS {
         if chosen.contains(&key.dotted()) {
@@ -294,7 +294,7 @@ fn defaults_are_comments_so_a_later_default_reaches_the_host() {
 /// the comments are settings an operator can take as they are.
 #[test]
 fn every_commented_setting_can_be_uncommented_in_place() {
-    let r = render(&parse_outputs("ours", OURS).unwrap(), None).unwrap();
+    let r = render(&parse_outputs("ours", OURS).unwrap(), None, &[]).unwrap();
     let lines: Vec<&str> = r.toml.lines().collect();
     let mut tried = 0;
     for (i, line) in lines.iter().enumerate() {
@@ -314,4 +314,42 @@ fn every_commented_setting_can_be_uncommented_in_place() {
         tried += 1;
     }
     assert!(tried >= 20, "only {tried} commented settings found:\n{}", r.toml);
+}
+
+/// `configure --set section.key=value` writes the operator's choice as a setting, typed as
+/// the key is, in place of its commented default; the keys taken from the stack cannot be
+/// chosen, and an unknown key is the run-time error.
+#[test]
+fn the_operators_choices_are_settings() {
+    let outputs = parse_outputs("ours", OURS).unwrap();
+    let chosen = [
+        "endpoints.s3=http://127.0.0.1:4566".to_string(),
+        "endpoints.sqs=http://127.0.0.1:4567".to_string(),
+        "endpoints.force_path_style=true".to_string(),
+        "reportsengine.concurrency=8".to_string(),
+    ];
+    let r = render(&outputs, None, &chosen).unwrap();
+    let keys = set_keys(&r.toml);
+    for key in ["endpoints.s3", "endpoints.sqs", "endpoints.force_path_style"] {
+        assert!(keys.contains(&key.to_string()), "{key} not set:\n{}", r.toml);
+    }
+    assert!(r.toml.contains("\nconcurrency = 8\n"), "{}", r.toml);
+    assert!(!r.toml.contains("# concurrency = "), "no default beside the choice:\n{}", r.toml);
+    assert!(!r.toml.contains("# s3 = "), "no example beside the choice:\n{}", r.toml);
+    let c = loads(&r.toml);
+    assert_eq!(c.endpoints.s3.as_deref(), Some("http://127.0.0.1:4566"));
+    assert_eq!(c.endpoints.sqs.as_deref(), Some("http://127.0.0.1:4567"));
+    assert!(c.endpoints.force_path_style);
+    assert_eq!(c.reportsengine.concurrency, 8);
+    assert_eq!(c.bucket, render(&outputs, None, &[]).unwrap().bucket);
+
+    for (set, says) in [
+        ("bucket=other-bucket", "from the stack's outputs"),
+        ("region=eu-west-1", "--region"),
+        ("endpoints.s4=http://x", "is not a configuration key"),
+        ("endpoints.force_path_style=maybe", "not true or false"),
+    ] {
+        let err = render(&outputs, None, &[set.to_string()]).unwrap_err().to_string();
+        assert!(err.contains(says), "{set}: {err}");
+    }
 }

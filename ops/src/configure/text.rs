@@ -1,6 +1,7 @@
-//! The configuration file's text: what the stack gave and what the lab requires as settings,
-//! each with a comment saying where it came from; every other key commented out at its
-//! default, with its meaning, section by section in the order of `common::config::KEYS`.
+//! The configuration file's text: what the stack gave, what the lab requires and what the
+//! operator chose (`configure --set`) as settings, each with a comment saying where it came
+//! from; every other key commented out at its default, with its meaning, section by section
+//! in the order of `common::config::KEYS`.
 //!
 //! A default written as a live value would pin this host to the release that wrote it; as a
 //! comment it follows the release the host runs, and uncommenting a line makes it a choice.
@@ -20,15 +21,23 @@ struct Setting {
     why: String,
 }
 
-/// The file's text (pure).
-pub(super) fn config_text(outputs: &StackOutputs, values: &StackValues) -> String {
-    let settings = settings(outputs, values);
+/// The file's text (pure): `chosen` are the operator's `--set` flags, typed.
+pub(super) fn config_text(
+    outputs: &StackOutputs,
+    values: &StackValues,
+    chosen: &[(&'static Key, toml::Value)],
+) -> String {
+    let mut settings = settings(outputs, values);
+    for (key, value) in chosen {
+        let why = "Chosen when this file was written (`configure --set`).".to_string();
+        settings.insert(key.dotted(), Setting { value: value.to_string(), why });
+    }
     let mut out = header(outputs);
     for section in sections() {
         if !section.is_empty() {
             out.push_str(&format!("\n[{section}]\n"));
         }
-        out.push_str(&preface(section, outputs, &values.region));
+        out.push_str(&preface(section, outputs, &values.region, &settings));
         for key in KEYS.iter().filter(|k| k.section == section) {
             out.push_str(&key_text(key, settings.get(key.dotted().as_str())));
         }
@@ -37,11 +46,11 @@ pub(super) fn config_text(outputs: &StackOutputs, values: &StackValues) -> Strin
 }
 
 /// What the file sets, by dotted key: the stack's values and what the lab requires.
-fn settings(outputs: &StackOutputs, values: &StackValues) -> BTreeMap<&'static str, Setting> {
+fn settings(outputs: &StackOutputs, values: &StackValues) -> BTreeMap<String, Setting> {
     let StackValues { bucket, region, region_source, queue_url, queue_source } = values;
     let mut set = BTreeMap::new();
-    let mut add = |key: &'static str, value: String, why: String| {
-        set.insert(key, Setting { value, why });
+    let mut add = |key: &str, value: String, why: String| {
+        set.insert(key.to_string(), Setting { value, why });
     };
     add("region", toml_str(region), format!("The stack's region (from {region_source})."));
     add(
@@ -101,34 +110,52 @@ fn header(outputs: &StackOutputs) -> String {
          # /etc/vpce-lab/config.toml. Any key can be overridden by VPCE_LAB_<SECTION>_<KEY>\n\
          # variables and by --set section.key=value; unknown keys are errors.\n\
          #\n\
-         # Set here: what the stack gave and what the lab requires. Every other key is shown\n\
-         # commented out at its default, so this host follows the defaults of the release it\n\
-         # runs; uncomment a line to choose otherwise. Every key: docs/configuration.md\n\
+         # Set here: what the stack gave, what the lab requires, and what was chosen with\n\
+         # `configure --set`. Every other key is shown commented out at its default, so this\n\
+         # host follows the defaults of the release it runs; uncomment a line to choose\n\
+         # otherwise. Every key: docs/configuration.md\n\
          # (installed in /usr/share/doc/vpce-lab/docs/).\n\n"
     )
 }
 
-/// What a section says before its keys: the way the lab reaches S3 and SQS, and the state
-/// the stack was deployed in.
-fn preface(section: &str, outputs: &StackOutputs, region: &str) -> String {
+/// What a section says before its keys: the way the lab reaches S3 and SQS (with an example
+/// of each endpoint unless the operator chose it), and the state the stack was deployed in.
+fn preface(
+    section: &str,
+    outputs: &StackOutputs,
+    region: &str,
+    settings: &BTreeMap<String, Setting>,
+) -> String {
     match section {
         "endpoints" => {
             let gateway = outputs.get("S3VPCGatewayEndpoint").unwrap_or("vpce-…");
             let interface = outputs.get("SQSVPCInterfaceEndpoint").unwrap_or("vpce-…");
+            let example = |key: &str, line: String| {
+                if settings.contains_key(&format!("endpoints.{key}")) {
+                    String::new()
+                } else {
+                    line
+                }
+            };
+            let s3 = example("s3", format!("# s3 = \"https://s3.{region}.amazonaws.com\"\n"));
+            let sqs = example(
+                "sqs",
+                format!("# sqs = \"https://vpce-….sqs.{region}.vpce.amazonaws.com\"\n"),
+            );
             format!(
                 "# S3 goes through the *gateway* endpoint (output S3VPCGatewayEndpoint):\n\
                  #   {gateway}\n\
                  # a route in the private subnets' route tables, not a DNS name. So s3 stays unset: the\n\
                  # SDK's regional default resolves to public addresses even inside the VPC, and that is\n\
                  # expected; the packets still take the endpoint.\n\
-                 # s3 = \"https://s3.{region}.amazonaws.com\"\n\
+                 {s3}\
                  # SQS goes through the *interface* endpoint with private DNS (output SQSVPCInterfaceEndpoint):\n\
                  #   {interface}\n\
                  # Inside the VPC sqs.{region}.amazonaws.com resolves to its private 10.x addresses, so sqs\n\
                  # stays unset. Without private DNS, pin the endpoint's own name, from\n\
                  #   aws ec2 describe-vpc-endpoints --vpc-endpoint-ids {interface} \\\n\
                  #     --query 'VpcEndpoints[0].DnsEntries[0].DnsName'\n\
-                 # sqs = \"https://vpce-….sqs.{region}.vpce.amazonaws.com\"\n"
+                 {sqs}"
             )
         }
         "doctor" if outputs.get("LabState") == Some("starting") => {

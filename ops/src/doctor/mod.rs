@@ -28,6 +28,12 @@
 //! (`common::probe`, its `denied.rs`): this crate has no AWS client, and the daemons' store
 //! and queue cannot make them, by design.
 //!
+//! # The local lab
+//! Its gateway (docs/lab.md) listens on loopback like the bare emulator, but enforces the
+//! lab's controls. The probes notice its answers (`common::probe`, which names the lab host
+//! that answered), and doctor then judges the controls as on AWS: in the lab's starting
+//! state the missing ones are named as not in place, not excused as unenforced.
+//!
 //! # Exit code
 //! 0 when no check FAILs (WARN and SKIP do not fail). Otherwise the code of the *first*
 //! failing row (rows run from the configuration outwards, so the first failure is usually
@@ -163,7 +169,16 @@ async fn checks_with_config(program: Program, config: &Config, args: &DoctorArgs
     }
     let probes = sdk.probes(config, &endpoints, NET_TIMEOUT, CALL_TIMEOUT);
     let needed = calls::needed(program, &probes, &endpoints, t).await;
-    if network.emulator {
+    // The local lab's gateway is on loopback too, but enforces the controls as AWS does:
+    // the probes' answers name it (`common::probe`), and the controls are judged as on AWS.
+    let local_lab = probes.local_lab_host();
+    let bare_emulator = network.emulator && local_lab.is_none();
+    if let Some(host) = &local_lab {
+        t.notes.push(format!(
+            "the endpoints are the local lab's gateway (host {host}): it enforces the lab's \
+             controls as AWS does, so they are judged as on AWS"
+        ));
+    } else if network.emulator {
         t.notes.push(
             "the endpoints are on loopback: this is the local emulator, where the lab's \
              controls (endpoint, bucket and queue policies) are not enforced"
@@ -171,7 +186,7 @@ async fn checks_with_config(program: Program, config: &Config, args: &DoctorArgs
         );
     }
     if args.controls {
-        controls::controls(program, config, args, network.emulator, &probes, &needed, t).await;
+        controls::controls(program, config, args, bare_emulator, &probes, &needed, t).await;
     }
 }
 
