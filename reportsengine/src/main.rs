@@ -93,9 +93,18 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 consumer::Mode::UntilEmpty
             };
             let config = cli.global.load_config()?;
-            ops::cli::runtime()?.block_on(async {
-                // Handlers first: a SIGTERM while connecting is graceful too.
-                let shutdown = common::shutdown::signals();
+            let stop = common::shutdown::Stop {
+                program: Program::Reportsengine,
+                grace: config.reportsengine.shutdown_grace,
+                // `run` stopped by a signal exits 0; `once` ended at the deadline left work.
+                exit_code_if_stuck: match mode {
+                    consumer::Mode::Daemon => 0,
+                    consumer::Mode::UntilEmpty => common::failure::exit::UNAVAILABLE,
+                },
+            };
+            // The signal handlers are installed first: a SIGTERM while connecting is
+            // graceful too.
+            common::shutdown::run(stop, |shutdown| async move {
                 let settings = consumer::Settings::from_config(&config);
                 // Only the daemon is scraped; `once` ends before anyone would.
                 let exporter = match mode {
@@ -115,7 +124,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                     consumer::Mode::Daemon => 0,
                     consumer::Mode::UntilEmpty => stats.exit_code(),
                 })
-            })
+            })?
         }
     }
 }
@@ -146,7 +155,8 @@ fn build(
     settings: &LocalSettings,
 ) -> anyhow::Result<()> {
     let label = file.display().to_string();
-    let day = common::local::validate_file(file, &label, None, settings.limits, &mut |_| {})?;
+    let file = common::local::LocalFile::open_named(file, &label)?;
+    let day = common::local::validate_file(&file, None, settings.limits, &mut |_| {})?;
     let comp = &settings.compensation;
     let ledger = match ledger {
         Some(path) => {

@@ -150,6 +150,7 @@ pub async fn process(engine: &Engine, message_id: &str, body: &str) -> Result<Bu
         validator.feed(&chunk)?;
     }
     let day = validator.finish()?;
+    object.verify(&url, &day.sha256)?;
     if let Some(expected) = &message.sha256 {
         let actual = hex::encode(day.sha256);
         if !expected.eq_ignore_ascii_case(&actual) {

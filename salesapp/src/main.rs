@@ -116,11 +116,12 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Watch => {
             let config = cli.global.load_config()?;
-            // signals() installs its handlers when called: inside the runtime, first thing.
-            ops::cli::runtime()?.block_on(async {
-                let shutdown = common::shutdown::signals();
-                watch::watch(config, shutdown).await
-            })?;
+            let stop = common::shutdown::Stop {
+                program: Program::Salesapp,
+                grace: config.salesapp.shutdown_grace,
+                exit_code_if_stuck: 0,
+            };
+            common::shutdown::run(stop, |shutdown| watch::watch(config, shutdown))??;
             Ok(0)
         }
         Command::Validate { file, date, max_errors }
@@ -140,8 +141,9 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             let config = cli.global.load_config()?;
             // The whole file is validated first, before any AWS client exists: a file that
             // is not valid is refused without a single request.
-            let label = file.display().to_string();
-            let day = match upload::validate_file(&file, &label, date, config.limits) {
+            // Opened once: what is validated is what is uploaded.
+            let file = common::local::LocalFile::open_named(&file, &file.display().to_string())?;
+            let day = match upload::validate_file(&file, date, config.limits) {
                 Ok(day) => day,
                 Err(err) => return validate::print_problems(&err, shown).ok_or_else(|| err.into()),
             };

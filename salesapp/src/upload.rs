@@ -7,13 +7,17 @@
 //! - the ledger merge *replaces* the day's rows, and is a conditional write retried on 412,
 //!   so two concurrent uploads of different days both land;
 //! - the message is sent every time (a duplicate only rewrites identical reports).
+//!
+//! The file is opened once ([`LocalFile`]) and everything reads that descriptor: the
+//! validation, the SHA-256 and the bytes sent, a multipart upload's parts included. The
+//! bytes sent are hashed again, so a file written to since its validation is not completed.
 
 use std::fmt;
-use std::path::Path;
 
 use bytes::Bytes;
 use common::config::Config;
 use common::failure::{Error, Operation, Result};
+use common::local::LocalFile;
 use common::queue::Queue;
 use common::retry::Patience;
 use common::state::{self, Change};
@@ -106,37 +110,36 @@ pub struct Target {
 /// a while; `watch` retries nothing here, since its own rounds back off).
 pub async fn upload(
     target: &Target,
-    file: &Path,
+    file: LocalFile,
     expected_date: Option<SalesDate>,
     replace: bool,
     patience: &mut Patience,
 ) -> Result<UploadSummary> {
-    let label = file.display().to_string();
     let day = {
-        let (path, name, limits) = (file.to_path_buf(), label.clone(), target.config.limits);
-        tokio::task::spawn_blocking(move || validate_file(&path, &name, expected_date, limits))
+        let (reading, limits) = (file.clone(), target.config.limits);
+        tokio::task::spawn_blocking(move || validate_file(&reading, expected_date, limits))
             .await
             .map_err(|e| {
-                Error::internal(
-                    Operation::ValidateSales,
-                    &label,
-                    format!("validation stopped: {e}"),
-                )
-            })??
+            Error::internal(
+                Operation::ValidateSales,
+                file.label(),
+                format!("validation stopped: {e}"),
+            )
+        })??
     };
-    upload_valid(target, file, day, replace, patience).await
+    upload_valid(target, &file, day, replace, patience).await
 }
 
 /// The upload of a file `validate_file` found valid (`day`): `salesapp upload` validates
 /// before it builds any AWS client, so a file that is not valid is refused without one.
 pub async fn upload_valid(
     target: &Target,
-    file: &Path,
+    file: &LocalFile,
     day: DaySummary,
     replace: bool,
     patience: &mut Patience,
 ) -> Result<UploadSummary> {
-    let label = file.display().to_string();
+    let label = file.label().to_string();
     for column in &day.extra_columns {
         tracing::warn!(file = %label, column = %column, "extra column ignored");
     }
@@ -206,15 +209,13 @@ impl Stored {
 /// Validates the file under `limits`, with a progress bar on a terminal (also what
 /// `salesapp validate` and `upload --dry-run` run).
 pub fn validate_file(
-    path: &Path,
-    label: &str,
+    file: &LocalFile,
     expected_date: Option<SalesDate>,
     limits: Limits,
 ) -> Result<DaySummary> {
-    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-    let progress = progress_bar(size, "validating");
+    let progress = progress_bar(file.len(), "validating");
     let result =
-        common::local::validate_file(path, label, expected_date, limits, &mut |n| progress.inc(n));
+        common::local::validate_file(file, expected_date, limits, &mut |n| progress.inc(n));
     progress.finish_and_clear();
     result
 }
@@ -234,7 +235,7 @@ fn progress_bar(len: u64, what: &'static str) -> ProgressBar {
 /// Puts `sales/DATE/sales.csv` unless the same content is already there.
 async fn put_sales_object(
     store: &Store,
-    file: &Path,
+    file: &LocalFile,
     key: &str,
     day: &DaySummary,
     replace: bool,
@@ -289,17 +290,18 @@ async fn put_sales_object(
 }
 
 /// Uploads the file's bytes: one PutObject when small, else multipart with bounded memory.
-/// The bytes are hashed again as they are sent; a file changed since validation is not
-/// completed (its parts are left for the bucket's lifecycle rule: no AbortMultipartUpload).
+/// The bytes are read from the file's one descriptor and hashed again as they are sent; a
+/// file changed since validation is not completed (its parts are left for the bucket's
+/// lifecycle rule: no AbortMultipartUpload).
 async fn put_file(
     store: &Store,
-    path: &Path,
+    file: &LocalFile,
     key: &str,
     sha: &str,
     size: u64,
     condition: Condition,
 ) -> Result<Written> {
-    let label = path.display().to_string();
+    let label = file.label().to_string();
     let metadata = [(SHA256_METADATA, sha)];
     let changed = || {
         Error::bad_input(
@@ -309,7 +311,10 @@ async fn put_file(
         )
     };
     if size <= SINGLE_PUT_MAX {
-        let body = tokio::fs::read(path).await.map_err(|e| Error::read_io(&label, e))?;
+        // One byte more than was validated: a file that grew since is told by its digest,
+        // and memory stays bounded whatever it grew to.
+        let whole = usize::try_from(size).unwrap_or(usize::MAX).saturating_add(1);
+        let body = read_part(file, 0, whole).await.map_err(|e| Error::read_io(&label, e))?;
         if hex::encode(Sha256::digest(&body)) != sha {
             return Err(changed());
         }
@@ -318,16 +323,18 @@ async fn put_file(
 
     let progress = progress_bar(size, "uploading");
     let upload_id = store.create_multipart(key, "text/csv", &metadata).await?;
-    let mut file = tokio::fs::File::open(path).await.map_err(|e| Error::read_io(&label, e))?;
     let mut hasher = Sha256::new();
     let mut in_flight = tokio::task::JoinSet::new();
     let mut parts = Vec::new();
     let mut part_number = 0i32;
+    let mut offset = 0u64;
     loop {
-        let chunk = read_part(&mut file, PART_SIZE).await.map_err(|e| Error::read_io(&label, e))?;
+        let chunk =
+            read_part(file, offset, PART_SIZE).await.map_err(|e| Error::read_io(&label, e))?;
         if chunk.is_empty() {
             break;
         }
+        offset += chunk.len() as u64;
         hasher.update(&chunk);
         part_number += 1;
         while in_flight.len() >= PARTS_IN_FLIGHT {
@@ -375,20 +382,13 @@ async fn join_part(
     }
 }
 
-/// Reads up to `len` bytes (fewer only at the end of the file).
-async fn read_part(file: &mut tokio::fs::File, len: usize) -> std::io::Result<Vec<u8>> {
-    use tokio::io::AsyncReadExt;
-    let mut buf = vec![0u8; len];
-    let mut filled = 0;
-    while filled < len {
-        let n = file.read(&mut buf[filled..]).await?;
-        if n == 0 {
-            break;
-        }
-        filled += n;
-    }
-    buf.truncate(filled);
-    Ok(buf)
+/// Up to `len` bytes of `file` from `offset` (fewer only at the end of the file), read on
+/// the blocking pool.
+async fn read_part(file: &LocalFile, offset: u64, len: usize) -> std::io::Result<Vec<u8>> {
+    let file = file.clone();
+    tokio::task::spawn_blocking(move || file.read_range(offset, len))
+        .await
+        .map_err(std::io::Error::other)?
 }
 
 /// Merges the day into `compensation/ledger.csv`; returns whether the ledger changed.

@@ -42,7 +42,8 @@ pub fn check(
     settings: &LocalSettings,
 ) -> Result<Checked> {
     let label = file.display().to_string();
-    let day = crate::upload::validate_file(file, &label, expected_date, settings.limits)?;
+    let file = common::local::LocalFile::open_named(file, &label)?;
+    let day = crate::upload::validate_file(&file, expected_date, settings.limits)?;
     for column in &day.extra_columns {
         tracing::warn!(file = %label, column = %column, "extra column ignored");
     }

@@ -62,19 +62,27 @@ pub fn address_of(daemon: &mut Daemon) -> SocketAddr {
     addr.parse().unwrap_or_else(|e| panic!("metrics address {addr:?}: {e}"))
 }
 
+/// `GET path` from `addr` (loopback only), one request on its own connection: the
+/// response's head and body. A server that does not answer fails the test after 30 s.
+#[track_caller]
+pub fn get(addr: SocketAddr, path: &str) -> (String, String) {
+    assert!(addr.ip().is_loopback(), "tests scrape loopback only: {addr}");
+    let mut s = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    s.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    s.write_all(request.as_bytes()).expect("send request");
+    let mut response = Vec::new();
+    s.read_to_end(&mut response).unwrap_or_else(|e| panic!("GET {path} from {addr}: {e}"));
+    let response = String::from_utf8(response).expect("UTF-8 answer");
+    let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
+    (head.to_string(), body.to_string())
+}
+
 /// `GET /metrics` from `addr` (loopback only): 200, the Prometheus text content type, and a
 /// body the parser reads whole.
 #[track_caller]
 pub fn scrape(addr: SocketAddr) -> Scrape {
-    assert!(addr.ip().is_loopback(), "tests scrape loopback only: {addr}");
-    let mut s = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
-    s.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
-    let request = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    s.write_all(request.as_bytes()).expect("send request");
-    let mut response = Vec::new();
-    s.read_to_end(&mut response).expect("read response");
-    let response = String::from_utf8(response).expect("UTF-8 exposition");
-    let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
+    let (head, body) = get(addr, "/metrics");
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     assert!(
         head.lines()
@@ -82,7 +90,7 @@ pub fn scrape(addr: SocketAddr) -> Scrape {
                 .eq_ignore_ascii_case("content-type: text/plain; version=0.0.4; charset=utf-8")),
         "not the Prometheus text format: {head}"
     );
-    parse(body)
+    parse(&body)
 }
 
 /// Parses an exposition with the Prometheus parser; panics (with the text) where it refuses.

@@ -49,3 +49,56 @@ fn a_range_cut_mid_way_is_fetched_again_and_the_report_is_exact() {
     checks::assert_no_quarantine(&em);
     checks::assert_queue_empty(&em);
 }
+
+/// A sales object salesapp wrote in parts (over 16 MiB) carries a part-level checksum
+/// (`…-N`), which the SDK cannot check: it used to log a WARN ("This checksum is a
+/// part-level checksum which can't be validated…") for every such object, which
+/// `journalctl -p warning` showed for every day. The engine checks the whole object's
+/// SHA-256 against the digest salesapp stored with it instead; the report is exact and no
+/// warning is logged, whether the object is read in ranges or in one stream.
+#[test]
+fn a_multipart_object_is_read_without_a_checksum_warning() {
+    let em = Emulator::start();
+    let (path, bytes) = generate(&em, "2026-09-03", 220_000, 43);
+    assert!(bytes.len() as u64 > 16 * MIB, "multipart: {} bytes", bytes.len());
+    run(salesapp(&em).arg("upload").arg(&path)).assert_ok();
+    for connections in ["8", "1"] {
+        let set = format!("reportsengine.read_connections={connections}");
+        let r = run(reportsengine(&em).args(["--set", &set, "--log-format", "json", "once"]));
+        r.assert_ok();
+        for line in r.stderr.lines() {
+            assert!(!line.contains("part-level checksum"), "{connections}: {line}");
+            let sdk_warning = line.contains("\"level\":\"WARN\"") && line.contains("aws_sdk_s3");
+            assert!(!sdk_warning, "{connections}: {line}");
+        }
+        checks::assert_report(&em, &reference_of(&em, &bytes), &[]);
+        if connections == "8" {
+            em.send_raw(&format!(
+                "{{\"datafilelocation\":\"s3://{}/{}\"}}",
+                em.bucket(),
+                sales_key("2026-09-03")
+            ));
+        }
+    }
+    // An object whose stored digest is not its bytes' is refused as such (quarantined).
+    let (_, small) = generate(&em, "2026-09-04", 20, 44);
+    em.block_on(async {
+        em.s3()
+            .put_object()
+            .bucket(em.bucket())
+            .key("by-hand/wrong-digest.csv")
+            .metadata("sha256", "00".repeat(32))
+            .body(small.into())
+            .send()
+            .await
+            .expect("put");
+    });
+    let sent = em.send_raw(&format!(
+        "{{\"datafilelocation\":\"s3://{}/by-hand/wrong-digest.csv\"}}",
+        em.bucket()
+    ));
+    run(reportsengine(&em).arg("once")).assert_ok();
+    let record = quarantine_record(&em, &sent).expect("quarantined");
+    let reason = record["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("not the 0000") && reason.contains("its writer stored"), "{reason}");
+}

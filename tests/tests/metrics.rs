@@ -7,7 +7,7 @@
 use std::time::{Duration, SystemTime};
 
 use e2e::daemon::{wait_until, Daemon};
-use e2e::metrics::{address_of, parse, scrape, Scrape};
+use e2e::metrics::{address_of, get, parse, scrape, Scrape};
 use e2e::scenario::*;
 use e2e::{reportsengine, run, salesapp, Emulator};
 
@@ -26,12 +26,17 @@ fn uploads(s: &Scrape, outcome: &str) -> f64 {
     s.value("salesapp_uploads_total", &[("outcome", outcome)])
 }
 
+/// The AWS attempts counted, by the program whose scrape `s` is.
 fn requests(s: &Scrape, service: &str, operation: &str, status: &str) -> f64 {
-    s.get(
-        "aws_requests_total",
-        &[("service", service), ("operation", operation), ("status", status)],
-    )
-    .unwrap_or(0.0)
+    let labels = [("service", service), ("operation", operation), ("status", status)];
+    s.get("aws_requests_total", &[&[("program", program_of(s))][..], &labels[..]].concat())
+        .unwrap_or(0.0)
+}
+
+/// The program the shared series of `s` name.
+fn program_of(s: &Scrape) -> &str {
+    let info = s.family("build_info").expect("build_info");
+    info.samples[0].labels.get("program").map(String::as_str).unwrap_or_default()
 }
 
 /// Each attempt counted is timed too: per operation, the histogram's count is the sum of
@@ -46,13 +51,19 @@ fn assert_every_attempt_timed(s: &Scrape) {
     }
 }
 
+/// `build_info` once, with the release and commit, and every shared series (`build_info`,
+/// `aws_*`) labelled with `program`: two daemons' textfiles in one node_exporter directory
+/// give two series, never one twice.
 #[track_caller]
-fn assert_build_info(s: &Scrape) {
+fn assert_build_info(s: &Scrape, program: &str) {
     let info = s.family("build_info").expect("build_info");
     assert_eq!(info.samples.len(), 1, "{:?}", info.samples);
     assert_eq!(info.samples[0].value, 1.0);
     assert_eq!(info.samples[0].labels["version"], env!("CARGO_PKG_VERSION"));
     assert!(!info.samples[0].labels["commit"].is_empty());
+    for sample in s.samples().filter(|x| x.name.starts_with("aws_") || x.name == "build_info") {
+        assert_eq!(sample.labels.get("program").map(String::as_str), Some(program), "{sample:?}");
+    }
 }
 
 /// A sales file whose last row is bad (so all of it is read before it is refused).
@@ -166,7 +177,7 @@ fn reportsengine_metrics_count_what_happened() {
     assert!(s.value("reportsengine_last_report_timestamp_seconds", &[]) >= last);
     assert!(requests(&s, "sqs", "DeleteMessageBatch", "200") >= 1.0);
     assert_every_attempt_timed(&s);
-    assert_build_info(&s);
+    assert_build_info(&s, "reportsengine");
     assert!(!s.text.contains("salesapp_"), "the other daemon's metrics:\n{}", s.text);
 }
 
@@ -262,7 +273,7 @@ fn salesapp_watch_metrics_count_what_happened() {
     assert_eq!(s.value("salesapp_spool_oldest_incoming_seconds", &[]), 0.0);
     assert_eq!(requests(&s, "sqs", "SendMessage", "200"), 4.0);
     assert_every_attempt_timed(&s);
-    assert_build_info(&s);
+    assert_build_info(&s, "salesapp");
     assert!(!s.text.contains("reportsengine_"), "the other daemon's metrics:\n{}", s.text);
 
     // The textfile, written at the stop, holds the same final counts.
@@ -296,4 +307,42 @@ fn a_public_listen_address_is_refused_with_exit_78() {
     }
     assert!(em.list_keys().is_empty(), "nothing was done");
     assert!(!incoming(&em).exists(), "the spool was not even opened");
+}
+
+/// The metrics port answers a scrape whatever other clients do (it used to hold 4
+/// connections, with no write timeout: 4 clients that pipeline and never read kept it
+/// unreachable): while 6 clients have pipelined a thousand requests each and read nothing,
+/// and 120 more sent half a request line and nothing since, `/metrics` and the landing page
+/// at `/` still answer. (The bound is the scrape's 30 s read timeout, a hang's bound, not
+/// a measure of speed.)
+#[test]
+fn a_scrape_is_answered_while_hostile_clients_hold_connections() {
+    use std::io::Write;
+    let em = Emulator::start();
+    let mut d = Daemon::spawn(watch_cmd(&em, &[LISTEN]), em.dir(), "watch");
+    let addr = address_of(&mut d);
+    let mut hostile = Vec::new();
+    let pipelined = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\n\r\n").repeat(1000);
+    for _ in 0..6 {
+        let mut s = std::net::TcpStream::connect(addr).expect("connect");
+        s.set_write_timeout(Some(Duration::from_secs(5))).expect("timeout");
+        let _ = s.write_all(pipelined.as_bytes()); // the server may close on us: fine
+        hostile.push(s);
+    }
+    for _ in 0..120 {
+        let mut s = std::net::TcpStream::connect(addr).expect("connect");
+        s.write_all(b"GET /metr").expect("half a request line");
+        hostile.push(s);
+    }
+    let s = scrape(addr);
+    s.assert_well_formed();
+    assert_build_info(&s, "salesapp");
+    let (head, page) = get(addr, "/");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(head.to_ascii_lowercase().contains("content-type: text/html"), "{head}");
+    assert!(page.contains("<a href=\"/metrics\">") && page.contains("salesapp"), "{page}");
+    let (head, _) = get(addr, "/nothing-here");
+    assert!(head.starts_with("HTTP/1.1 404"), "{head}");
+    drop(hostile);
+    stop(&mut d);
 }

@@ -130,3 +130,36 @@ fn second_signal_exits_at_once_with_130() {
     let (visible, hidden) = em.queue_counts();
     assert_eq!(visible + hidden, 1, "the unfinished message must stay on the queue");
 }
+
+/// SIGHUP neither kills nor stops a daemon (it used to end both with exit 129 and no log
+/// line): each logs that it ignored it and why, keeps working, and still stops on SIGTERM
+/// with exit 0. The spool daemon's stop speaks of files, the engine's of messages.
+#[test]
+fn sighup_is_logged_and_ignored_by_both_daemons() {
+    let em = Emulator::start();
+    let mut engine = engine(&em, &[]);
+    engine.wait_for_log("consuming", 1, LONG);
+    let mut watch = start_watch(&em);
+    for d in [&mut engine, &mut watch] {
+        d.signal("HUP");
+        d.wait_for_log("SIGHUP ignored", 1, LONG);
+        d.signal("HUP");
+        d.wait_for_log("SIGHUP ignored", 2, LONG);
+        assert!(d.try_status().is_none(), "{} ended on SIGHUP:\n{}", d.name, d.log());
+        assert!(d.log().contains("restart the daemon to apply a change"), "{}", d.log());
+    }
+    // Still at work: a file dropped in after the SIGHUPs is uploaded and reported.
+    let (path, bytes) = generate(&em, "2026-06-02", 30, 3);
+    drop_in(&em, &path, "day.csv");
+    wait_for_object(&em, "reports/2026-06-02/report.json", LONG);
+    checks::assert_report(&em, &reference_of(&em, &bytes), &[]);
+    stop(&mut watch);
+    stop(&mut engine);
+    assert!(watch.log().contains("no new files are taken"), "{}", watch.log());
+    assert!(
+        !watch.log().contains("messages"),
+        "the spool daemon speaks of files:\n{}",
+        watch.log()
+    );
+    assert!(engine.log().contains("no new messages"), "{}", engine.log());
+}

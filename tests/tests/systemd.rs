@@ -190,7 +190,9 @@ fn salesapp_watch_speaks_sd_notify() {
     assert_eq!(failed["KIND"], "bad input", "{failed:?}");
     assert!(failed["ERROR"].lines().count() >= 2, "a multi-line value: {failed:?}");
     assert!(failed["MOVED_TO"].contains("failed"), "{failed:?}");
-    journal.wait_for("for good.csv", LONG, |e| e.get("MESSAGE").is_some_and(|m| m == "uploaded"));
+    let done = |m: &String| m == "uploaded: now in done/";
+    let uploaded = journal.wait_for("for good.csv", LONG, |e| e.get("MESSAGE").is_some_and(done));
+    assert!(uploaded["MOVED_TO"].ends_with("done/good.csv"), "{uploaded:?}");
     pings_then_stops_on_sigterm(&mut notify, &mut d);
 }
 

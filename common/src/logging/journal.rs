@@ -92,7 +92,8 @@ pub fn put_field(buf: &mut Vec<u8>, name: &str, value: &[u8]) {
     buf.push(b'\n');
 }
 
-/// An entry as one line of `NAME=value` pairs, for the stderr fallback.
+/// An entry as one line of `NAME=value` pairs, for the stderr fallback (which systemd reads
+/// line by line: a raw newline in a value would start an entry of its own).
 fn one_line(entry: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(entry.len());
     let mut rest = entry;
@@ -120,7 +121,9 @@ fn one_line(entry: &[u8]) -> Vec<u8> {
         }
         out.extend_from_slice(name);
         out.push(b'=');
-        out.extend(value.iter().map(|&b| if b == b'\n' { b' ' } else { b }));
+        // One line, whatever the value holds: every control escaped, as in the text format.
+        let value = String::from_utf8_lossy(value);
+        out.extend_from_slice(super::text::escape_control(&value).as_bytes());
         rest = next;
     }
     out
@@ -242,7 +245,7 @@ mod tests {
         assert_eq!(buf, want);
         assert_eq!(
             String::from_utf8(one_line(&buf)).unwrap(),
-            "KEY=sales/2026-01-15/sales.csv ERROR=line 1 line 2"
+            "KEY=sales/2026-01-15/sales.csv ERROR=line 1\\nline 2"
         );
     }
 }

@@ -8,7 +8,9 @@
 //!   (Amazon Linux 2023) both read it from `/run/systemd/journal/socket`.
 //! - `json`: one JSON object per line on stderr (`timestamp`, `level`, `target`, `message`
 //!   and the event's fields as keys), for log shippers.
-//! - `text`: human text on stderr, coloured on a terminal unless `NO_COLOR` is set.
+//! - `text`: human text on stderr, one line per event, coloured on a terminal unless
+//!   `NO_COLOR` is set. Every control character of a field or message is escaped
+//!   ([`text`]), so no value can start a line or reach the terminal as an escape sequence.
 //! - `auto` (the default): `journal` under systemd ([`under_systemd`]), else `text`. When
 //!   the journal's socket cannot be reached, `journal` falls back to `json` on stderr.
 //!
@@ -39,6 +41,7 @@
 //! endpoints, timings) stays.
 
 pub mod journal;
+pub mod text;
 
 use std::path::{Path, PathBuf};
 
@@ -198,6 +201,20 @@ enum Output {
     Text { colour: bool },
 }
 
+/// The text format's layer, writing to `writer`: one line per event, every field escaped
+/// ([`text::EscapedFields`]).
+fn text_layer<S, W>(writer: W, colour: bool) -> impl tracing_subscriber::Layer<S>
+where
+    S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
+    W: for<'w> fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    fmt::layer()
+        .with_writer(writer)
+        .with_target(false)
+        .with_ansi(colour)
+        .fmt_fields(text::EscapedFields)
+}
+
 /// Installs the global subscriber. Logs go to the journal or to stderr; stdout is kept for
 /// results. Fails (a usage error for the caller) when `RUST_LOG` is not a filter.
 pub fn init(settings: &LogSettings) -> Result<(), String> {
@@ -237,11 +254,7 @@ pub fn init(settings: &LogSettings) -> Result<(), String> {
             ),
             None,
         ),
-        Output::Text { colour } => (
-            None,
-            None,
-            Some(fmt::layer().with_writer(std::io::stderr).with_target(false).with_ansi(colour)),
-        ),
+        Output::Text { colour } => (None, None, Some(text_layer(std::io::stderr, colour))),
     };
     // A second init (tests) keeps the first subscriber.
     let installed = tracing_subscriber::registry()
@@ -285,6 +298,53 @@ mod tests {
             FieldSet::new(&[], Identifier(&SITE)),
             Kind::EVENT,
         )
+    }
+
+    /// What the text layer writes for the events `log` emits, without colour.
+    fn text_of(log: impl FnOnce()) -> String {
+        use std::sync::{Arc, Mutex};
+        #[derive(Clone, Default)]
+        struct Buffer(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Buffer {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let subscriber =
+            tracing_subscriber::registry().with(text_layer(move || writer.clone(), false));
+        tracing::subscriber::with_default(subscriber, log);
+        let bytes = buffer.0.lock().unwrap().clone();
+        String::from_utf8(bytes).unwrap()
+    }
+
+    /// A name or a message carrying line breaks, escape sequences or other controls cannot
+    /// forge a line or reach the terminal: one event, one line, every control escaped.
+    #[test]
+    fn the_text_format_escapes_control_characters_in_every_field() {
+        let hostile = "x.csv\n2026-01-01T00:00:00.000000Z ERROR forged: \x1b[2J\r\u{9b}31m\x7f.csv";
+        let text = text_of(|| {
+            let span = tracing::info_span!("message", message_id = %hostile);
+            let _in = span.enter();
+            tracing::error!(file = %hostile, key = hostile, "taking {hostile}");
+        });
+        assert_eq!(text.lines().count(), 1, "one event, one line: {text:?}");
+        assert!(text.ends_with('\n'), "{text:?}");
+        let line = text.trim_end_matches('\n');
+        assert!(!line.chars().any(|c| c.is_control()), "no raw control character: {line:?}");
+        assert!(line.contains("taking x.csv\\n2026-01-01T00:00:00.000000Z ERROR forged: \\x1b[2J\\r\\u{9b}31m\\x7f.csv"), "{line}");
+        assert!(line.contains("file=x.csv\\n2026"), "a `%` field is escaped: {line}");
+        assert!(
+            line.contains("key=\"x.csv\\n2026"),
+            "a string field is quoted and escaped: {line}"
+        );
+        assert!(line.contains("message_id=x.csv\\n"), "a span's field too: {line}");
+        assert!(line.contains(" ERROR "), "{line}");
     }
 
     #[test]

@@ -1,35 +1,54 @@
-//! Where the metrics go: `GET /metrics` on `[metrics] listen`, and a textfile for
-//! node_exporter rewritten every `textfile_interval`. Both encode the same registry, in the
-//! Prometheus text format (0.0.4), when asked: an idle daemon does nothing for them but
-//! wait on a socket and, with a textfile, wake every interval.
+//! Where the metrics go: `GET /metrics` on `[metrics] listen` (and a small landing page at
+//! `/`, as node_exporter has), and a textfile for node_exporter rewritten every
+//! `textfile_interval`. Both encode the same registry, in the Prometheus text format
+//! (0.0.4), when asked: an idle daemon does nothing for them but wait on a socket and, with
+//! a textfile, wake every interval.
+//!
+//! # A scrape is answered whatever other clients do
+//! Anyone who can reach the port can connect, and a client that never sends its request,
+//! sends it a byte at a time, or pipelines requests and never reads the answers must not
+//! keep Prometheus out. So:
+//! - one request per connection: the answer says `Connection: close` and the connection
+//!   ends, so pipelined requests are never answered (nothing piles up unread) and a slot is
+//!   held for one answer only (a scrape every 15 s costs one TCP handshake more);
+//! - the request's headers must arrive within [`HEADER_TIMEOUT`], and the whole connection
+//!   (reading the request, writing the answer to a client that does not read) ends by
+//!   [`CONNECTION_DEADLINE`] whatever it is doing;
+//! - [`CONNECTIONS`] at once, and the accept loop never stops accepting: a new client at the
+//!   limit takes the slot of the oldest connection, which is closed. A scrape is answered in
+//!   milliseconds, so it is never the oldest for long; what holds slots is what is slow.
 
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE};
+use hyper::header::{HeaderValue, ALLOW, CONTENT_SECURITY_POLICY, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use prometheus_client::encoding::prometheus_text;
 use prometheus_client::registry::Registry;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tokio::task::JoinHandle;
+use tokio::task::{AbortHandle, JoinHandle};
 
 use super::Program;
 use crate::config::MetricsConfig;
 use crate::failure::{Error, Result};
 
-/// Scrapes served at once; more wait in the listen backlog. Prometheus scrapes one at a time.
-const CONNECTIONS: usize = 4;
+/// Connections served at once; at the limit a new one closes the oldest. Prometheus scrapes
+/// one at a time; the rest is room for slow clients, each bounded by the deadlines below.
+const CONNECTIONS: usize = 64;
 /// A client that has not sent its request's headers by then is dropped.
-const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+/// Everything a connection does ends by then: reading the request and writing the answer.
+const CONNECTION_DEADLINE: Duration = Duration::from_secs(10);
 
 /// What [`export`] started; stopping or dropping it ends the listener and the textfile task.
 #[derive(Debug)]
 pub struct Exporter {
+    program: Program,
     registry: Arc<Registry>,
     textfile: Option<PathBuf>,
     tasks: Vec<JoinHandle<()>>,
@@ -44,6 +63,7 @@ pub async fn export(config: &MetricsConfig, program: Program) -> Result<Option<E
         return Ok(None);
     }
     let mut exporter = Exporter {
+        program,
         registry: Arc::new(super::registry(program)),
         textfile: config.textfile.clone(),
         tasks: Vec::new(),
@@ -72,7 +92,7 @@ impl Exporter {
         let local = listener.local_addr().map_err(cannot)?;
         tracing::info!(address = %local, "serving metrics on http://{local}/metrics");
         self.local_addr = Some(local);
-        self.tasks.push(tokio::spawn(serve(listener, self.registry.clone())));
+        self.tasks.push(tokio::spawn(serve(listener, self.registry.clone(), self.program)));
         Ok(())
     }
 
@@ -116,14 +136,43 @@ impl Drop for Exporter {
     }
 }
 
-/// Accepts scrapes for ever, [`CONNECTIONS`] at a time.
-async fn serve(listener: TcpListener, registry: Arc<Registry>) {
-    let slots = Arc::new(Semaphore::new(CONNECTIONS));
+/// The connections being served, oldest first; closed when the listener stops.
+#[derive(Default)]
+struct Open(VecDeque<AbortHandle>);
+
+impl Open {
+    /// Makes room for one more: forgets the connections that ended and, at the limit,
+    /// closes the oldest.
+    fn make_room(&mut self) {
+        self.0.retain(|c| !c.is_finished());
+        if self.0.len() >= CONNECTIONS {
+            if let Some(oldest) = self.0.pop_front() {
+                oldest.abort();
+                tracing::debug!(
+                    "metrics listener: at {CONNECTIONS} connections, closed the oldest"
+                );
+            }
+        }
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        for connection in &self.0 {
+            connection.abort();
+        }
+    }
+}
+
+/// Accepts clients for ever, never waiting for a slot (see the module's docs).
+async fn serve(listener: TcpListener, registry: Arc<Registry>, program: Program) {
+    let mut open = Open::default();
     loop {
-        let Ok(slot) = slots.clone().acquire_owned().await else { return };
         match listener.accept().await {
             Ok((stream, _)) => {
-                tokio::spawn(connection(stream, registry.clone(), slot));
+                open.make_room();
+                let task = tokio::spawn(connection(stream, registry.clone(), program));
+                open.0.push_back(task.abort_handle());
             }
             Err(e) => {
                 // Out of file descriptors, say: wait a little rather than spin.
@@ -134,31 +183,46 @@ async fn serve(listener: TcpListener, registry: Arc<Registry>) {
     }
 }
 
-/// One client's HTTP/1 connection, holding `_slot` until it closes.
-async fn connection(stream: TcpStream, registry: Arc<Registry>, _slot: OwnedSemaphorePermit) {
+/// One client's connection: one request, one answer, within [`CONNECTION_DEADLINE`].
+async fn connection(stream: TcpStream, registry: Arc<Registry>, program: Program) {
     let service = hyper::service::service_fn(move |request| {
-        let response = answer(&request, &registry);
+        let response = answer(&request, &registry, program);
         async move { Ok::<_, Infallible>(response) }
     });
     let served = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_TIMEOUT)
-        .serve_connection(TokioIo::new(stream), service)
-        .await;
-    if let Err(e) = served {
-        tracing::debug!(error = %e, "metrics connection ended with an error");
+        .keep_alive(false)
+        .serve_connection(TokioIo::new(stream), service);
+    match tokio::time::timeout(CONNECTION_DEADLINE, served).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::debug!(error = %e, "metrics connection ended with an error"),
+        Err(_) => tracing::debug!("metrics connection closed at its deadline"),
     }
 }
 
-/// `GET /metrics` (or `HEAD`): the registry, encoded; anything else is refused.
-fn answer<B>(request: &Request<B>, registry: &Registry) -> Response<String> {
-    if request.uri().path() != "/metrics" {
-        return plain(StatusCode::NOT_FOUND, "the metrics are at /metrics\n");
+/// `GET /metrics` (or `HEAD`): the registry, encoded; `GET /`: the landing page; anything
+/// else is refused.
+fn answer<B>(request: &Request<B>, registry: &Registry, program: Program) -> Response<String> {
+    let path = request.uri().path();
+    if path != "/metrics" && path != "/" {
+        return plain(StatusCode::NOT_FOUND, "not found: the metrics are at /metrics\n");
     }
     if request.method() != Method::GET && request.method() != Method::HEAD {
         let mut refused = plain(StatusCode::METHOD_NOT_ALLOWED, "GET /metrics\n");
         refused.headers_mut().insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
         return refused;
+    }
+    if path == "/" {
+        let mut page = Response::new(landing_page(program));
+        let headers = page.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+        // It links, and that is all: no script, style or image, nothing it may load.
+        headers.insert(
+            CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; base-uri 'none'; form-action 'none'"),
+        );
+        return page;
     }
     match encode(registry) {
         Ok(body) => {
@@ -169,6 +233,19 @@ fn answer<B>(request: &Request<B>, registry: &Registry) -> Response<String> {
         }
         Err(_) => plain(StatusCode::INTERNAL_SERVER_ERROR, "cannot encode the metrics\n"),
     }
+}
+
+/// The landing page at `/`, as node_exporter answers one: what is running, and where its
+/// metrics are. Every piece of it is ours (the program, the release, the commit).
+fn landing_page(program: Program) -> String {
+    let name = program.name();
+    let version = crate::VERSION;
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\">\
+         <title>{name} metrics</title></head>\n<body>\n<h1>{name}</h1>\n\
+         <p>{name} {version}: the daemon's metrics, in the Prometheus text format.</p>\n\
+         <p><a href=\"/metrics\">Metrics</a></p>\n</body>\n</html>\n"
+    )
 }
 
 fn plain(status: StatusCode, text: &'static str) -> Response<String> {
@@ -231,14 +308,22 @@ mod tests {
     }
 
     #[test]
-    fn only_get_metrics_is_served() {
-        let registry = super::super::registry(Program::Reportsengine);
-        let ok = answer(&request(Method::GET, "/metrics"), &registry);
+    fn only_get_metrics_and_the_landing_page_are_served() {
+        let engine = Program::Reportsengine;
+        let registry = super::super::registry(engine);
+        let ok = answer(&request(Method::GET, "/metrics"), &registry, engine);
         assert_eq!(ok.status(), StatusCode::OK);
         assert_eq!(ok.headers()[CONTENT_TYPE], prometheus_text::CONTENT_TYPE);
         assert!(ok.body().contains("# TYPE reportsengine_messages_total counter"), "{}", ok.body());
-        assert_eq!(answer(&request(Method::GET, "/"), &registry).status(), StatusCode::NOT_FOUND);
-        let post = answer(&request(Method::POST, "/metrics"), &registry);
+        let page = answer(&request(Method::GET, "/"), &registry, engine);
+        assert_eq!(page.status(), StatusCode::OK);
+        assert_eq!(page.headers()[CONTENT_TYPE], "text/html; charset=utf-8");
+        assert!(page.headers()[CONTENT_SECURITY_POLICY].to_str().unwrap().contains("'none'"));
+        assert!(page.body().contains("<title>reportsengine metrics</title>"), "{}", page.body());
+        assert!(page.body().contains("<a href=\"/metrics\">"), "{}", page.body());
+        let missing = answer(&request(Method::GET, "/other"), &registry, engine);
+        assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+        let post = answer(&request(Method::POST, "/metrics"), &registry, engine);
         assert_eq!(post.status(), StatusCode::METHOD_NOT_ALLOWED);
         assert_eq!(post.headers()[ALLOW], "GET, HEAD");
     }

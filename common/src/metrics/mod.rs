@@ -9,7 +9,10 @@
 //! operations.
 //!
 //! Each daemon exposes its own metrics and the shared ones (`aws_*`, `build_info`), never
-//! the other daemon's. docs/operating.md ("Metrics") lists them with a sentence each.
+//! the other daemon's. The shared ones carry a `program` label (`salesapp`,
+//! `reportsengine`): the two daemons' textfiles in one node_exporter directory, or their
+//! scrapes under one job, are then two series, never one series twice.
+//! docs/operating.md ("Metrics") lists them with a sentence each.
 
 mod export;
 mod outcome;
@@ -130,10 +133,21 @@ impl Default for Metrics {
 static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::default);
 
 impl Metrics {
-    /// The registry `program` exposes: the shared metrics and its own. Counters are named
-    /// without `_total`, which the encoder appends.
+    /// The registry `program` exposes: the shared metrics (labelled with the program) and its
+    /// own. Counters are named without `_total`, which the encoder appends.
     fn registry(&self, program: Program) -> Registry {
         let mut r = Registry::default();
+        match program {
+            Program::Reportsengine => self.register_engine(&mut r),
+            Program::Salesapp => self.register_salesapp(&mut r),
+        }
+        let shared = r.sub_registry_with_label(("program".into(), program.name().into()));
+        self.register_shared(shared);
+        r
+    }
+
+    /// The metrics both daemons export.
+    fn register_shared(&self, r: &mut Registry) {
         self.build_info.get_or_create(&BuildLabels { version: VERSION, commit: COMMIT }).set(1);
         r.register(
             "build_info",
@@ -150,11 +164,6 @@ impl Metrics {
             "Duration of AWS request attempts, by service and operation",
             self.aws_request_seconds.clone(),
         );
-        match program {
-            Program::Reportsengine => self.register_engine(&mut r),
-            Program::Salesapp => self.register_salesapp(&mut r),
-        }
-        r
     }
 
     fn register_engine(&self, r: &mut Registry) {

@@ -54,7 +54,9 @@ fn the_engine_s_outcomes_are_counted_by_label() {
     let last = count("reportsengine_last_report_timestamp_seconds");
     assert!((now - last).abs() < 60.0, "{last} vs {now}");
     assert!(!text.contains("salesapp_"), "the other daemon's metrics are not exposed: {text}");
-    let build = format!("build_info{{version=\"{VERSION}\",commit=\"{COMMIT}\"}}");
+    let build = format!(
+        "build_info{{program=\"reportsengine\",version=\"{VERSION}\",commit=\"{COMMIT}\"}}"
+    );
     assert_eq!(count(&build), 1.0);
 }
 
@@ -68,13 +70,23 @@ fn aws_attempts_are_counted_by_service_operation_and_status() {
     let count = |series: &str| sample(&text, series).unwrap_or_else(|| panic!("{series}:\n{text}"));
     let request = |status: &str| {
         format!(
-            "aws_requests_total{{service=\"sqs\",operation=\"ReceiveMessage\",status=\"{status}\"}}"
+            "aws_requests_total{{program=\"salesapp\",service=\"sqs\",operation=\"ReceiveMessage\",status=\"{status}\"}}"
         )
     };
     assert_eq!(count(&request("timeout")), 2.0);
     assert_eq!(count(&request("200")), 1.0);
-    let seconds = "aws_request_seconds_count{service=\"sqs\",operation=\"ReceiveMessage\"}";
+    let seconds =
+        "aws_request_seconds_count{program=\"salesapp\",service=\"sqs\",operation=\"ReceiveMessage\"}";
     assert_eq!(count(seconds), 3.0);
+    // Every shared series names its program, so two daemons' series never coincide.
+    let engine = exposition(&m, Program::Reportsengine);
+    for text in [&text, &engine] {
+        for sample in text.lines().filter(|l| l.starts_with("aws_") || l.starts_with("build_info"))
+        {
+            assert!(sample.contains("program=\""), "{sample}");
+        }
+    }
+    assert!(engine.contains("aws_requests_total{program=\"reportsengine\",service=\"sqs\""));
 }
 
 #[test]

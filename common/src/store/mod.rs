@@ -107,6 +107,8 @@ pub enum Fetched {
 /// ranges after it, read over several connections (`ranged.rs`).
 pub struct ObjectStream {
     pub size: Option<u64>,
+    /// The SHA-256 its writer stored with it (`x-amz-meta-sha256`: salesapp's uploads), hex.
+    pub stored_sha256: Option<String>,
     first: Option<Body>,
     rest: Option<Ranged<S3Range>>,
 }
@@ -153,6 +155,33 @@ impl Body {
 }
 
 impl ObjectStream {
+    /// Checks the SHA-256 of the bytes read (`actual`, computed by whoever read them) against
+    /// the digest the object's writer stored with it, where there is one.
+    ///
+    /// This is how the objects salesapp wrote are verified whole. The SDK cannot check the
+    /// checksum S3 gives for an object uploaded in parts: it is a checksum of the parts'
+    /// checksums (`…-N`), and the SDK only says so, with a WARN on every such read ("This
+    /// checksum is a part-level checksum which can't be validated by the Rust SDK"), which
+    /// the operator can do nothing about. So the store reads inputs with the SDK's response
+    /// checksum validation off ([`input_reads`]), and this check covers every object we
+    /// wrote, in one piece or in parts. A mismatch is the object's fault (a digest that is
+    /// not its bytes'), so it is bad input.
+    pub fn verify(&self, url: &str, actual: &[u8; 32]) -> Result<()> {
+        let Some(stored) = &self.stored_sha256 else { return Ok(()) };
+        let actual = hex::encode(actual);
+        if stored.eq_ignore_ascii_case(&actual) {
+            return Ok(());
+        }
+        Err(Error::bad_input(
+            Operation::GetObject,
+            url,
+            format!(
+                "{url}: the bytes read have sha256 {actual}, not the {stored} its writer stored \
+                 with it (metadata {SHA256_METADATA})"
+            ),
+        ))
+    }
+
     /// The next chunk of the object, in order; `None` at the end.
     pub async fn next_chunk(&mut self) -> Result<Option<Bytes>> {
         if let Some(first) = &mut self.first {
@@ -166,6 +195,16 @@ impl ObjectStream {
             None => Ok(None),
         }
     }
+}
+
+/// The configuration of every read of a sales object named by a message: the SDK's
+/// response checksum validation only when required (never, for GetObject), so that it does
+/// not ask S3 for a checksum it cannot check on objects uploaded in parts (see
+/// [`ObjectStream::verify`], which checks those whole). A ranged GET gets no checksum from
+/// S3 anyway; a GET of the whole object would.
+fn input_reads() -> aws_sdk_s3::config::Builder {
+    aws_sdk_s3::config::Builder::default()
+        .response_checksum_validation(aws_sdk_s3::config::ResponseChecksumValidation::WhenRequired)
 }
 
 /// Ranges of one object version, through the store (`If-Match` its ETag).
@@ -186,6 +225,8 @@ impl RangeSource for S3Range {
             .key(key)
             .range(format!("bytes={start}-{end}"))
             .set_if_match(self.etag.clone())
+            .customize()
+            .config_override(input_reads())
             .send()
             .await;
         match out {
@@ -266,8 +307,16 @@ impl Store {
             return self.open_plain_input(key).await;
         }
         let first_part = format!("bytes=0-{}", plan.part.max(1) - 1);
-        let out =
-            self.client.get_object().bucket(&self.bucket).key(key).range(first_part).send().await;
+        let out = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .range(first_part)
+            .customize()
+            .config_override(input_reads())
+            .send()
+            .await;
         let o = match out {
             Ok(o) => o,
             Err(e) => {
@@ -290,13 +339,17 @@ impl Store {
             };
             Ranged::start(source, plan, first_len, size)
         });
-        Ok(ObjectStream { size: Some(size), first: Some(self.body(key, o.body)), rest })
+        let stored_sha256 = o.metadata().and_then(|m| m.get(SHA256_METADATA)).cloned();
+        let first = Some(self.body(key, o.body));
+        Ok(ObjectStream { size: Some(size), stored_sha256, first, rest })
     }
 
     async fn open_plain_input(&self, key: &str) -> Result<ObjectStream> {
-        match self.client.get_object().bucket(&self.bucket).key(key).send().await {
+        let get = self.client.get_object().bucket(&self.bucket).key(key);
+        match get.customize().config_override(input_reads()).send().await {
             Ok(o) => Ok(ObjectStream {
                 size: o.content_length().and_then(|n| u64::try_from(n).ok()),
+                stored_sha256: o.metadata().and_then(|m| m.get(SHA256_METADATA)).cloned(),
                 first: Some(self.body(key, o.body)),
                 rest: None,
             }),

@@ -13,7 +13,20 @@
 //! goes to `failed/` with the reason; retry and hold (a service, a permission, our own
 //! ledger) leave it in `incoming/` and pause the rounds with a capped backoff, since every
 //! other file would meet the same failure. A hold is logged loudly once and shown in
-//! `STATUS=`; once the cause is fixed the files go through by themselves.
+//! `STATUS=`; once the cause is fixed the files go through by themselves. The backoff
+//! starts again from `poll_interval` only on progress: a file that left `incoming/`.
+//!
+//! # Opening a file
+//! The scan only decides what to wait for. A file it found complete is then opened once
+//! (`Spool::open_settled`, `common::local`): no symlink followed, no FIFO waited on, a
+//! regular file only, and the very file that settled; everything after reads that
+//! descriptor. What is not a regular file stays where it is, with one warning.
+//!
+//! # The spool's own problems
+//! Not the file's fault and not the service's: an `incoming/` that cannot be read, a
+//! `done/` or `failed/` that cannot be written. Each holds the spool (logged once, at
+//! ERROR; `resumed` once fixed). A file whose fate is decided but which cannot be moved is
+//! remembered ([`Decided`]): only its move is tried again, not its upload.
 //!
 //! # When a file is taken
 //! The contract for writers is *write it elsewhere on the same file system (or under a name
@@ -37,8 +50,9 @@
 //! same content again is a no-op that re-sends the message. So:
 //! - killed before or during the upload: the file is still in `incoming/` and is simply
 //!   uploaded again on restart; the ledger holds the day once;
-//! - killed after the upload but before the rename (or a power loss undoes the rename): the
-//!   same, plus one more message, which only makes the engine rewrite identical reports;
+//! - killed after the upload but before the rename (or a power loss undoes the rename, or
+//!   the rename failed and the daemon restarted): the same, plus one more message, which
+//!   only makes the engine rewrite identical reports;
 //! - killed after the rename: done.
 //!
 //! Nothing is deleted and nothing is overwritten: a name already in `done/` or `failed/`
@@ -46,18 +60,20 @@
 //! (one daemon per spool directory; the systemd unit guarantees one instance).
 
 mod spool;
+mod stats;
 #[cfg(test)]
 mod tests;
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::fmt::Write as _;
 use std::future::Future;
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use common::config::{Config, SalesappConfig};
-use common::failure::{Action, Error, Holds, Operation, Result};
+use common::failure::{Action, Error, Operation, Result};
+use common::local::LocalFile;
 use common::metrics::{self, UploadOutcome};
 use common::notify;
 use common::retry::{Backoff, Patience};
@@ -67,7 +83,8 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 pub use spool::Spool;
-use spool::{move_into, move_to_failed, Fingerprint, Scanner};
+use spool::{move_into, move_to_failed, Fingerprint, Opened, Scanner};
+use stats::{Attempt, Stats};
 
 /// Longest pause between rounds while the service is unavailable or an operator must act.
 const BACKOFF_CAP: Duration = Duration::from_secs(60);
@@ -75,8 +92,9 @@ const BACKOFF_CAP: Duration = Duration::from_secs(60);
 /// What the daemon needs from the world: one upload. The real one is `upload.rs` against the
 /// bucket and queue; the tests script one.
 pub trait Uploader: Send + Sync + 'static {
-    /// Uploads the file at `path`.
-    fn upload(&self, path: PathBuf) -> impl Future<Output = Result<Uploaded>> + Send;
+    /// Uploads `file`, which the spool opened once: everything is read from it, never from
+    /// its path again.
+    fn upload(&self, file: LocalFile) -> impl Future<Output = Result<Uploaded>> + Send;
 }
 
 /// What an upload did.
@@ -92,10 +110,9 @@ pub struct Uploaded {
 
 /// The real uploads: validate, put the object, merge the ledger, send the message.
 impl Uploader for crate::upload::Target {
-    async fn upload(&self, path: PathBuf) -> Result<Uploaded> {
+    async fn upload(&self, file: LocalFile) -> Result<Uploaded> {
         // No retries inside the upload: the daemon's rounds back off and try again.
-        let summary =
-            crate::upload::upload(self, &path, None, false, &mut Patience::none()).await?;
+        let summary = crate::upload::upload(self, file, None, false, &mut Patience::none()).await?;
         Ok(Uploaded {
             summary: summary.to_string().replace('\n', "; "),
             unchanged: summary.unchanged(),
@@ -158,18 +175,42 @@ struct Current {
     started: Instant,
 }
 
+/// What became of a file that is still in `incoming/` only because it could not be moved.
+enum Fate {
+    /// Uploaded: it goes to `done/`.
+    Done(Uploaded),
+    /// It can never be uploaded as it is: it goes to `failed/` with the reason.
+    Failed(Error),
+}
+
+/// A file whose fate is decided but which could not be moved out of `incoming/` (a
+/// `done/` or `failed/` the daemon cannot write). The daemon remembers it, in memory, so
+/// that only the move is tried again: not the upload, nor its message, once per round.
+/// After a restart it is uploaded once more, which for the same content is a no-op upload
+/// that sends the message again (docs/operating.md, The spool daemon).
+struct Decided {
+    print: Fingerprint,
+    fate: Fate,
+}
+
 struct Watcher<U> {
     uploader: Arc<U>,
     spool: Spool,
     settings: SalesappConfig,
     scanner: Scanner,
+    /// The pause after a failure; it starts again from `poll_interval` only when a file
+    /// leaves `incoming/` (progress), not when an upload merely succeeds.
     backoff: Backoff,
     current: Option<Current>,
+    decided: BTreeMap<OsString, Decided>,
     stats: Stats,
+    /// Called with a file's path between the scan that found it settled and its opening:
+    /// the seam where the tests swap a file for a FIFO or a symlink. Nothing in production.
+    before_open: Box<dyn Fn(&Path) + Send + Sync>,
 }
 
-/// After one file: take the next, or pause the rounds (the service or our state is the
-/// problem, not the file: every other file would fail the same way).
+/// After one file: take the next, or pause the rounds (the service, the spool or our state
+/// is the problem, not the file: every other file would fail the same way).
 enum Next {
     File,
     Pause(Duration),
@@ -185,7 +226,9 @@ impl<U: Uploader> Watcher<U> {
             scanner: Scanner::default(),
             backoff,
             current: None,
+            decided: BTreeMap::new(),
             stats: Stats::default(),
+            before_open: Box::new(|_| {}),
         }
     }
 
@@ -198,31 +241,78 @@ impl<U: Uploader> Watcher<U> {
         }
     }
 
-    /// One round; returns the pause before the next.
+    /// One round; returns the pause before the next. The files already decided come first:
+    /// until they are moved nothing new is taken, since its move would fail the same way.
     async fn round(&mut self) -> Duration {
-        let ready = self.scanner.scan(&self.spool.incoming, self.settings.settle_time);
-        for (name, print) in ready {
-            let label = name.to_string_lossy().into_owned();
-            self.stats.publish(Some(&label));
-            tracing::info!(file = %label, bytes = print.size, "taking file");
-            let uploader = self.uploader.clone();
-            let path = self.spool.incoming.join(&name);
-            let task = tokio::spawn(async move { uploader.upload(path).await });
-            let started = Instant::now();
-            let current = self.current.insert(Current { name, print, task, started });
-            let result = joined(&mut current.task).await;
-            let Some(current) = self.current.take() else { break };
-            if let Next::Pause(pause) = self.settle(current, result) {
+        let ready = match self.scanner.scan(&self.spool.incoming, self.settings.settle_time) {
+            Ok(ready) => {
+                self.stats.holds.cleared(Operation::ReadFile);
+                ready
+            }
+            Err(err) => {
+                self.stats
+                    .holds
+                    .failed(&err, "the spool cannot be read: no file is taken until it can");
+                return self.backoff.next_delay();
+            }
+        };
+        let scanner = &self.scanner;
+        self.decided.retain(|name, _| scanner.knows(name));
+        let (first, then): (Vec<_>, Vec<_>) =
+            ready.into_iter().partition(|(name, _)| self.decided.contains_key(name));
+        for (name, print) in first.into_iter().chain(then) {
+            let next = match self.decided.remove(&name) {
+                Some(decided) if decided.print == print => {
+                    let attempt = Attempt { took: Duration::ZERO, bytes_sent: 0 };
+                    self.conclude(name, print, decided.fate, attempt)
+                }
+                _ => self.take(name, print).await,
+            };
+            if let Next::Pause(pause) = next {
                 return pause;
             }
         }
         self.settings.poll_interval
     }
 
-    /// Moves the file as the upload's outcome says, and counts the attempt.
-    fn settle(&mut self, current: Current, result: Result<Uploaded>) -> Next {
-        let Current { name, print, started, .. } = current;
-        let path = self.spool.incoming.join(&name);
+    /// Opens a settled file (once: `Spool::open_settled`) and uploads it.
+    async fn take(&mut self, name: OsString, print: Fingerprint) -> Next {
+        let label = name.to_string_lossy().into_owned();
+        (self.before_open)(&self.spool.incoming.join(&name));
+        let started = Instant::now();
+        let file = match self.spool.open_settled(&name, print) {
+            Opened::File(file) => file,
+            Opened::Refused(why) => {
+                self.scanner.ignore(&name, &why);
+                return Next::File;
+            }
+            Opened::Changed => {
+                tracing::debug!(file = %label, "changed since it was found complete; looking at it again");
+                self.scanner.forget(&name);
+                return Next::File;
+            }
+            Opened::Unreadable(err) => return self.settle(name, print, started, Err(err)),
+        };
+        self.stats.publish(Some(&label));
+        tracing::info!(file = %label, bytes = print.size, "taking file");
+        let uploader = self.uploader.clone();
+        let task = tokio::spawn(async move { uploader.upload(file).await });
+        let current = self.current.insert(Current { name, print, task, started });
+        let result = joined(&mut current.task).await;
+        match self.current.take() {
+            Some(Current { name, print, started, .. }) => self.settle(name, print, started, result),
+            None => Next::File,
+        }
+    }
+
+    /// Decides from an upload's outcome what becomes of the file, and counts the attempt.
+    fn settle(
+        &mut self,
+        name: OsString,
+        print: Fingerprint,
+        started: Instant,
+        result: Result<Uploaded>,
+    ) -> Next {
         let label = name.to_string_lossy().into_owned();
         let attempt = Attempt {
             took: started.elapsed(),
@@ -231,53 +321,81 @@ impl<U: Uploader> Watcher<U> {
         // A file that changed (or vanished) while we uploaded it was still being written or
         // was taken back: look at it again, from its first scan. One that stays (a retry, a
         // hold) stays settled, so it is the next one tried, before any other.
-        if Fingerprint::now_of(&path) != Some(print) {
-            tracing::warn!(file = %label, "file changed during the upload; looking at it again");
+        if Fingerprint::now_of(&self.spool.incoming.join(&name)) != Some(print) {
+            tracing::warn!(file = %label, "changed during the upload: it stays in incoming/ and is looked at again");
             self.scanner.forget(&name);
             attempt.counted(UploadOutcome::Retry);
             return Next::File;
         }
-        match result {
+        let fate = match result {
             Ok(uploaded) => {
-                self.backoff.reset();
                 self.stats.holds.succeeded();
-                match move_into(&path, &self.spool.done, &name) {
-                    Ok(dest) => {
-                        self.scanner.forget(&name);
-                        self.stats.done(&label, &uploaded, attempt);
-                        tracing::info!(file = %label, moved_to = %dest.display(), summary = %uploaded.summary, "uploaded");
-                        Next::File
-                    }
-                    // Uploaded, but still in incoming/: the next attempt is a no-op upload
-                    // (one more message) followed by another try to move it.
-                    Err(e) => {
-                        self.pause_after(&label, &e, "uploaded but cannot move to done/", attempt)
-                    }
-                }
+                Fate::Done(uploaded)
             }
-            Err(err) => match err.action() {
-                Action::SetAside => {
-                    match move_to_failed(&self.spool, &path, &name, &reason_text(&label, &err)) {
-                        Ok(dest) => {
-                            self.scanner.forget(&name);
-                            self.stats.set_aside(&label, attempt);
-                            tracing::error!(file = %label, moved_to = %dest.display(), operation = err.operation().name(), kind = err.kind().label(), error = %err, exit_code = err.exit_code(), "cannot be uploaded; moved to failed/");
-                            Next::File
-                        }
-                        Err(e) => self.pause_after(&label, &e, "cannot move to failed/", attempt),
-                    }
-                }
-                Action::Retry => self.pause_after(&label, &err, "service unavailable", attempt),
-                Action::Hold => self.pause_after(&label, &err, "upload failed", attempt),
-            },
-        }
+            Err(err) if err.action() == Action::SetAside => Fate::Failed(err),
+            Err(err) => {
+                let what = if err.action() == Action::Retry {
+                    "service unavailable"
+                } else {
+                    "upload failed"
+                };
+                let what =
+                    format!("{what}: {label} stays in incoming/ and is tried again with backoff");
+                self.stats.left(&label, &err, &what, attempt);
+                return Next::Pause(self.backoff.next_delay());
+            }
+        };
+        self.conclude(name, print, fate, attempt)
     }
 
-    /// The file stays in `incoming/`; the rounds pause with the backoff's next delay. A hold
-    /// is logged loudly once, a transient failure each time.
-    fn pause_after(&mut self, label: &str, err: &Error, what: &str, attempt: Attempt) -> Next {
-        self.stats.left(label, err, what, attempt);
-        Next::Pause(self.backoff.next_delay())
+    /// Moves a decided file where its fate says. A move that fails holds the spool (logged
+    /// once; the file stays in `incoming/`, remembered so that it is only moved later).
+    fn conclude(
+        &mut self,
+        name: OsString,
+        print: Fingerprint,
+        fate: Fate,
+        attempt: Attempt,
+    ) -> Next {
+        let label = name.to_string_lossy().into_owned();
+        let path = self.spool.incoming.join(&name);
+        let moved = match &fate {
+            Fate::Done(uploaded) => move_into(&path, &self.spool.done, &name).map(|dest| {
+                self.stats.done(&label, uploaded, attempt);
+                tracing::info!(file = %label, moved_to = %dest.display(), summary = %uploaded.summary, "uploaded: now in done/");
+            }),
+            Fate::Failed(err) => {
+                let reason = |dest: &Path| reason_text(&label, err, dest);
+                move_to_failed(&self.spool, &path, &name, reason).map(|(dest, note)| {
+                    self.stats.set_aside(&label, attempt);
+                    tracing::error!(file = %label, moved_to = %dest.display(), reason = %note.display(), operation = err.operation().name(), kind = err.kind().label(), error = %err, exit_code = err.exit_code(), "cannot be uploaded: moved to failed/, the reason beside it");
+                })
+            }
+        };
+        match moved {
+            Ok(()) => {
+                // Progress: the file left incoming/.
+                self.scanner.forget(&name);
+                self.backoff.reset();
+                self.stats.holds.cleared(Operation::WriteFile);
+                Next::File
+            }
+            Err(move_failed) => {
+                let what = match fate {
+                    Fate::Done(_) => format!(
+                        "{label} is uploaded but cannot be moved to done/: it stays in \
+                         incoming/, is not uploaded again, and is moved once done/ can be written"
+                    ),
+                    Fate::Failed(_) => format!(
+                        "{label} cannot be uploaded, and cannot be moved to failed/: it stays \
+                         in incoming/ and is moved once failed/ can be written"
+                    ),
+                };
+                self.stats.left(&label, &move_failed, &what, attempt);
+                self.decided.insert(name, Decided { print, fate });
+                Next::Pause(self.backoff.next_delay())
+            }
+        }
     }
 
     /// After the shutdown: the upload in progress gets `shutdown_grace` to finish, and its
@@ -290,7 +408,8 @@ impl<U: Uploader> Watcher<U> {
             tracing::info!(file = %label, ?grace, "finishing the current upload before stopping");
             match tokio::time::timeout(grace, joined(&mut current.task)).await {
                 Ok(result) => {
-                    self.settle(current, result);
+                    let Current { name, print, started, .. } = current;
+                    self.settle(name, print, started, result);
                 }
                 Err(_) => {
                     current.task.abort();
@@ -313,95 +432,11 @@ async fn joined(task: &mut JoinHandle<Result<Uploaded>>) -> Result<Uploaded> {
     })
 }
 
-/// One upload attempt, for the metrics.
-#[derive(Debug, Clone, Copy)]
-struct Attempt {
-    took: Duration,
-    bytes_sent: u64,
-}
-
-impl Attempt {
-    fn counted(self, outcome: UploadOutcome) {
-        metrics::upload_done(outcome, self.bytes_sent, self.took);
-    }
-}
-
-/// What the daemon has done, for logs, `systemctl status` and the metrics (each attempt's
-/// outcome is recorded where it is counted here).
-#[derive(Debug, Default)]
-pub(super) struct Stats {
-    pub(super) uploaded: u64,
-    pub(super) failed: u64,
-    pub(super) retries: u64,
-    pub(super) last: Option<String>,
-    /// The failure holding uploads up, logged once and shown in `STATUS=`.
-    pub(super) holds: Holds,
-    /// The last `STATUS=` sent.
-    published: String,
-}
-
-impl Stats {
-    /// `label` was uploaded (or was already there) and moved to `done/`.
-    fn done(&mut self, label: &str, uploaded: &Uploaded, attempt: Attempt) {
-        let outcome =
-            if uploaded.unchanged { UploadOutcome::Unchanged } else { UploadOutcome::Uploaded };
-        attempt.counted(outcome);
-        self.uploaded += 1;
-        self.last = Some(format!("{label} (done)"));
-    }
-
-    /// `label` can never be uploaded as it is and was moved to `failed/`.
-    fn set_aside(&mut self, label: &str, attempt: Attempt) {
-        attempt.counted(UploadOutcome::Failed);
-        self.failed += 1;
-        self.last = Some(format!("{label} (failed)"));
-    }
-
-    /// `label` stays in `incoming/` because of `err`: a retry, or held when an operator must
-    /// act (logged loudly once).
-    fn left(&mut self, label: &str, err: &Error, what: &str, attempt: Attempt) {
-        attempt.counted(UploadOutcome::left_by(err.action()));
-        self.retries += 1;
-        self.last = Some(format!("{label} (retrying)"));
-        self.holds.failed(
-            err,
-            &format!("{what}: {label} stays in incoming/ and is tried again with backoff"),
-        );
-    }
-
-    /// Sends `STATUS=` to systemd when it changed (not on every scan).
-    pub(super) fn publish(&mut self, current: Option<&str>) {
-        let line = self.status_line(current);
-        if line != self.published {
-            notify::status(&line);
-            self.published = line;
-        }
-    }
-
-    pub(super) fn status_line(&self, current: Option<&str>) -> String {
-        let mut s = String::new();
-        if let Some(name) = current {
-            let _ = write!(s, "uploading {name}; ");
-        }
-        let _ = write!(
-            s,
-            "uploaded {}, failed {}, retries {}, last file {}",
-            self.uploaded,
-            self.failed,
-            self.retries,
-            self.last.as_deref().unwrap_or("none")
-        );
-        if let Some(held) = self.holds.current() {
-            let _ = write!(s, "; held: {}", sales_domain::keys::excerpt(held));
-        }
-        s
-    }
-}
-
-/// The text of `NAME.error.txt`: what went wrong and the way out. A file that is not valid
-/// gets its complete problem list (every group, then every problem on its own line, up to
-/// `limits.max_problems`), where the terminal and the log show a screenful.
-fn reason_text(name: &str, err: &Error) -> String {
+/// The text of `NAME.error.txt`, beside the file at `dest` in `failed/`: what went wrong,
+/// where the file is, and the way out. A file that is not valid gets its complete problem
+/// list (every group, then every problem on its own line, up to `limits.max_problems`),
+/// where the terminal and the log show a screenful.
+fn reason_text(name: &str, err: &Error, dest: &Path) -> String {
     let hint = match err.operation() {
         // A different file for a day already uploaded.
         Operation::PutObject => {
@@ -414,8 +449,10 @@ fn reason_text(name: &str, err: &Error) -> String {
         Some(invalid) => crate::validate::problems_text(invalid, Shown::All, ""),
         None => err.to_string(),
     };
+    let now = dest.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
     format!(
-        "salesapp watch could not upload {name} (exit code {code}):\n{why}\n\n{hint}\n",
+        "salesapp watch could not upload {name} (exit code {code}); it is now failed/{now}.\n\
+         {why}\n\n{hint}\n",
         code = err.exit_code()
     )
 }

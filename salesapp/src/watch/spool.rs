@@ -1,5 +1,6 @@
 //! The spool directory: its three folders, how a file in `incoming/` is judged complete,
-//! and the moves, which never overwrite and never lose a file.
+//! how it is opened (once, a regular file only: `common::local`), and the moves, which
+//! never overwrite and never lose a file.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::{OsStr, OsString};
@@ -7,7 +8,8 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
-use common::failure::{Error, Result};
+use common::failure::{Error, Kind, Operation, Result};
+use common::local::{Links, LocalFile, Refusal};
 use common::metrics::SpoolFiles;
 
 /// The three directories under `spool_dir`.
@@ -36,6 +38,20 @@ impl Spool {
         Ok(spool)
     }
 
+    /// Opens `name` in `incoming/`, a file the scanner found settled as `print`: once, not
+    /// following a symlink, not waiting on a FIFO, a regular file only, and the very file
+    /// that settled (same inode, size and mtime by its descriptor).
+    pub(super) fn open_settled(&self, name: &OsStr, print: Fingerprint) -> Opened {
+        let label = name.to_string_lossy();
+        match LocalFile::open(&self.incoming.join(name), &label, Links::Refuse) {
+            Ok(file) if Fingerprint::of(file.metadata()) == print => Opened::File(file),
+            Ok(_) => Opened::Changed,
+            Err(Refusal::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => Opened::Changed,
+            Err(Refusal::Io(e)) => Opened::Unreadable(Error::read_io(&label, e)),
+            Err(refusal) => Opened::Refused(refusal.to_string()),
+        }
+    }
+
     /// The sales files in each directory now, and how long the oldest in `incoming/` has
     /// waited (by its mtime), for the metrics. A directory that cannot be read counts none.
     pub fn files(&self) -> SpoolFiles {
@@ -61,6 +77,18 @@ fn sales_files(dir: &Path) -> impl Iterator<Item = std::fs::Metadata> {
         .filter(|entry| classify_name(&entry.file_name()) == NameKind::Candidate)
         .filter_map(|entry| std::fs::symlink_metadata(entry.path()).ok())
         .filter(std::fs::Metadata::is_file)
+}
+
+/// What opening a settled file gave.
+pub(super) enum Opened {
+    /// The file, open for reading.
+    File(LocalFile),
+    /// Not a regular file (a symlink, a FIFO, a directory…), said in words: left alone.
+    Refused(String),
+    /// Replaced or removed since the scan: looked at again from its first scan.
+    Changed,
+    /// A regular file that cannot be read (permission denied…): a local I/O failure.
+    Unreadable(Error),
 }
 
 /// A file's identity as far as "is it still being written?" goes.
@@ -154,28 +182,66 @@ pub(super) fn free_name(dir: &Path, name: &OsStr) -> Result<PathBuf> {
     ))
 }
 
-/// Moves `src` into `dir` under a name not yet taken there; returns the new path.
+/// Moves `src` into `dir` under a name not yet taken there; returns the new path. A
+/// failure is the spool's, not the file's ([`unmovable`]).
 pub(super) fn move_into(src: &Path, dir: &Path, name: &OsStr) -> Result<PathBuf> {
-    let dest = free_name(dir, name)?;
-    std::fs::rename(src, &dest).map_err(|e| Error::write_io(src.display(), e))?;
+    let dest = free_name(dir, name).map_err(|e| unmovable(name, dir, &e))?;
+    std::fs::rename(src, &dest).map_err(|e| unmovable(name, dir, &e))?;
     Ok(dest)
 }
 
-/// Moves `src` to `failed/` with `NAME.error.txt` beside it. The reason is written first:
-/// a crash in between leaves the file in `incoming/` (it fails again on restart and reuses
-/// the name, since a name counts as taken only when the sales file itself is there).
+/// Moves `src` to `failed/` with `NAME.error.txt` beside it, `reason` given the file's new
+/// path; returns that path and the note's. The reason is written first: a crash in between
+/// leaves the file in `incoming/` (it fails again on restart and reuses the name, since a
+/// name counts as taken only when the sales file itself is there).
 pub(super) fn move_to_failed(
     spool: &Spool,
     src: &Path,
     name: &OsStr,
-    reason: &str,
-) -> Result<PathBuf> {
-    let dest = free_name(&spool.failed, name)?;
+    reason: impl FnOnce(&Path) -> String,
+) -> Result<(PathBuf, PathBuf)> {
+    let dir = &spool.failed;
+    let dest = free_name(dir, name).map_err(|e| unmovable(name, dir, &e))?;
     let mut note = dest.clone().into_os_string();
     note.push(".error.txt");
-    common::local::write_atomically(Path::new(&note), reason.as_bytes())?;
-    std::fs::rename(src, &dest).map_err(|e| Error::write_io(src.display(), e))?;
-    Ok(dest)
+    let note = PathBuf::from(note);
+    common::local::write_atomically(&note, reason(&dest).as_bytes())
+        .map_err(|e| unmovable(name, dir, &e))?;
+    std::fs::rename(src, &dest).map_err(|e| unmovable(name, dir, &e))?;
+    Ok((dest, note))
+}
+
+/// A file that cannot be moved out of `incoming/` into `dir`: not the file's fault but the
+/// spool's (a directory the daemon's user cannot write, a full disk), which an operator
+/// must fix, so it holds the spool (docs/design.md, What happens to a failure) rather than
+/// sending the file anywhere.
+fn unmovable(name: &OsStr, dir: &Path, cause: &dyn std::fmt::Display) -> Error {
+    Error::new(
+        Kind::Config,
+        Operation::WriteFile,
+        dir.display().to_string(),
+        format!(
+            "cannot move {} into {}: {cause}; the daemon's user must be able to write the \
+             spool's directories (salesapp.spool_dir)",
+            name.to_string_lossy(),
+            dir.display()
+        ),
+    )
+}
+
+/// `incoming/` cannot be read (removed, or its permissions changed): the spool is held
+/// until it can, as for a directory that cannot be written.
+fn unreadable_incoming(incoming: &Path, cause: &std::io::Error) -> Error {
+    Error::new(
+        Kind::Config,
+        Operation::ReadFile,
+        incoming.display().to_string(),
+        format!(
+            "cannot read the spool's {}: {cause}; it must exist and the daemon's user must be \
+             able to read and write it (salesapp.spool_dir)",
+            incoming.display()
+        ),
+    )
 }
 
 /// What the scanner remembers between looks at `incoming/`.
@@ -192,20 +258,29 @@ impl Scanner {
         self.seen.remove(name);
     }
 
-    /// One look at `incoming/`: updates `seen` and returns the settled candidates, by name.
+    /// True while `name` was in `incoming/` at the last look.
+    pub(super) fn knows(&self, name: &OsStr) -> bool {
+        self.seen.contains_key(name)
+    }
+
+    /// `name` is not a sales file the daemon will take (`why`): left where it is, said
+    /// once, and looked at again only once it is gone.
+    pub(super) fn ignore(&mut self, name: &OsStr, why: &str) {
+        self.seen.remove(name);
+        if self.warned.insert(name.to_os_string()) {
+            tracing::warn!(file = %name.to_string_lossy(), "ignored: {why}; it stays in incoming/");
+        }
+    }
+
+    /// One look at `incoming/`: updates `seen` and returns the settled candidates, by name;
+    /// an `incoming/` that cannot be read is a failure that holds the spool.
     pub(super) fn scan(
         &mut self,
         incoming: &Path,
         settle: Duration,
-    ) -> Vec<(OsString, Fingerprint)> {
+    ) -> Result<Vec<(OsString, Fingerprint)>> {
+        let entries = std::fs::read_dir(incoming).map_err(|e| unreadable_incoming(incoming, &e))?;
         let (seen, warned) = (&mut self.seen, &mut self.warned);
-        let entries = match std::fs::read_dir(incoming) {
-            Ok(entries) => entries,
-            Err(e) => {
-                tracing::error!(dir = %incoming.display(), error = %e, "cannot read the spool");
-                return Vec::new();
-            }
-        };
         let mut present = BTreeSet::new();
         let mut names = BTreeSet::new();
         for entry in entries.flatten() {
@@ -222,12 +297,15 @@ impl Scanner {
                 NameKind::Candidate => {}
             }
             // symlink_metadata: a symlink (or directory) named *.csv is not a sales file, and
-            // following links would let the spool reach files outside it.
+            // following links would let the spool reach files outside it. This look only
+            // decides what to wait for: the open (`Spool::open_settled`) checks again, on
+            // the descriptor it reads.
             let meta = match std::fs::symlink_metadata(entry.path()) {
                 Ok(meta) if meta.is_file() => meta,
-                Ok(_) => {
+                Ok(meta) => {
                     if warned.insert(name.clone()) {
-                        tracing::warn!(file = %name.to_string_lossy(), "ignored: not a regular file");
+                        let kind = common::local::kind_of(meta.file_type());
+                        tracing::warn!(file = %name.to_string_lossy(), "ignored: {kind}, not a regular file; it stays in incoming/");
                     }
                     continue;
                 }
@@ -248,10 +326,11 @@ impl Scanner {
         seen.retain(|name, _| present.contains(name));
         warned.retain(|name| names.contains(name));
         let now = SystemTime::now();
-        seen.iter()
+        Ok(seen
+            .iter()
             .filter(|(_, s)| s.settled(settle, now))
             .map(|(n, s)| (n.clone(), s.print))
-            .collect()
+            .collect())
     }
 }
 
@@ -306,7 +385,7 @@ mod tests {
             let dest = if i < 2 {
                 move_into(&src, &spool.done, OsStr::new("day.csv")).unwrap()
             } else {
-                move_to_failed(&spool, &src, OsStr::new("day.csv"), "bad").unwrap()
+                move_to_failed(&spool, &src, OsStr::new("day.csv"), |_| "bad".into()).unwrap().0
             };
             assert_eq!(std::fs::read_to_string(&dest).unwrap(), *body);
             assert!(!src.exists());

@@ -2,7 +2,7 @@
 //! tokio's paused clock, round by round.
 
 use std::collections::{HashMap, VecDeque};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use common::failure::Kind;
@@ -16,10 +16,13 @@ struct Script {
     answers: Mutex<HashMap<String, VecDeque<Kind>>>,
     /// Names whose upload waits until notified.
     gates: Mutex<HashMap<String, Arc<Notify>>>,
-    /// Names whose upload appends to the file (a writer still at work).
+    /// Names whose upload appends to the file in this `incoming/` (a writer still at work).
     grows: Mutex<Vec<String>>,
+    incoming: Mutex<PathBuf>,
     /// Every upload, by name, in order.
     calls: Mutex<Vec<String>>,
+    /// The bytes each upload read, in order.
+    read: Mutex<Vec<Vec<u8>>>,
 }
 
 impl Script {
@@ -33,8 +36,8 @@ impl Script {
 }
 
 impl Uploader for Script {
-    async fn upload(&self, path: PathBuf) -> Result<Uploaded> {
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+    async fn upload(&self, file: LocalFile) -> Result<Uploaded> {
+        let name = file.label().to_string();
         self.calls.lock().unwrap().push(name.clone());
         let gate = self.gates.lock().unwrap().get(&name).cloned();
         if let Some(gate) = gate {
@@ -42,9 +45,12 @@ impl Uploader for Script {
         }
         if self.grows.lock().unwrap().contains(&name) {
             use std::io::Write;
+            let path = self.incoming.lock().unwrap().join(&name);
             let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
             writeln!(f, "more").unwrap();
         }
+        let bytes = file.read_range(0, 1 << 20).unwrap();
+        self.read.lock().unwrap().push(bytes);
         let next = self.answers.lock().unwrap().get_mut(&name).and_then(VecDeque::pop_front);
         match next {
             Some(kind) => Err(Error::new(
@@ -102,6 +108,7 @@ fn settings() -> SalesappConfig {
 }
 
 fn watcher(script: Script, spool: &TempSpool) -> Watcher<Script> {
+    *script.incoming.lock().unwrap() = spool.1.incoming.clone();
     Watcher::new(Arc::new(script), spool.1.clone(), settings())
 }
 
@@ -125,6 +132,7 @@ async fn a_complete_file_goes_to_done_and_a_bad_one_to_failed_with_its_reason() 
     assert_eq!(TempSpool::names(&spool.1.failed), ["bad.csv", "bad.csv.error.txt"]);
     let reason = std::fs::read_to_string(spool.1.failed.join("bad.csv.error.txt")).unwrap();
     assert!(reason.contains("scripted bad input") && reason.contains("exit code 65"), "{reason}");
+    assert!(reason.contains("it is now failed/bad.csv."), "where the file is now: {reason}");
     assert!(TempSpool::names(&spool.1.incoming).is_empty());
     assert_eq!((w.stats.uploaded, w.stats.failed), (1, 1));
 }
@@ -234,8 +242,13 @@ fn the_error_file_lists_every_problem() {
     let invalid = validate_slice("incoming/bad.csv", csv.as_bytes(), Limits::default());
     let err = common::failure::Error::from(invalid.unwrap_err());
     assert!(err.to_string().lines().count() <= 21, "a screenful in the log");
-    let text = super::reason_text("bad.csv", &err);
-    assert!(text.starts_with("salesapp watch could not upload bad.csv (exit code 65):\n"));
+    let text = super::reason_text("bad.csv", &err, Path::new("/spool/failed/bad.1.csv"));
+    assert!(
+        text.starts_with(
+            "salesapp watch could not upload bad.csv (exit code 65); it is now failed/bad.1.csv.\n"
+        ),
+        "{text}"
+    );
     assert!(text.contains("incoming/bad.csv is not a valid sales file: 45 problems\n"), "{text}");
     assert!(text.contains(
         "incoming/bad.csv:2: quantity: \"0\" is not a whole number ≥ 1: 25 rows, lines 2–26\n"
@@ -244,4 +257,155 @@ fn the_error_file_lists_every_problem() {
         assert!(text.contains(&format!("\nincoming/bad.csv:{line}: ")), "line {line}:\n{text}");
     }
     assert!(!text.contains("more problem"), "{text}");
+}
+
+/// Runs `rounds` rounds of a watcher over `spool` whose seam swaps each file the scan found
+/// settled for what `swap` makes of it, on a runtime of its own in a thread of its own: a
+/// round that blocks (a FIFO opened for reading waits for a writer) shows as a timeout,
+/// not as a test that never ends. Returns the watcher once the rounds are over.
+fn rounds_with_swaps(
+    spool: &TempSpool,
+    swap: impl Fn(&Path) + Send + Sync + 'static,
+    rounds: usize,
+) -> Watcher<Script> {
+    let (done, finished) = std::sync::mpsc::channel();
+    let mut w = watcher(Script::default(), spool);
+    w.before_open = Box::new(swap);
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            for _ in 0..rounds {
+                w.round().await;
+            }
+        });
+        let _ = done.send(w);
+    });
+    finished
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the rounds ended: a swapped-in file blocked the spool")
+}
+
+/// The file the scan found settled is replaced, before it is opened, by `what` (once).
+fn swapped_for(what: &'static str, outside: PathBuf) -> impl Fn(&Path) + Send + Sync {
+    let done = Mutex::new(false);
+    move |path: &Path| {
+        if !path.ends_with("a.csv") || std::mem::replace(&mut *done.lock().unwrap(), true) {
+            return;
+        }
+        std::fs::remove_file(path).unwrap();
+        match what {
+            "fifo" => {
+                let made = std::process::Command::new("mkfifo").arg(path).status().unwrap();
+                assert!(made.success());
+            }
+            "symlink" => std::os::unix::fs::symlink(&outside, path).unwrap(),
+            "directory" => std::fs::create_dir(path).unwrap(),
+            other => panic!("{other}"),
+        }
+    }
+}
+
+/// A FIFO, a symlink to a file outside the spool, or a directory swapped in between the
+/// scan and the open: refused (never read, never moved, nothing blocks), and the file
+/// behind it goes through.
+#[test]
+fn a_file_swapped_between_the_scan_and_the_open_is_refused_and_nothing_blocks() {
+    for what in ["fifo", "symlink", "directory"] {
+        let spool = TempSpool::new(&format!("swap-{what}"));
+        let outside = spool.0.join("outside-secret.csv");
+        std::fs::write(&outside, "SECRET,outside the spool\n").unwrap();
+        spool.drop_in("a.csv");
+        spool.drop_in("b.csv");
+        let w = rounds_with_swaps(&spool, swapped_for(what, outside), 4);
+        let read = w.uploader.read.lock().unwrap().clone();
+        assert!(
+            read.iter().all(|bytes| !String::from_utf8_lossy(bytes).contains("SECRET")),
+            "{what}: the file outside the spool was read"
+        );
+        assert_eq!(w.uploader.calls(), ["b.csv"], "{what}: only the regular file is uploaded");
+        assert_eq!(TempSpool::names(&spool.1.done), ["b.csv"], "{what}");
+        assert_eq!(TempSpool::names(&spool.1.incoming), ["a.csv"], "{what}: left where it is");
+        assert!(TempSpool::names(&spool.1.failed).is_empty(), "{what}: not a sales file's fault");
+    }
+}
+
+/// Makes `dir` impossible to move into (a regular file in its place: ENOTDIR, even for
+/// root), or a directory again.
+fn breaks(dir: &Path, broken: bool) {
+    if broken {
+        std::fs::remove_dir_all(dir).unwrap();
+        std::fs::write(dir, "not a directory").unwrap();
+    } else {
+        std::fs::remove_file(dir).unwrap();
+        std::fs::create_dir(dir).unwrap();
+    }
+}
+
+/// A file uploaded but not movable to `done/` is uploaded once, not once per round (its
+/// message was sent again each time): it is held, the pause grows instead of starting
+/// again from `poll_interval` (the upload succeeded, but nothing left `incoming/`), the
+/// files behind it wait, and once `done/` is writable it is moved without another upload.
+#[tokio::test(start_paused = true)]
+async fn a_file_uploaded_but_not_movable_is_not_uploaded_again() {
+    let spool = TempSpool::new("unmovable");
+    spool.drop_in("a.csv");
+    breaks(&spool.1.done, true);
+    let mut w = watcher(Script::default(), &spool);
+    let pauses = rounds(&mut w, 4).await;
+    spool.drop_in("b.csv");
+    let more = rounds(&mut w, 4).await;
+    assert_eq!(w.uploader.calls(), ["a.csv"], "uploaded once: {pauses:?} {more:?}");
+    assert_eq!(TempSpool::names(&spool.1.incoming), ["a.csv", "b.csv"]);
+    let held = w.stats.holds.current().expect("held").to_string();
+    assert!(held.contains("cannot move a.csv into"), "{held}");
+    let poll = settings().poll_interval;
+    assert!(*more.last().unwrap() > poll * 8, "the pause grew: {pauses:?} {more:?}");
+
+    breaks(&spool.1.done, false);
+    rounds(&mut w, 3).await;
+    assert_eq!(w.uploader.calls(), ["a.csv", "b.csv"], "a.csv moved, not uploaded again");
+    assert_eq!(TempSpool::names(&spool.1.done), ["a.csv", "b.csv"]);
+    assert!(w.stats.holds.current().is_none(), "resumed");
+    assert_eq!(w.stats.uploaded, 2);
+}
+
+/// The same for a file that can never be uploaded, while `failed/` cannot be written: it is
+/// judged once, and once `failed/` is writable it goes there with its reason (not, judged
+/// again later, somewhere else).
+#[tokio::test(start_paused = true)]
+async fn a_refused_file_not_movable_to_failed_is_judged_once() {
+    let spool = TempSpool::new("unmovable-failed");
+    spool.drop_in("bad.csv");
+    breaks(&spool.1.failed, true);
+    let mut w = watcher(Script::default().failing("bad.csv", &[Kind::BadInput]), &spool);
+    rounds(&mut w, 5).await;
+    assert_eq!(w.uploader.calls(), ["bad.csv"]);
+    assert_eq!(TempSpool::names(&spool.1.incoming), ["bad.csv"]);
+    breaks(&spool.1.failed, false);
+    rounds(&mut w, 2).await;
+    assert_eq!(w.uploader.calls(), ["bad.csv"], "not judged again");
+    assert_eq!(TempSpool::names(&spool.1.failed), ["bad.csv", "bad.csv.error.txt"]);
+    assert!(TempSpool::names(&spool.1.done).is_empty());
+}
+
+/// A missing `incoming/` holds the spool (said once, in `STATUS=`), and once it is back
+/// the files dropped there go through.
+#[tokio::test(start_paused = true)]
+async fn a_missing_incoming_holds_the_spool_until_it_is_back() {
+    let spool = TempSpool::new("no-incoming");
+    std::fs::remove_dir(&spool.1.incoming).unwrap();
+    let mut w = watcher(Script::default(), &spool);
+    let pauses = rounds(&mut w, 4).await;
+    let held = w.stats.holds.current().expect("held").to_string();
+    assert!(held.contains("cannot read the spool's"), "{held}");
+    assert!(pauses[3] > settings().poll_interval, "backed off: {pauses:?}");
+    std::fs::create_dir(&spool.1.incoming).unwrap();
+    spool.drop_in("a.csv");
+    rounds(&mut w, 2).await;
+    assert!(w.stats.holds.current().is_none());
+    assert_eq!(TempSpool::names(&spool.1.done), ["a.csv"]);
 }
