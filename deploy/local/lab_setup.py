@@ -6,14 +6,13 @@ Talks only to http://127.0.0.1:PORT (the lab's own moto server), never to AWS.
         deploy vpce-lab.yaml to the emulator in that LabState, set what the emulator's
         CloudFormation misses (the endpoint policies as JSON), create the lab's administrator
         and assume both instance roles, render the bucket and queue policies (the emulator
-        skips them; the gateway keeps them), write D/outputs.json and D/lab.json
+        skips them; the gateway keeps them), write D/outputs.json and D/lab.json, and
+        D/workshop.json: the workshop's controls as the template gives them in both states,
+        with the deployed ids (workshop_documents), which `lab.sh secure` applies
     fixture --state secured|starting
-        print the gateway's test fixture: the same lab.json and the emulator's side of the
-        lab (endpoints, security groups, identity policies), all rendered from the template
-        offline with made-up ids (lab-gateway/tests/fixtures/)
-        It also writes D/workshop.json: the documents of the workshop's controls as the template
-        gives them in both states, with the deployed ids (workshop_documents), which `lab.sh
-        secure` applies.
+        print the gateway's test fixture: the same lab.json, the emulator's side of the lab
+        (endpoints, security groups, identity policies) and workshop.json, all rendered from
+        the template offline with made-up ids (lab-gateway/tests/fixtures/)
     configure-hosts --dir D --salesapp BIN
         write the instance hosts' config.toml with `BIN configure` from D/outputs.json, each
         with its own listeners (D/listeners.json) and spool set by configure's --set flags

@@ -138,9 +138,10 @@ impl Live {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Recognised {
-    /// No policy, or one that restricts nothing the checks do (AWS's default full access,
-    /// the starting state's, a bucket policy that only requires TLS, a queue policy that
-    /// only allows).
+    /// No policy at all (for an endpoint: AWS's default, full access).
+    Absent,
+    /// A policy that restricts nothing the checks do (full access, the starting state's, a
+    /// bucket policy that only requires TLS, a queue policy that only allows).
     Open,
     /// The workshop's control, in effect.
     Workshop,
@@ -288,7 +289,7 @@ fn classify_denies(refused: &Says, kept: &[Says], not_granted: &[Says]) -> Recog
 }
 
 fn s3_endpoint_policy(text: Option<&str>, p: &Probes) -> Recognised {
-    let Some(text) = text else { return Recognised::Open };
+    let Some(text) = text else { return Recognised::Absent };
     let Some(doc) = document(text) else { return Recognised::Other };
     let (restricted, other) = (p.object(true), p.object(false));
     let via = Via::S3Endpoint;
@@ -313,7 +314,7 @@ fn s3_endpoint_policy(text: Option<&str>, p: &Probes) -> Recognised {
 }
 
 fn bucket_policy(text: Option<&str>, p: &Probes) -> Recognised {
-    let Some(text) = text else { return Recognised::Open };
+    let Some(text) = text else { return Recognised::Absent };
     let Some(doc) = document(text) else { return Recognised::Other };
     let docs = [doc];
     let object = p.object(true);
@@ -339,7 +340,7 @@ fn bucket_policy(text: Option<&str>, p: &Probes) -> Recognised {
 }
 
 fn sqs_endpoint_policy(text: Option<&str>, p: &Probes) -> Recognised {
-    let Some(text) = text else { return Recognised::Open };
+    let Some(text) = text else { return Recognised::Absent };
     let Some(doc) = document(text) else { return Recognised::Other };
     let needed = p.answers(std::slice::from_ref(&doc), &p.message_actions());
     let listing = (&p.salesapp, "sqs:ListQueues", "*".into(), Via::SqsEndpoint);
@@ -348,7 +349,7 @@ fn sqs_endpoint_policy(text: Option<&str>, p: &Probes) -> Recognised {
 }
 
 fn queue_policy(text: Option<&str>, p: &Probes) -> Recognised {
-    let Some(text) = text else { return Recognised::Open };
+    let Some(text) = text else { return Recognised::Absent };
     let Some(doc) = document(text) else { return Recognised::Other };
     let docs = [doc];
     let queue = p.ids.queue_arn.clone();
@@ -390,7 +391,7 @@ fn role(texts: &[String], host: &str, p: &Probes) -> Role {
     match classify_allows(&needed, &extras) {
         Recognised::Open => Role::Starting,
         Recognised::Workshop => Role::Secured,
-        Recognised::Other => Role::Other,
+        Recognised::Other | Recognised::Absent => Role::Other,
     }
 }
 

@@ -112,7 +112,7 @@ pub fn walkthrough_command(options: &Options) -> u8 {
     } else {
         print!("{}", report::walkthrough(&w, table(options)));
     }
-    if w.ok() {
+    if w.ok {
         OK
     } else {
         DIFFERS
@@ -216,7 +216,7 @@ fn secure(
     say("== before the edits: the walkthrough\n".into());
     let mut last = lab.walk()?;
     say(report::walkthrough(&last, table(options)));
-    let mut ok = last.ok();
+    let mut ok = last.ok;
     let mut steps = vec![Step {
         edit: None,
         applied: false,
@@ -239,13 +239,13 @@ fn secure(
         }
         edits::apply(&planned, &lab.files, &lab.aws)?;
         let now = lab.walk()?;
-        ok &= now.ok();
+        ok &= now.ok;
         say(format!(
             "   the walkthrough again: {}; what changed:\n{}",
             report::verdict(&now),
             report::changes_lines(&last, &now)
         ));
-        if !now.ok() {
+        if !now.ok {
             let differing: String =
                 now.checks.iter().filter(|c| !c.matches).map(report::check_lines).collect();
             say(format!("   the checks not as expected:\n{differing}"));

@@ -17,9 +17,15 @@ pub fn how() -> String {
     )
 }
 
+/// An endpoint's policy, absent or open, in words.
+const ENDPOINT_OPEN: (&str, &str) = ("AWS's default: full access", "full access");
+/// A bucket's or queue's policy, absent or open, in words.
+const RESOURCE_OPEN: (&str, &str) = ("none", "one that refuses nothing the checks do");
+
 /// The controls in place, one line each: what the expectations are worked out from.
 pub fn controls_lines(c: &Controls) -> Vec<(&'static str, String)> {
-    let policy = |r: Recognised, open: &str, workshop: &str| match r {
+    let policy = |r: Recognised, (absent, open): (&str, &str), workshop: &str| match r {
+        Recognised::Absent => absent.to_string(),
         Recognised::Open => open.to_string(),
         Recognised::Workshop => workshop.to_string(),
         Recognised::Other => "a policy the workshop does not know".to_string(),
@@ -59,7 +65,7 @@ pub fn controls_lines(c: &Controls) -> Vec<(&'static str, String)> {
             "S3 gateway endpoint policy",
             policy(
                 c.s3_endpoint_policy,
-                "full access",
+                ENDPOINT_OPEN,
                 "the workshop's: GetObject and PutObject on the restricted bucket",
             ),
         ),
@@ -67,7 +73,7 @@ pub fn controls_lines(c: &Controls) -> Vec<(&'static str, String)> {
             "restricted bucket policy",
             policy(
                 c.bucket_policy,
-                "none",
+                RESOURCE_OPEN,
                 "the workshop's: PutObject only through the gateway endpoint",
             ),
         ),
@@ -76,7 +82,7 @@ pub fn controls_lines(c: &Controls) -> Vec<(&'static str, String)> {
             "SQS endpoint policy",
             policy(
                 c.sqs_endpoint_policy,
-                "full access",
+                ENDPOINT_OPEN,
                 "the workshop's: the three message actions on the queue",
             ),
         ),
@@ -84,7 +90,7 @@ pub fn controls_lines(c: &Controls) -> Vec<(&'static str, String)> {
             "queue policy",
             policy(
                 c.queue_policy,
-                "none",
+                RESOURCE_OPEN,
                 "the workshop's: the message actions only through the interface endpoint",
             ),
         ),

@@ -49,7 +49,7 @@ fn the_templates_states_are_recognised() {
     let c = controls(&starting, &live(&starting));
     assert_eq!(
         (c.s3_endpoint_policy, c.bucket_policy, c.sqs_endpoint_policy, c.queue_policy),
-        (Recognised::Open, Recognised::Open, Recognised::Open, Recognised::Open)
+        (Recognised::Open, Recognised::Absent, Recognised::Open, Recognised::Absent)
     );
     assert!(c.endpoint_security_group.values().all(|admitted| *admitted), "{c:?}");
     assert!(c.roles.values().all(|r| *r == Role::Starting), "{c:?}");

@@ -68,13 +68,8 @@ pub struct Walkthrough {
     pub ok: bool,
 }
 
-impl Walkthrough {
-    pub fn ok(&self) -> bool {
-        self.ok
-    }
-}
-
 /// The values the placeholders stand for.
+#[derive(Default)]
 struct Values {
     bucket: String,
     unrestricted: String,
@@ -121,12 +116,7 @@ fn resolve(arg: &str, values: &Values, handle: &str, shown: bool) -> String {
 
 /// The command of a check as a person types it.
 pub fn shown(check: &Check) -> String {
-    let values = Values {
-        bucket: String::new(),
-        unrestricted: String::new(),
-        queue: String::new(),
-        message: String::new(),
-    };
+    let values = Values::default();
     let args: Vec<String> = check.args.iter().map(|a| resolve(a, &values, "", true)).collect();
     format!("aws {}", args.join(" "))
 }
