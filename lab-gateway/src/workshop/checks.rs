@@ -127,6 +127,10 @@ pub struct Check {
     pub action: &'static str,
     pub args: &'static [&'static str],
     pub rule: Rule,
+    /// The checks of one lane run in order, as they build on each other (the receives give
+    /// the delete its receipt handle, a put gives the next delete its object); the lanes,
+    /// which share nothing, run side by side.
+    pub lane: u8,
 }
 
 const SEND: &[&str] =
@@ -142,6 +146,7 @@ pub const CHECKS: &[Check] = &[
         title: "SQS from Cloud9: send a message",
         action: "sqs:SendMessage",
         args: SEND,
+        lane: 0,
         rule: |c| through_sqs_endpoint(c, "cloud9", None),
     },
     Check {
@@ -151,6 +156,7 @@ pub const CHECKS: &[Check] = &[
         title: "salesapp: send a message",
         action: "sqs:SendMessage",
         args: SEND,
+        lane: 0,
         rule: |c| app_message(c, "salesapp"),
     },
     Check {
@@ -160,6 +166,7 @@ pub const CHECKS: &[Check] = &[
         title: "salesapp: receive",
         action: "sqs:ReceiveMessage",
         args: &["sqs", "receive-message", "--queue-url", "{queue}", "--visibility-timeout", "0"],
+        lane: 0,
         rule: |c| app_message(c, "salesapp"),
     },
     Check {
@@ -169,6 +176,7 @@ pub const CHECKS: &[Check] = &[
         title: "salesapp: ListQueues",
         action: "sqs:ListQueues",
         args: &["sqs", "list-queues"],
+        lane: 0,
         rule: list_queues,
     },
     Check {
@@ -187,6 +195,7 @@ pub const CHECKS: &[Check] = &[
             "--visibility-timeout",
             "0",
         ],
+        lane: 0,
         rule: |c| app_message(c, "reportsengine"),
     },
     Check {
@@ -196,6 +205,7 @@ pub const CHECKS: &[Check] = &[
         title: "reportsengine: delete the message",
         action: "sqs:DeleteMessage",
         args: &["sqs", "delete-message", "--queue-url", "{queue}", "--receipt-handle", "{handle}"],
+        lane: 0,
         rule: |c| app_message(c, "reportsengine"),
     },
     Check {
@@ -205,6 +215,7 @@ pub const CHECKS: &[Check] = &[
         title: "reportsengine: get an object that does not exist",
         action: "s3:GetObject",
         args: &["s3", "cp", "s3://{bucket}/walkthrough/missing.csv", "missing.csv"],
+        lane: 1,
         rule: get_missing,
     },
     Check {
@@ -214,6 +225,7 @@ pub const CHECKS: &[Check] = &[
         title: "reportsengine: get an object that exists",
         action: "s3:GetObject",
         args: &["s3", "cp", "s3://{bucket}/walkthrough/sales.csv", "got.csv"],
+        lane: 1,
         rule: |c| app_restricted(c, "reportsengine", "GetObject"),
     },
     Check {
@@ -223,6 +235,7 @@ pub const CHECKS: &[Check] = &[
         title: "Cloud9: put to the unrestricted bucket",
         action: "s3:PutObject",
         args: &["s3", "cp", "sales.csv", "s3://{unrestricted}/walkthrough/cloud9.csv"],
+        lane: 1,
         rule: |_| cloud9_unrestricted(),
     },
     Check {
@@ -232,6 +245,7 @@ pub const CHECKS: &[Check] = &[
         title: "Cloud9: delete from the unrestricted bucket",
         action: "s3:DeleteObject",
         args: &["s3", "rm", "s3://{unrestricted}/walkthrough/cloud9.csv"],
+        lane: 1,
         rule: |_| cloud9_unrestricted(),
     },
     Check {
@@ -241,6 +255,7 @@ pub const CHECKS: &[Check] = &[
         title: "Cloud9: put to the restricted bucket",
         action: "s3:PutObject",
         args: &["s3", "cp", "sales.csv", "s3://{bucket}/walkthrough/cloud9.csv"],
+        lane: 1,
         rule: cloud9_put_restricted,
     },
     Check {
@@ -250,6 +265,7 @@ pub const CHECKS: &[Check] = &[
         title: "Cloud9: delete from the restricted bucket",
         action: "s3:DeleteObject",
         args: &["s3", "rm", "s3://{bucket}/walkthrough/cloud9.csv"],
+        lane: 1,
         rule: cloud9_delete_restricted,
     },
     Check {
@@ -259,6 +275,7 @@ pub const CHECKS: &[Check] = &[
         title: "salesapp: put to the unrestricted bucket",
         action: "s3:PutObject",
         args: &["s3", "cp", "sales.csv", "s3://{unrestricted}/walkthrough/salesapp.csv"],
+        lane: 2,
         rule: salesapp_unrestricted,
     },
     Check {
@@ -268,6 +285,7 @@ pub const CHECKS: &[Check] = &[
         title: "salesapp: delete from the unrestricted bucket",
         action: "s3:DeleteObject",
         args: &["s3", "rm", "s3://{unrestricted}/walkthrough/salesapp.csv"],
+        lane: 2,
         rule: salesapp_unrestricted,
     },
     Check {
@@ -277,6 +295,7 @@ pub const CHECKS: &[Check] = &[
         title: "salesapp: put to the restricted bucket",
         action: "s3:PutObject",
         args: &["s3", "cp", "sales.csv", "s3://{bucket}/walkthrough/salesapp.csv"],
+        lane: 2,
         rule: |c| app_restricted(c, "salesapp", "PutObject"),
     },
     Check {
@@ -286,6 +305,7 @@ pub const CHECKS: &[Check] = &[
         title: "salesapp: delete from the restricted bucket",
         action: "s3:DeleteObject",
         args: &["s3", "rm", "s3://{bucket}/walkthrough/salesapp.csv"],
+        lane: 2,
         rule: salesapp_delete_restricted,
     },
     Check {
@@ -295,6 +315,7 @@ pub const CHECKS: &[Check] = &[
         title: "(the lab's own) the queue from outside the VPC: send a message",
         action: "sqs:SendMessage",
         args: SEND,
+        lane: 2,
         rule: from_outside,
     },
 ];

@@ -5,9 +5,9 @@
 //! `exec-env/…`, and the gateway logs the `User-Agent` with each decision), so its decisions
 //! are told apart from those on the daemons' requests from the same host with the same role.
 
-use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -30,7 +30,7 @@ pub struct Aws {
     pub work: PathBuf,
     log: PathBuf,
     run: String,
-    count: Cell<u32>,
+    count: AtomicU32,
 }
 
 /// One command's run.
@@ -61,23 +61,23 @@ pub struct Observed {
 impl Aws {
     pub fn new(program: PathBuf, work: PathBuf, log: PathBuf) -> Aws {
         let run = format!("vpce-lab-walkthrough-{}", std::process::id());
-        Aws { program, work, log, run, count: Cell::new(0) }
+        Aws { program, work, log, run, count: AtomicU32::new(0) }
     }
 
-    /// `aws ARGS` on `host`, as `eval "$(lab.sh env HOST)"` sets it up: the host's
+    /// `aws ARGS` on `host` (from any thread), as `eval "$(lab.sh env HOST)"` sets it up: the host's
     /// credentials and endpoints (its SQS listener for `sqs`), no AWS configuration files,
     /// one attempt, a short connect timeout, and a proxy that is not there for anything that
     /// would leave 127.0.0.1.
     pub fn run(&self, host: &HostEnv, args: &[String]) -> Result<Ran, String> {
-        let n = self.count.get() + 1;
-        self.count.set(n);
+        let n = self.count.fetch_add(1, Ordering::Relaxed) + 1;
         let tag = format!("{}-{n}", self.run);
         let endpoint = if args.first().map(String::as_str) == Some("sqs") {
             &host.sqs
         } else {
             &host.endpoint
         };
-        let (out, err) = (self.work.join(".aws.out"), self.work.join(".aws.err"));
+        let (out, err) =
+            (self.work.join(format!(".aws-{n}.out")), self.work.join(format!(".aws-{n}.err")));
         let file = |p: &Path| std::fs::File::create(p).map_err(|e| format!("{}: {e}", p.display()));
         let mut cmd = Command::new(&self.program);
         cmd.arg("--endpoint-url")
@@ -127,7 +127,11 @@ impl Aws {
                 }
             }
         };
-        let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+        let read = |p: &Path| {
+            let text = std::fs::read_to_string(p).unwrap_or_default();
+            let _ = std::fs::remove_file(p);
+            text
+        };
         let marker = format!("exec-env/{tag}");
         let records = record::since(&self.log, offset)
             .map(|(records, _)| records)

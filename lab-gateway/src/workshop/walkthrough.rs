@@ -143,7 +143,7 @@ fn prepare(work: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// Walks through every check once (see the module doc).
+/// Walks through every check once (see the module doc): the lanes of checks side by side.
 pub fn walk(files: &LabFiles, aws: &Aws, controls: Controls) -> Result<Walkthrough, String> {
     prepare(&aws.work)?;
     let bucket = files.output("RestrictedS3Bucket")?.to_string();
@@ -166,13 +166,56 @@ pub fn walk(files: &LabFiles, aws: &Aws, controls: Controls) -> Result<Walkthrou
         )
     });
 
+    let lanes: Vec<u8> = {
+        let mut l: Vec<u8> = CHECKS.iter().map(|c| c.lane).collect();
+        l.dedup();
+        l
+    };
+    let ran: Vec<Result<Lane, String>> = std::thread::scope(|s| {
+        let running: Vec<_> = lanes
+            .iter()
+            .map(|lane| s.spawn(|| run_lane(*lane, files, aws, &values, &controls)))
+            .collect();
+        running
+            .into_iter()
+            .map(|r| r.join().unwrap_or_else(|_| Err("a lane of checks panicked".into())))
+            .collect()
+    });
+    let mut results = Vec::new();
+    let mut leftovers = Vec::new();
+    for lane in ran {
+        let lane = lane?;
+        results.extend(lane.results);
+        leftovers.extend(lane.leftovers);
+    }
+    results.sort_by_key(|r| r.n);
+    tidy(files, aws, &values.queue, &leftovers)?;
+    let matched = results.iter().filter(|r| r.matches).count();
+    let ok = matched == results.len() && setup.is_none();
+    Ok(Walkthrough { controls, setup, total: results.len(), matched, ok, checks: results })
+}
+
+/// One lane's results, and the walkthrough's own messages it received and did not delete.
+struct Lane {
+    results: Vec<CheckResult>,
+    leftovers: Vec<String>,
+}
+
+/// Runs the checks of one lane, in order (see [`Check::lane`]).
+fn run_lane(
+    lane: u8,
+    files: &LabFiles,
+    aws: &Aws,
+    values: &Values,
+    controls: &Controls,
+) -> Result<Lane, String> {
     let mut results = Vec::new();
     let mut handles: Vec<String> = Vec::new();
     let mut engine_handles: Vec<String> = Vec::new();
-    for (i, check) in CHECKS.iter().enumerate() {
+    for (i, check) in CHECKS.iter().enumerate().filter(|(_, c)| c.lane == lane) {
         let handle = engine_handles.first().or(handles.first()).map_or(NO_HANDLE, String::as_str);
         let argv: Vec<String> =
-            check.args.iter().map(|a| resolve(a, &values, handle, false)).collect();
+            check.args.iter().map(|a| resolve(a, values, handle, false)).collect();
         let ran = aws.run(&files.host(check.host)?, &argv)?;
         if check.action == "sqs:ReceiveMessage" {
             let own = own_handles(&ran, &values.message);
@@ -182,7 +225,7 @@ pub fn walk(files: &LabFiles, aws: &Aws, controls: Controls) -> Result<Walkthrou
             handles.extend(own);
         }
         let observed = aws.observe(check.host, &ran);
-        let (expected, unknown) = match (check.rule)(&controls) {
+        let (expected, unknown) = match (check.rule)(controls) {
             Ok(e) => (Some(e), None),
             Err(u) => (None, Some(u.0)),
         };
@@ -204,10 +247,8 @@ pub fn walk(files: &LabFiles, aws: &Aws, controls: Controls) -> Result<Walkthrou
             matches,
         });
     }
-    tidy(files, aws, &values.queue, engine_handles.get(1..).unwrap_or_default())?;
-    let matched = results.iter().filter(|r| r.matches).count();
-    let ok = matched == results.len() && setup.is_none();
-    Ok(Walkthrough { controls, setup, total: results.len(), matched, ok, checks: results })
+    let leftovers = engine_handles.get(1..).unwrap_or_default().to_vec();
+    Ok(Lane { results, leftovers })
 }
 
 /// Deletes the walkthrough's other messages the reports engine received (no engine ran to
