@@ -68,7 +68,7 @@ ensure_venv() {
     exec 9>&-
 }
 
-# shellcheck source=process.sh
+# shellcheck source=deploy/local/process.sh
 source "$HERE/process.sh"
 
 # The PID from the PID file if that process is alive and is a moto_server.

@@ -53,7 +53,7 @@ bin_dir() {
     printf '%s\n' "$target"
 }
 
-# shellcheck source=process.sh
+# shellcheck source=deploy/local/process.sh
 source "$HERE/process.sh"
 
 # The PID in STATE/NAME.pid if that process is alive and its command line holds PATTERN.
@@ -216,8 +216,10 @@ aws_cli() {
         local venv="$REPO/.venv-awscli"
         if [[ ! -x "$venv/bin/aws" ]]; then
             say "no AWS CLI: installing awscli==1.45.11 into $venv (one-time)"
-            python3 -m venv "$venv" >&2 && "$venv/bin/pip" install --disable-pip-version-check -q 'awscli==1.45.11' >&2 ||
+            if ! { python3 -m venv "$venv" >&2 &&
+                "$venv/bin/pip" install --disable-pip-version-check -q 'awscli==1.45.11' >&2; }; then
                 die "could not install the AWS CLI (pip install awscli, or set LAB_AWS_CLI)"
+            fi
         fi
         printf '%s\n' "$venv/bin/aws"
     fi

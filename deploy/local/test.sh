@@ -118,7 +118,8 @@ background() {
         bash -n "$f"
     done
     if command -v shellcheck >/dev/null; then
-        shellcheck deploy/local/*.sh deploy/*.sh deploy/cloudformation/*.sh bench/*.sh .ci/run
+        # -x follows `source`: the sourced helpers are checked in the context of their users.
+        shellcheck -x deploy/local/*.sh deploy/*.sh deploy/cloudformation/*.sh bench/*.sh .ci/run
     fi
 
     step "cfn-lint deploy/cloudformation/*.yaml (pinned, .venv-cfn, informational checks too)"
