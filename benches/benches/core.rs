@@ -5,12 +5,13 @@
 //!   and shuffled (the exact duplicate check's slow case); `parse_only` leaves the SHA-256
 //!   out, as `reportsengine build` does on a machine with a second core (it hashes there),
 //!   and `sha256_only` is that hash alone: on one core the two add up;
-//! - `report/*`: building the report from a day summary and rendering CSV, JSON and HTML.
+//! - `report/*`: building the report from a day summary (also for 2,000 reps over 200 days of
+//!   ledger, where the year-to-date sums dominate) and rendering CSV, JSON and HTML.
 #![forbid(unsafe_code)]
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 
-use benches::{generated, parse_chunked, shuffled, validate_chunked};
+use benches::{generated, many_reps, parse_chunked, shuffled, validate_chunked, year_of_ledger};
 use sales_domain::ledger::Ledger;
 use sales_domain::money::Compensation;
 use sales_domain::report::Report;
@@ -43,6 +44,11 @@ fn report(c: &mut Criterion) {
     let mut group = c.benchmark_group("report");
     group.bench_function("build", |b| {
         b.iter(|| Report::build(&day, "sales/2026-01-15/sales.csv", &ledger, &comp, "bench"))
+    });
+    // 2,000 reps over 200 days of ledger (400,000 rows): the year-to-date sums in one pass.
+    let (team, year) = (many_reps(2_000), year_of_ledger(2_000, 200));
+    group.bench_function("build_2000_reps_200_ledger_days", |b| {
+        b.iter(|| Report::build(&team, "sales/2026-12-31/sales.csv", &year, &comp, "bench"))
     });
     let report = Report::build(&day, "sales/2026-01-15/sales.csv", &ledger, &comp, "bench");
     group.bench_function("render_csv_json_html", |b| {

@@ -3,6 +3,8 @@
 //! in `benches/core.rs` (`cargo bench -p benches`).
 #![forbid(unsafe_code)]
 
+use sales_domain::ledger::{Ledger, LedgerRow};
+use sales_domain::money::Cents;
 use sales_domain::sales::{DaySummary, Limits, SalesDate, Validator};
 
 /// The day every generated file is for.
@@ -50,4 +52,37 @@ pub fn parse_chunked(data: &[u8]) -> DaySummary {
         v.feed(chunk).expect("valid data");
     }
     v.finish_with_sha256([0; 32]).expect("valid data")
+}
+
+/// A day late in the year (December 31) with `reps` distinct reps, one order each: the
+/// report's per-rep work against a year of ledger.
+pub fn many_reps(reps: u64) -> DaySummary {
+    let mut csv = String::from("date,order_id,sales_rep,region,product,quantity,unit_price\n");
+    for r in 0..reps {
+        csv.push_str(&format!("2026-12-31,o{r},rep {r:06},east,widget,1,10.00\n"));
+    }
+    validate_chunked(csv.as_bytes())
+}
+
+/// A ledger of 2026 with `days` days (at most 336: the first 28 of each month), each with the
+/// same `reps` reps as [`many_reps`]: the year so far of a busy team.
+pub fn year_of_ledger(reps: u64, days: u16) -> Ledger {
+    let mut ledger = Ledger::default();
+    for d in 0..days.min(12 * 28) {
+        let (month, day) = (u8::try_from(1 + d / 28), u8::try_from(1 + d % 28));
+        let date = month.ok().zip(day.ok()).and_then(|(m, d)| SalesDate::from_ymd(2026, m, d));
+        let date = date.expect("at most 12 months of 28 days");
+        let rows = (0..reps)
+            .map(|r| LedgerRow {
+                date,
+                sales_rep: format!("rep {r:06}"),
+                orders: 1,
+                units: 1,
+                revenue: Cents(1000),
+                commission: Cents(50),
+            })
+            .collect();
+        ledger.merge_day(date, rows);
+    }
+    ledger
 }

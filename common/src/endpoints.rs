@@ -180,6 +180,12 @@ pub fn unresolved(host: &str, why: &str) -> Error {
         .hint("Check the VPC's DNS (enableDnsSupport) and the endpoint URL.")
 }
 
+/// How long [`check_private_sqs`] waits for the resolver. Every AWS call has a timeout, and
+/// this lookup runs before any of them: glibc's resolver, with unreachable name servers,
+/// retries for as long as resolv.conf's `timeout` × `attempts` × servers allows, and a
+/// daemon that starts must either start or say why.
+const RESOLVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// With `require_private_sqs`, resolves the SQS endpoint's host before anything is sent and
 /// refuses to start when any answer is a public address: then the interface endpoint's
 /// private DNS is not in effect and messages would leave through the NAT gateway.
@@ -191,8 +197,13 @@ pub async fn check_private_sqs(config: &Config, url: &str) -> Result<(), Error> 
         return Ok(());
     }
     let (host, port) = (url_host(url).unwrap_or_default().to_string(), url_port(url));
-    let addrs: Vec<std::net::IpAddr> = tokio::net::lookup_host((host.as_str(), port))
+    let lookup = tokio::net::lookup_host((host.as_str(), port));
+    let addrs: Vec<std::net::IpAddr> = tokio::time::timeout(RESOLVE_TIMEOUT, lookup)
         .await
+        .map_err(|_| {
+            let why = format!("no answer from the resolver within {RESOLVE_TIMEOUT:?}");
+            unresolved(&host, &why).context("require_private_sqs")
+        })?
         .map_err(|e| unresolved(&host, &e.to_string()).context("require_private_sqs"))?
         .map(|a| a.ip())
         .collect();

@@ -12,8 +12,19 @@ pub fn ready() {
 }
 
 /// Sets the one-line status shown by `systemctl status`.
+///
+/// The status names spool files and failures, which an attacker with write access to the spool
+/// can choose. The notify protocol is newline-separated `KEY=value` assignments and
+/// `sd_notify` writes the text as it is, so a name holding `\nMAINPID=1` or `\nSTOPPING=1`
+/// would be a second assignment that systemd obeys. [`status_assignment`] keeps it one line.
 pub fn status(text: &str) {
-    let _ = sd_notify::notify(false, &[NotifyState::Status(text)]);
+    let _ = sd_notify::notify(false, &[NotifyState::Status(&status_assignment(text))]);
+}
+
+/// `text` as the value of one `STATUS=` assignment: every control character (newline first)
+/// escaped as the text log format escapes it, so the datagram holds exactly one assignment.
+fn status_assignment(text: &str) -> std::borrow::Cow<'_, str> {
+    crate::logging::text::escape_control(text)
 }
 
 /// Tells systemd the daemon is stopping.
@@ -56,6 +67,16 @@ pub fn spawn_watchdog() -> Option<tokio::task::JoinHandle<()>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_status_is_one_assignment_whatever_the_name_holds() {
+        let hostile = "uploading x.csv\nMAINPID=1\rSTOPPING=1\x1b[2J";
+        let datagram = format!("{}\n", NotifyState::Status(&status_assignment(hostile)));
+        assert_eq!(datagram.lines().count(), 1, "{datagram:?}");
+        assert!(!datagram.contains('\r') && !datagram.contains('\x1b'), "{datagram:?}");
+        assert_eq!(datagram, "STATUS=uploading x.csv\\nMAINPID=1\\rSTOPPING=1\\x1b[2J\n");
+        assert_eq!(status_assignment("salesapp: 3 uploaded"), "salesapp: 3 uploaded");
+    }
 
     #[test]
     fn watchdog_follows_libsystemd_rules() {

@@ -121,6 +121,7 @@ impl Report {
         comp: &Compensation,
         generated_by: &str,
     ) -> Report {
+        let ytd_before = ledger.commission_ytd_before(day.date);
         let reps: Vec<RepLine> = day
             .reps
             .iter()
@@ -134,7 +135,7 @@ impl Report {
                     revenue_cents: d.revenue,
                     commission_cents: commission,
                     commission_ytd_cents: add(
-                        ledger.commission_ytd_before(rep, day.date),
+                        ytd_before.get(rep.as_str()).copied().unwrap_or(Cents(0)),
                         commission,
                     ),
                 }
