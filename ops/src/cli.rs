@@ -60,7 +60,7 @@ impl GlobalArgs {
 
     /// [`GlobalArgs::load_config`], with where each value came from (for `config`).
     pub fn load_effective(&self) -> Result<Effective, Error> {
-        let (env, sets) = self.overrides();
+        let (env, sets) = self.overrides()?;
         Effective::load(&self.config_path(), &env, &sets)
     }
 
@@ -68,22 +68,23 @@ impl GlobalArgs {
     /// one is named (`--config`, `$VPCE_LAB_CONFIG`) or the default file exists, else the
     /// defaults (with `VPCE_LAB_*` and `--set` applied all the same).
     pub fn local_settings(&self) -> Result<LocalSettings, Error> {
-        let (env, sets) = self.overrides();
+        let (env, sets) = self.overrides()?;
         let path = self.config_path();
         let file = self.config_path_named_by().is_some() || path.exists();
         LocalSettings::load(file.then_some(path.as_path()), &env, &sets)
     }
 
     /// The `VPCE_LAB_*` variables and the `--set` flags, in order.
-    fn overrides(&self) -> (Vec<(String, String)>, Vec<String>) {
-        let env: Vec<(String, String)> =
-            std::env::vars().filter(|(k, _)| k.starts_with("VPCE_LAB_")).collect();
-        (env, self.sets())
+    fn overrides(&self) -> Result<(Vec<(String, String)>, Vec<String>), Error> {
+        Ok((lab_variables(std::env::vars_os())?, self.sets()))
     }
 
     /// Every `--set` of the command line, in order (`configure` writes them into the file).
     pub fn sets(&self) -> Vec<String> {
-        let sets = sets_in_order(std::env::args().skip(1));
+        // `args_os`: a file name need not be UTF-8 (`std::env::args` panics on one). A `--set`
+        // value that is not UTF-8 never gets here: clap refuses it first, as a usage error.
+        let args = std::env::args_os().skip(1).map(|a| a.to_string_lossy().into_owned());
+        let sets = sets_in_order(args);
         // clap keeps only the occurrences after the subcommand when a `global` flag is given
         // on both sides (`--set a=1 upload F --set b=2` yields just `b=2`), which would drop
         // settings silently; the command line itself is the authority, read in order.
@@ -93,6 +94,31 @@ impl GlobalArgs {
             self.sets.clone()
         }
     }
+}
+
+/// The `VPCE_LAB_*` variables of an environment. One that is not UTF-8 is a configuration
+/// error naming it (exit 78), not a panic (`std::env::vars` panics) and not a setting
+/// silently dropped, which `VPCE_LAB_CONFIG` would turn into reading another file.
+pub fn lab_variables(
+    vars: impl IntoIterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
+) -> Result<Vec<(String, String)>, Error> {
+    let mut ours = Vec::new();
+    for (name, value) in vars {
+        if !name.as_encoded_bytes().starts_with(b"VPCE_LAB_") {
+            continue;
+        }
+        match (name.into_string(), value.into_string()) {
+            (Ok(name), Ok(value)) => ours.push((name, value)),
+            (name, _) => {
+                let name = name.unwrap_or_else(|n| n.to_string_lossy().into_owned());
+                let name = common::logging::text::escape_control(&name).into_owned();
+                return Err(Error::config(format!(
+                    "{name}: the variable's name or value is not UTF-8; set it to UTF-8 text or unset it"
+                )));
+            }
+        }
+    }
+    Ok(ours)
 }
 
 /// Every `--set VALUE` / `--set=VALUE` of a command line, in order, up to a bare `--`.
@@ -189,6 +215,25 @@ pub fn report_failure(program: &str, err: &anyhow::Error) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lab_variable_that_is_not_utf8_is_a_configuration_error() {
+        use std::os::unix::ffi::OsStringExt;
+        let os = |s: &[u8]| std::ffi::OsString::from_vec(s.to_vec());
+        let kept = lab_variables([
+            (os(b"VPCE_LAB_BUCKET"), os(b"b-b")),
+            (os(b"HOME"), os(b"/\xff")),
+            (os(b"OTHER\xff"), os(b"x")),
+        ])
+        .unwrap();
+        assert_eq!(kept, [("VPCE_LAB_BUCKET".to_string(), "b-b".to_string())]);
+        let err = lab_variables([(os(b"VPCE_LAB_CONFIG"), os(b"/etc/\xff.toml"))]).unwrap_err();
+        assert_eq!(err.exit_code(), exit::CONFIG);
+        assert!(
+            err.to_string().contains("VPCE_LAB_CONFIG: the variable's name or value is not UTF-8"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn sets_before_and_after_the_subcommand_are_all_kept_in_order() {

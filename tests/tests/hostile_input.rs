@@ -58,6 +58,28 @@ fn validate_and_dry_run_touch_nothing() {
         .arg(&good));
     r.assert_code(65);
     assert!(r.stderr.contains("limits.max_reps"), "{}", r.output());
+    // A file name need not be UTF-8; a VPCE_LAB_* variable that is not is a configuration
+    // error naming it (neither is a panic, exit 101).
+    let odd = {
+        use std::os::unix::ffi::OsStrExt;
+        let name = good.with_file_name(std::ffi::OsStr::from_bytes(b"day-\xff.csv"));
+        std::fs::copy(&good, &name).expect("copy");
+        name
+    };
+    run(em.bare_command("salesapp").arg("validate").arg(&odd)).assert_ok();
+    let not_utf8 = {
+        use std::os::unix::ffi::OsStrExt;
+        std::ffi::OsStr::from_bytes(b"b\xff")
+    };
+    for program in ["salesapp", "reportsengine"] {
+        let r = run(em.bare_command(program).arg("config").env("VPCE_LAB_BUCKET", not_utf8));
+        r.assert_code(78);
+        assert!(
+            r.stderr.contains("VPCE_LAB_BUCKET: the variable's name or value is not UTF-8"),
+            "{}",
+            r.output()
+        );
+    }
     let requests = em.stop_recording();
     assert!(requests.is_empty(), "validation made requests: {requests:?}");
     assert!(em.list_keys().is_empty(), "{:?}", em.list_keys());
