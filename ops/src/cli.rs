@@ -75,7 +75,7 @@ impl GlobalArgs {
     }
 
     /// The `VPCE_LAB_*` variables and the `--set` flags, in order.
-    fn overrides(&self) -> Result<(Vec<(String, String)>, Vec<String>), Error> {
+    fn overrides(&self) -> Result<(Variables, Vec<String>), Error> {
         Ok((lab_variables(std::env::vars_os())?, self.sets()))
     }
 
@@ -96,12 +96,15 @@ impl GlobalArgs {
     }
 }
 
+/// Environment variables as (name, value) pairs, in the order the environment holds them.
+pub type Variables = Vec<(String, String)>;
+
 /// The `VPCE_LAB_*` variables of an environment. One that is not UTF-8 is a configuration
 /// error naming it (exit 78), not a panic (`std::env::vars` panics) and not a setting
 /// silently dropped, which `VPCE_LAB_CONFIG` would turn into reading another file.
 pub fn lab_variables(
     vars: impl IntoIterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
-) -> Result<Vec<(String, String)>, Error> {
+) -> Result<Variables, Error> {
     let mut ours = Vec::new();
     for (name, value) in vars {
         if !name.as_encoded_bytes().starts_with(b"VPCE_LAB_") {
