@@ -18,6 +18,7 @@
 //! - [`message`] and [`keys`]: the SQS body, which objects a message may name, our keys.
 //! - [`net`]: private/public address classes (is an endpoint inside the VPC?).
 //! - [`generate`]: deterministic, realistic sample data.
+//! - [`text`]: text from outside escaped to stay on its line.
 #![forbid(unsafe_code)]
 
 mod csv_out;
@@ -30,3 +31,4 @@ pub mod money;
 pub mod net;
 pub mod report;
 pub mod sales;
+pub mod text;

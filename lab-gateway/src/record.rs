@@ -5,6 +5,7 @@
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
+use sales_domain::text::escape_control;
 use serde::{Deserialize, Serialize};
 
 /// One decision, as logged.
@@ -80,19 +81,23 @@ impl Record {
             Outcome::Deny => "DENIED",
             Outcome::NoAnswer => "NO ANSWER (times out)",
         };
+        // The resource and the reason carry what a client sent (an S3 key may hold a line
+        // break or an ESC): every field is escaped, so `why` cannot forge a record or reach
+        // the terminal.
+        let e = |text: &str| escape_control(text).into_owned();
         let mut s = format!(
             "{}  {}: {} ({}) on {}\n    by {} through {}\n    {verdict}",
-            self.time,
-            self.host,
-            self.action,
-            self.operation,
-            self.resource,
-            self.principal,
-            self.path
+            e(&self.time),
+            e(&self.host),
+            e(&self.action),
+            e(&self.operation),
+            e(&self.resource),
+            e(&self.principal),
+            e(&self.path)
         );
         if let Some(reason) = self.reason.as_ref().or(self.allowed_by.as_ref()) {
             s.push_str(": ");
-            s.push_str(reason);
+            s.push_str(&e(reason));
         }
         s
     }
@@ -164,6 +169,19 @@ mod tests {
             reason: Some("no statement of the VPC endpoint policy of vpce-1 allows it".into()),
             agent: agent(Some("aws-cli/1.45.11 exec-env/vpce-lab-walkthrough-1-1")),
         }
+    }
+
+    #[test]
+    fn a_resource_a_client_named_cannot_forge_a_line_of_why() {
+        let mut r = record(Outcome::Deny, "s3:GetObject");
+        r.resource = "arn:aws:s3:::b/k\n2026-01-01T00:00:00Z  x: ALLOWED\x1b[2J".into();
+        let words = r.sentence();
+        assert_eq!(words.lines().count(), 3, "{words}");
+        assert!(!words.contains('\x1b'), "{words}");
+        assert!(
+            words.contains("on arn:aws:s3:::b/k\\n2026-01-01T00:00:00Z  x: ALLOWED\\x1b[2J\n"),
+            "{words}"
+        );
     }
 
     #[test]
