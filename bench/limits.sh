@@ -15,6 +15,9 @@
 # | 300k reps            |   300 000 | 300 000       | ~13 MB | refused (exit 65), bounded    |
 # | 1M reps              | 1 000 000 | 1 000 000     | ~44 MB | refused (exit 65), bounded    |
 #
+# Then the same day's `reportsengine build` against two ledgers (a year of 5 000 reps; 10 M
+# rows), for what a long history costs.
+#
 # Nothing here talks to the network: `upload --dry-run` builds no AWS client. Release
 # builds (cargo build --release); CARGO_TARGET_DIR is honoured. Peak memory is
 # /usr/bin/time's "maximum resident set size". Files and reports go to $BENCH_OUT/limits
@@ -95,6 +98,34 @@ for file in baseline at-limit reps-300k reps-1m; do
             "$file" "${label:0:26}" "$code" $((rss / 1024)) "$secs" "$ratio" "$outcome" "$size"
     done
 done
+
+# The ledger grows by a day's reps every day and is read whole by both daemons, so its cost
+# is what decides how long a history an instance can carry: `reportsengine build` of the
+# baseline day against a ledger of a year of 5 000 reps a working day (1.2 M rows), and of
+# just under 10 M rows (the parser's row bound, MAX_LEDGER_ROWS).
+# ledger FILE DAYS REPS: DAYS days of 2025 (working days, 20 a month), REPS reps each.
+ledger() {
+    local file=$1 days=$2 reps=$3
+    [[ -s "$file" ]] && return
+    awk -v days="$days" -v reps="$reps" 'BEGIN {
+        print "date,sales_rep,orders,units,revenue_cents,commission_cents"
+        for (d = 0; d < days; d++)
+            for (r = 0; r < reps; r++)
+                printf "2025-%02d-%02d,R%07d,3,9,123456,6173\n", 1 + int(d / 20) % 12, 1 + d % 20, r
+    }' >"$file.partial"
+    mv "$file.partial" "$file"
+}
+echo "== generating the ledgers in $OUT" >&2
+ledger "$OUT/ledger-year.csv" 240 5000
+ledger "$OUT/ledger-10m.csv" 240 41666
+printf '\n%-18s %6s %10s %8s  %s\n' "ledger" exit "peak RSS" seconds "reportsengine build baseline.csv --ledger"
+for l in ledger-year ledger-10m; do
+    read -r code rss secs < <(measure "$l" "$BIN/reportsengine" --config "$OUT/config.toml" \
+        build "$OUT/baseline.csv" --ledger "$OUT/$l.csv" -o "$OUT/$l-report")
+    printf '%-18s %6s %7d MiB %8s  %d MB, %d rows\n' "$l" "$code" $((rss / 1024)) "$secs" \
+        "$(du -m "$OUT/$l.csv" | cut -f1)" "$(($(wc -l <"$OUT/$l.csv") - 1))"
+done
+
 echo
 for file in baseline at-limit; do
     [[ -d "$OUT/$file-report" ]] && printf 'report of %-10s %s\n' "$file:" "$(du -h "$OUT/$file-report"/report.* | tr '\n\t' '  ')"
