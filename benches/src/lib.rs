@@ -68,10 +68,9 @@ pub fn many_reps(reps: u64) -> DaySummary {
 /// same `reps` reps as [`many_reps`]: the year so far of a busy team.
 pub fn year_of_ledger(reps: u64, days: u16) -> Ledger {
     let mut ledger = Ledger::default();
-    for d in 0..days.min(12 * 28) {
-        let (month, day) = (u8::try_from(1 + d / 28), u8::try_from(1 + d % 28));
-        let date = month.ok().zip(day.ok()).and_then(|(m, d)| SalesDate::from_ymd(2026, m, d));
-        let date = date.expect("at most 12 months of 28 days");
+    let month_days = (1..=12u8).flat_map(|m| (1..=28u8).map(move |d| (m, d)));
+    for (month, day) in month_days.take(usize::from(days)) {
+        let date = SalesDate::from_ymd(2026, month, day).expect("day 1 to 28 of a month");
         let rows = (0..reps)
             .map(|r| LedgerRow {
                 date,

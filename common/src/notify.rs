@@ -24,7 +24,7 @@ pub fn status(text: &str) {
 /// `text` as the value of one `STATUS=` assignment: every control character (newline first)
 /// escaped as the text log format escapes it, so the datagram holds exactly one assignment.
 fn status_assignment(text: &str) -> std::borrow::Cow<'_, str> {
-    crate::logging::text::escape_control(text)
+    sales_domain::text::escape_control(text)
 }
 
 /// Tells systemd the daemon is stopping.

@@ -114,7 +114,7 @@ pub fn lab_variables(
             (Ok(name), Ok(value)) => ours.push((name, value)),
             (name, _) => {
                 let name = name.unwrap_or_else(|n| n.to_string_lossy().into_owned());
-                let name = common::logging::text::escape_control(&name).into_owned();
+                let name = sales_domain::text::escape_control(&name).into_owned();
                 return Err(Error::config(format!(
                     "{name}: the variable's name or value is not UTF-8; set it to UTF-8 text or unset it"
                 )));

@@ -123,7 +123,7 @@ fn one_line(entry: &[u8]) -> Vec<u8> {
         out.push(b'=');
         // One line, whatever the value holds: every control escaped, as in the text format.
         let value = String::from_utf8_lossy(value);
-        out.extend_from_slice(super::text::escape_control(&value).as_bytes());
+        out.extend_from_slice(sales_domain::text::escape_control(&value).as_bytes());
         rest = next;
     }
     out

@@ -6,7 +6,7 @@
 //! `ERROR`), and an ESC would send escape sequences to the operator's terminal. The JSON and
 //! journal formats are safe by construction (JSON escapes, the journal frames each value by
 //! its length); the text format is made safe here, by formatting every field and the message
-//! through [`escape_control`].
+//! through `sales_domain::text::escape_control`.
 //!
 //! tracing-subscriber's own `DefaultFields` escapes only some of it (since 0.3.20: ESC, BEL,
 //! BS, FF, DEL and C1 in the message), not `\n`, `\r` nor a field written with `%` (its
@@ -14,7 +14,7 @@
 
 use std::fmt::{self, Write as _};
 
-pub use sales_domain::text::escape_control;
+use sales_domain::text::escape_control;
 use tracing::field::{Field, Visit};
 use tracing_subscriber::field::RecordFields;
 use tracing_subscriber::fmt::format::Writer;
